@@ -1,0 +1,112 @@
+//! Connection benchmarks against the local AVS server, through the C API:
+//! - heap of one connected client: Rust core (counting global allocator), nghttp2 (its
+//!   nghttp2_mem counters), mbedTLS (the rest of the process heap growth, from mallinfo2);
+//! - time from the server's GOAWAY to a synchronized new connection on loopback.
+//! Run: `cargo bench --bench connection`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(l.size(), Relaxed) + l.size();
+        // Peaks only while the library runs, so the bench's own transient allocations do not count.
+        if ARMED.with(|a| a.get()) {
+            PEAK.fetch_max(live, Relaxed);
+        }
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Relaxed);
+        System.dealloc(p, l)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn armed<R>(f: impl FnOnce() -> R) -> R {
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    r
+}
+
+fn process_heap() -> usize {
+    unsafe { libc::mallinfo2() }.uordblks
+}
+
+fn main() {
+    let mut server = Server::start(&[]);
+    let _ = certs();
+    let directive_cmd = json!({"cmd": "push_directive", "directives": [directive("Speaker", "SetVolume", json!({"volume": 1}))]});
+    let base_total = process_heap();
+    let base_rust = LIVE.load(Relaxed);
+    PEAK.store(base_rust, Relaxed);
+    avs::transport::h2::mem::reset_peak();
+    let mut c = armed(|| CountingClient::new(&server, |_| {}));
+    let created_rust = LIVE.load(Relaxed) - base_rust;
+    let created_total = process_heap() - base_total;
+    assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
+    let mut peak_total = 0usize;
+    let end = Instant::now() + Duration::from_secs(10);
+    while !c.counts().connected {
+        assert!(Instant::now() < end, "not connected");
+        armed(|| c.poll_once());
+        peak_total = peak_total.max(process_heap() - base_total);
+        c.wait_io(1);
+    }
+    for i in 0..20 {
+        server.cmd(directive_cmd.clone());
+        armed(|| {
+            c.send(c"Speaker", c"VolumeChanged", c"{\"volume\":1,\"muted\":false}");
+            c.poll_until(Duration::from_secs(5), |k| k.ok_outcomes > i && k.directives > i);
+        });
+        peak_total = peak_total.max(process_heap() - base_total);
+    }
+    let rust_live = LIVE.load(Relaxed) - base_rust;
+    let rust_peak = PEAK.load(Relaxed) - base_rust;
+    let (ng_live, ng_peak, ng_calls) = avs::transport::h2::mem::stats();
+    let total = process_heap() - base_total;
+    let mbed = total.saturating_sub(rust_live + ng_live);
+    println!("heap of one connected client (one root CA), after 20 directives + 20 events:");
+    println!("  created, not connected: rust {created_rust} B, process heap +{created_total} B");
+    println!("  rust core: steady {rust_live} B, peak {rust_peak} B");
+    println!("  nghttp2:   steady {ng_live} B, peak {ng_peak} B, {ng_calls} allocation calls in all");
+    println!("  mbedTLS:   steady ~{mbed} B (process heap growth minus the two above)");
+    println!("  total:     steady {total} B, peak {peak_total} B (mallinfo2, sampled after each poll)");
+
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        let before = c.counts().connected_events;
+        let t0 = Instant::now();
+        server.cmd(json!({"cmd": "goaway"}));
+        c.poll_until(Duration::from_secs(5), |k| k.connected_events > before);
+        samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let settle = Instant::now();
+        while settle.elapsed() < Duration::from_millis(50) {
+            c.poll_once();
+            c.wait_io(5);
+        }
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "GOAWAY -> synchronized new connection, loopback, {} runs (control round trip included): median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[samples.len() * 9 / 10],
+        samples[samples.len() - 1]
+    );
+}

@@ -1,0 +1,24 @@
+//! Generates the C header from `src/ffi` with cbindgen into `$OUT_DIR/avs.h`. The checked-in
+//! `include/avs.h` must equal it (a test checks); `AVS_BLESS_HEADER=1 cargo build` refreshes it.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=src/status.rs");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=AVS_BLESS_HEADER");
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("avs.h");
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen could not generate include/avs.h");
+    bindings.write_to_file(&out);
+    if env::var_os("AVS_BLESS_HEADER").is_some() {
+        bindings.write_to_file(crate_dir.join("include/avs.h"));
+    }
+}

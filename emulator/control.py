@@ -1,0 +1,259 @@
+"""Control port of the AVS test server: newline-delimited JSON over plain TCP.
+
+Each request line is a JSON object with "cmd"; each reply is one line,
+{"ok": true, ...} or {"ok": false, "error": "..."}. Requests on one TCP
+connection are answered in order; several control clients may be connected at
+once. The commands are listed in COMMANDS at the bottom and in README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import traceback
+from typing import Any, Awaitable, Callable
+
+from events import StreamGone, directive_parts
+
+
+class CommandError(Exception):
+    """A bad request or one that cannot be done now; becomes {"ok": false}."""
+
+
+def client_handler(server) -> Callable:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    reply: dict[str, Any] = {"ok": False, "error": "request line too long"}
+                    writer.write(json.dumps(reply).encode() + b"\n")
+                    break
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                reply = await run_command(server, line)
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            writer.close()
+    return handle
+
+
+async def run_command(server, line: bytes) -> dict:
+    try:
+        req = json.loads(line)
+        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+            raise CommandError('request must be a JSON object with a "cmd" string')
+        fn = COMMANDS.get(req["cmd"])
+        if fn is None:
+            raise CommandError(f"unknown cmd {req['cmd']!r}; known: {', '.join(sorted(COMMANDS))}")
+        result = await fn(server, req)
+        return {"ok": True, **result}
+    except (CommandError, StreamGone) as e:
+        return {"ok": False, "error": str(e)}
+    except (ValueError, TypeError, KeyError) as e:
+        return {"ok": False, "error": f"bad request: {type(e).__name__}: {e}"}
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        return {"ok": False, "error": f"server error: {type(e).__name__}: {e}"}
+
+
+def _check_keys(req: dict, allowed: set[str]) -> None:
+    extra = set(req) - allowed - {"cmd"}
+    if extra:
+        raise CommandError(f"unknown field(s) for {req['cmd']}: {', '.join(sorted(extra))}")
+
+
+def _conn(server, req: dict):
+    """The live connection named by req["conn"], or the newest live one."""
+    cid = req.get("conn")
+    if cid is not None:
+        c = server.live.get(int(cid))
+        if c is None:
+            raise CommandError(f"no live connection {cid}")
+        return c
+    ready = [c for c in server.live.values() if c.h2 is not None]
+    if not ready:
+        raise CommandError("no live HTTP/2 connection")
+    return max(ready, key=lambda c: c.id)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def cmd_log(server, req):
+    return {"requests": server.requests}
+
+
+async def cmd_connections(server, req):
+    return {"connections": server.conn_records}
+
+
+async def cmd_reset(server, req):
+    server.reset()
+    return {}
+
+
+async def cmd_ping(server, req):
+    return {"t": time.monotonic()}
+
+
+async def cmd_push_directive(server, req):
+    _check_keys(req, {"directives", "attachments", "attachments_first", "chunk_size", "conn",
+                      "trailing_delimiter"})
+    conn, st = server.find_downchannel(None if req.get("conn") is None else int(req["conn"]))
+    if st is None:
+        raise CommandError("no open downchannel" + (f" on connection {req['conn']}" if req.get("conn") else ""))
+    parts = directive_parts(req.get("directives") or [], req.get("attachments") or [],
+                            bool(req.get("attachments_first")))
+    if not parts:
+        raise CommandError("nothing to push: give directives and/or attachments")
+    n = await conn.push(st, parts, int(req.get("chunk_size") or 0), bool(req.get("trailing_delimiter", True)))
+    return {"conn": conn.id, "stream": st.sid, "bytes": n}
+
+
+async def cmd_close_downchannel(server, req):
+    conn, st = server.find_downchannel(None if req.get("conn") is None else int(req["conn"]))
+    if st is None:
+        raise CommandError("no open downchannel")
+    await conn.close_downchannel(st)
+    return {"conn": conn.id, "stream": st.sid}
+
+
+async def cmd_goaway(server, req):
+    conn = _conn(server, req)
+    if conn.h2 is None:
+        raise CommandError(f"connection {conn.id} has no HTTP/2 session yet")
+    last = conn.goaway()
+    return {"conn": conn.id, "last_stream_id": last}
+
+
+SCRIPT_DEFAULTS: dict[str, Any] = {
+    "name": "*", "count": 1, "status": 204, "exception": None, "directives": [], "attachments": [],
+    "attachments_first": False, "chunk_size": 0, "delay_headers_ms": 0, "hold_open_ms": 0,
+    "respond_before_end": False, "reset": None,
+}
+
+
+async def cmd_script_event(server, req):
+    _check_keys(req, set(SCRIPT_DEFAULTS))
+    s = {k: req.get(k, v) if req.get(k) is not None else v for k, v in SCRIPT_DEFAULTS.items()}
+    s["exception"] = req.get("exception")
+    s["reset"] = req.get("reset")
+    if "status" not in req and (s["directives"] or s["attachments"]):
+        s["status"] = 200  # directives imply a 200 multipart answer
+    s["status"], s["count"] = int(s["status"]), int(s["count"])
+    if s["status"] == 204 and (s["directives"] or s["attachments"]):
+        raise CommandError("a 204 answer cannot carry directives; use status 200")
+    if not 100 <= s["status"] <= 599:
+        raise CommandError("status must be 100..599")
+    if s["count"] < 1:
+        raise CommandError("count must be >= 1")
+    if s["exception"] is not None and not isinstance(s["exception"], dict):
+        raise CommandError('exception must be {"code": ..., "description": ...}')
+    directive_parts(s["directives"], s["attachments"], False)  # validate now, not at answer time
+    server.scripts.append(s)
+    return {"queued": s["count"], "pending_scripts": len(server.scripts)}
+
+
+async def cmd_withhold_ping_acks(server, req):
+    server.withhold_ping_acks = bool(req.get("on", True))
+    return {"on": server.withhold_ping_acks}
+
+
+async def cmd_refuse_connections(server, req):
+    seconds = float(req.get("seconds", 0))
+    server.refuse_until = time.monotonic() + seconds if seconds > 0 else 0.0
+    return {"until": server.refuse_until}
+
+
+async def cmd_set_token(server, req):
+    tok = req.get("token")
+    server.token = None if tok is None else str(tok)
+    return {"token": server.token}
+
+
+async def cmd_set_max_concurrent_streams(server, req):
+    n = int(req["n"])
+    if n < 0:
+        raise CommandError("n must be >= 0")
+    server.max_streams = n
+    for c in list(server.live.values()):
+        c.update_max_streams(n)
+    return {"n": n, "connections_updated": len(server.live)}
+
+
+async def cmd_kill_connections(server, req):
+    conns = list(server.live.values())
+    for c in conns:
+        c.abort("killed (kill_connections)")
+    return {"killed": [c.id for c in conns]}
+
+
+def _event_matches(rec: dict, name: str | None) -> bool:
+    if name is None:
+        return True
+    ev = rec.get("event")
+    return ev is not None and name in ("*", ev["name"], f"{ev['namespace']}.{ev['name']}")
+
+
+async def cmd_wait_for(server, req):
+    _check_keys(req, {"what", "count", "timeout_ms", "path", "name", "done", "refused", "closed"})
+    what = req.get("what")
+    count = int(req.get("count", 1))
+    timeout = float(req.get("timeout_ms", 5000)) / 1000
+    path, name = req.get("path"), req.get("name")
+    done, refused, closed = req.get("done"), req.get("refused"), req.get("closed")
+
+    if what == "requests":
+        def matched() -> int:
+            return sum(1 for r in server.requests
+                       if (path is None or r["path"].split("?", 1)[0] == path)
+                       and _event_matches(r, name)
+                       and (done is None or (r["t_closed"] is not None) == bool(done)))
+    elif what == "connections":
+        def matched() -> int:
+            return sum(1 for c in server.conn_records
+                       if (refused is None or c["refused"] == bool(refused))
+                       and (closed is None or (c["t_closed"] is not None) == bool(closed)))
+    else:
+        raise CommandError('what must be "requests" or "connections"')
+
+    deadline = time.monotonic() + timeout
+    while True:
+        changed = server._changed  # take it before checking so no wake-up is lost
+        n = matched()
+        left = deadline - time.monotonic()
+        if n >= count or left <= 0:
+            return {"matched": n, "timed_out": n < count}
+        try:
+            await asyncio.wait_for(changed.wait(), left)
+        except asyncio.TimeoutError:
+            pass
+
+
+COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
+    "log": cmd_log,
+    "connections": cmd_connections,
+    "reset": cmd_reset,
+    "ping": cmd_ping,
+    "push_directive": cmd_push_directive,
+    "close_downchannel": cmd_close_downchannel,
+    "goaway": cmd_goaway,
+    "script_event": cmd_script_event,
+    "withhold_ping_acks": cmd_withhold_ping_acks,
+    "refuse_connections": cmd_refuse_connections,
+    "set_token": cmd_set_token,
+    "set_max_concurrent_streams": cmd_set_max_concurrent_streams,
+    "kill_connections": cmd_kill_connections,
+    "wait_for": cmd_wait_for,
+}

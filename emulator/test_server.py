@@ -1,0 +1,788 @@
+#!/usr/bin/env python3
+"""Self-test for the AVS test server: python3 emulator/test_server.py (exit 0 = pass).
+
+Generates certificates in a temp dir, starts avs_server.py, and talks to it as
+an HTTP/2 client (h2 + ssl, trusting the test CA, verifying host "localhost")
+and through the control port.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import defaultdict
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import multipart as mp  # noqa: E402
+
+SERVER = os.path.join(HERE, "avs_server.py")
+TOKEN = "test-token"
+EVENTS = "/v20160207/events"
+DIRECTIVES = "/v20160207/directives"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class ServerProc:
+    def __init__(self, certs: str, *extra: str):
+        self.p = subprocess.Popen([sys.executable, SERVER, "serve", "--certs", certs, *extra],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=open(os.path.join(certs, f"server-{uuid.uuid4().hex[:6]}.log"), "w"))
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("server did not start")
+        info = json.loads(line)
+        self.port, self.control_port, self.pid = info["port"], info["control_port"], info["pid"]
+        self.ctl = Control(self.control_port)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait(5)
+
+
+class Control:
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.sock.makefile("rwb")
+
+    def raw(self, cmd: str, **kw) -> dict:
+        self.f.write(json.dumps({"cmd": cmd, **kw}).encode() + b"\n")
+        self.f.flush()
+        return json.loads(self.f.readline())
+
+    def __call__(self, cmd: str, **kw) -> dict:
+        r = self.raw(cmd, **kw)
+        assert r.get("ok") is True, f"control {cmd} failed: {r}"
+        return r
+
+
+class NoLimitH2(h2.connection.H2Connection):
+    """Client-side h2 that can ignore the server's stream limit (to test
+    refusal) and keeps working after a GOAWAY (h2 would refuse all further
+    frames, so open streams could not finish)."""
+    ignore_limit = False
+
+    def _receive_goaway_frame(self, frame):
+        ev = h2.events.ConnectionTerminated()
+        ev.error_code = frame.error_code
+        ev.last_stream_id = frame.last_stream_id
+        ev.additional_data = frame.additional_data or None
+        return [], [ev]
+
+    @property
+    def open_outbound_streams(self):
+        if self.ignore_limit:
+            return 0
+        return h2.connection.H2Connection.open_outbound_streams.fget(self)
+
+
+class Client:
+    """A small blocking HTTP/2 client."""
+
+    def __init__(self, port: int, ca: str, host: str = "localhost", alpn=("h2",), token: str = TOKEN):
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.set_alpn_protocols(list(alpn))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock = ctx.wrap_socket(raw, server_hostname=host)
+        self.alpn = self.sock.selected_alpn_protocol()
+        self.token = token
+        self.h2 = NoLimitH2(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.h2.initiate_connection()
+        self.streams = defaultdict(lambda: {"status": None, "headers": {}, "data": bytearray(),
+                                            "frames": [], "ended": False, "reset": None})
+        self.goaway = None
+        self.ping_acks: list[bytes] = []
+        self.closed = False
+        self.flush()
+
+    def flush(self) -> None:
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self, timeout: float) -> None:
+        if self.closed:
+            time.sleep(min(timeout, 0.05))
+            return
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return
+        except (ssl.SSLError, OSError):
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        for ev in self.h2.receive_data(data):
+            s = self.streams[ev.stream_id] if hasattr(ev, "stream_id") and ev.stream_id else None
+            if isinstance(ev, h2.events.ResponseReceived):
+                s["headers"] = dict(ev.headers)
+                s["status"] = int(s["headers"][":status"])
+            elif isinstance(ev, h2.events.DataReceived):
+                s["data"] += ev.data
+                s["frames"].append(len(ev.data))
+                self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                s["ended"] = True
+            elif isinstance(ev, h2.events.StreamReset):
+                s["reset"] = ev.error_code
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                self.goaway = ev
+            elif isinstance(ev, h2.events.PingAckReceived):
+                self.ping_acks.append(ev.ping_data)
+        try:
+            self.flush()
+        except OSError:
+            self.closed = True
+
+    def until(self, pred, timeout: float = 5.0, what: str = "condition") -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            self.pump(min(left, 0.2))
+
+    def request(self, method: str, path: str, headers=(), body: bytes | None = None, end: bool = True,
+                auth: bool = True) -> int:
+        sid = self.h2.get_next_available_stream_id()
+        hs = [(":method", method), (":scheme", "https"), (":authority", "localhost"), (":path", path)]
+        if auth:
+            hs.append(("authorization", f"Bearer {self.token}"))
+        hs += list(headers)
+        self.h2.send_headers(sid, hs, end_stream=(end and not body))
+        self.flush()
+        self.streams[sid]  # create entry
+        if body:
+            self.send(sid, body, end)
+        return sid
+
+    def send(self, sid: int, data: bytes, end: bool = False, frame: int = 16384) -> None:
+        pos = 0
+        while pos < len(data):
+            n = min(frame, len(data) - pos, self.h2.local_flow_control_window(sid),
+                    self.h2.max_outbound_frame_size)
+            if n <= 0:
+                self.pump(0.05)
+                continue
+            self.h2.send_data(sid, data[pos:pos + n], end_stream=end and pos + n == len(data))
+            pos += n
+            self.flush()
+        if end and not data:
+            self.h2.end_stream(sid)
+            self.flush()
+
+    def end(self, sid: int) -> None:
+        self.h2.end_stream(sid)
+        self.flush()
+
+    def response(self, sid: int, timeout: float = 5.0) -> dict:
+        s = self.streams[sid]
+        self.until(lambda: s["ended"] or s["reset"] is not None, timeout, f"response on stream {sid}")
+        return s
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def event_parts(ns: str, name: str, payload=None, audio: bytes | None = None, dialog: str | None = None):
+    header = {"namespace": ns, "name": name, "messageId": str(uuid.uuid4())}
+    if dialog:
+        header["dialogRequestId"] = dialog
+    meta = {"context": [], "event": {"header": header, "payload": payload or {}}}
+    parts = [([("Content-Disposition", 'form-data; name="metadata"'),
+               ("Content-Type", "application/json; charset=UTF-8")], json.dumps(meta).encode())]
+    if audio is not None:
+        parts.append(([("Content-Disposition", 'form-data; name="audio"'),
+                       ("Content-Type", "application/octet-stream")], audio))
+    return parts
+
+
+def event_body(ns: str, name: str, boundary: str = "evt-boundary-1234", **kw) -> tuple[list, bytes]:
+    return ([("content-type", f"multipart/form-data; boundary={boundary}")],
+            mp.encode(boundary, event_parts(ns, name, **kw)))
+
+
+def post_event(c: Client, ns: str, name: str, **kw) -> int:
+    headers, body = event_body(ns, name, **kw)
+    return c.request("POST", EVENTS, headers, body)
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[tuple[dict, bytes]]:
+    _, params = mp.parse_header_value(content_type)
+    parts: list = []
+    p = mp.MultipartParser(params["boundary"],
+                           lambda h: parts.append([{k.lower(): v for k, v in h}, bytearray()]),
+                           lambda d: parts[-1][1].extend(d), lambda: None)
+    p.feed(body)
+    return [(h, bytes(b)) for h, b in parts]
+
+
+def boundary_of(content_type: str) -> str:
+    return mp.parse_header_value(content_type)[1]["boundary"]
+
+
+def open_downchannel(c: Client) -> int:
+    sid = c.request("GET", DIRECTIVES)
+    c.until(lambda: c.streams[sid]["status"] is not None, what="downchannel headers")
+    assert c.streams[sid]["status"] == 200, c.streams[sid]
+    return sid
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def t_certs(env):
+    d = env["certs"]
+    for n in ("ca", "server", "wronghost", "other-ca", "expired"):
+        for ext in ("pem", "key"):
+            assert os.path.exists(os.path.join(d, f"{n}.{ext}")), f"missing {n}.{ext}"
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, SERVER, "gen-certs", d], capture_output=True, text=True)
+    assert out.returncode == 0 and "nothing" in out.stderr, out.stderr
+    assert time.monotonic() - t0 < 5
+
+    def verify(ca, cert):
+        return subprocess.run(["openssl", "verify", "-CAfile", os.path.join(d, ca), os.path.join(d, cert)],
+                              capture_output=True, text=True)
+    assert verify("ca.pem", "server.pem").returncode == 0
+    assert verify("ca.pem", "wronghost.pem").returncode == 0
+    assert verify("other-ca.pem", "server.pem").returncode != 0
+    r = verify("ca.pem", "expired.pem")
+    assert r.returncode != 0 and "expired" in (r.stdout + r.stderr)
+    text = subprocess.run(["openssl", "x509", "-in", os.path.join(d, "server.pem"), "-noout", "-text"],
+                          capture_output=True, text=True).stdout
+    for want in ("DNS:localhost", "IP Address:127.0.0.1", "TLS Web Server Authentication",
+                 "Subject Key Identifier", "Authority Key Identifier", "Version: 3"):
+        assert want in text, f"server.pem lacks {want}"
+    text = subprocess.run(["openssl", "x509", "-in", os.path.join(d, "ca.pem"), "-noout", "-text"],
+                          capture_output=True, text=True).stdout
+    assert "CA:TRUE" in text and "Certificate Sign" in text
+
+
+def t_basic(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = Client(srv.port, env["ca"])
+    assert c.alpn == "h2"
+    dc = open_downchannel(c)
+    ct = c.streams[dc]["headers"]["content-type"]
+    assert ct.startswith("multipart/related; boundary=") and 'type="application/json"' in ct, ct
+    sid = post_event(c, "System", "SynchronizeState")
+    r = c.response(sid)
+    assert r["status"] == 204 and not r["data"], r
+    sid = c.request("GET", "/ping")
+    assert c.response(sid)["status"] == 204
+    sid = c.request("GET", "/nope")
+    assert c.response(sid)["status"] == 404
+    log = ctl("log")["requests"]
+    ev = [x for x in log if x["event"]]
+    assert len(ev) == 1 and ev[0]["event"]["name"] == "SynchronizeState" and ev[0]["status"] == 204
+    assert ev[0]["metadata"]["event"]["header"]["namespace"] == "System"
+    assert ev[0]["t_end"] is not None and ev[0]["t_closed"] is not None
+    assert ev[0]["headers"]["authorization"] == f"Bearer {TOKEN}"
+    conns = ctl("connections")["connections"]
+    me = conns[-1]
+    assert me["alpn"] == "h2" and me["downchannel_streams"] == [dc] and not me["refused"], me
+    assert me["t_tls_done"] >= me["t_accept"]
+    env["conn_id"] = ev[0]["conn"]
+    env["client"] = c
+    env["dc"] = dc
+
+
+def t_push_directive_bytewise(env):
+    c, dc, ctl = env["client"], env["dc"], env["srv"].ctl
+    boundary = boundary_of(c.streams[dc]["headers"]["content-type"])
+    directive = {"directive": {"header": {"namespace": "Speaker", "name": "SetVolume", "messageId": "m1"},
+                               "payload": {"volume": 42}}}
+    blob = bytes(range(256)) * 3
+    before = len(c.streams[dc]["data"])
+    nframes_before = len(c.streams[dc]["frames"])
+    r = ctl("push_directive", directives=[directive],
+            attachments=[{"content_id": "att:1.x_y#z", "data_b64": base64.b64encode(blob).decode()}],
+            chunk_size=1)
+    js = json.dumps(directive).encode()
+    B = boundary.encode()
+    expect = (b"\r\n--" + B + b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n" + js +
+              b"\r\n--" + B + b"\r\nContent-Type: application/octet-stream\r\nContent-ID: <att:1.x_y#z>\r\n\r\n" +
+              blob + b"\r\n--" + B + b"\r\n")
+    assert r["bytes"] == len(expect), (r, len(expect))
+    c.until(lambda: len(c.streams[dc]["data"]) - before >= len(expect), what="pushed bytes")
+    got = bytes(c.streams[dc]["data"][before:])
+    assert got == expect, (got[:200], expect[:200])
+    frames = c.streams[dc]["frames"][nframes_before:]
+    assert max(frames) == 1 and len(frames) == len(expect), "expected 1-byte DATA frames"
+    # The stream stays open and a second push continues the same body.
+    r = ctl("push_directive", directives=['{"not": "valid directive"'])
+    c.until(lambda: bytes(c.streams[dc]["data"]).endswith(b'{"not": "valid directive"\r\n--' + B + b"\r\n"),
+            what="second push")
+    assert not c.streams[dc]["ended"]
+    parts = parse_multipart(c.streams[dc]["headers"]["content-type"], bytes(c.streams[dc]["data"]) + b"\r\n--" + B + b"--")
+    assert [p[0].get("content-id") for p in parts] == [None, "<att:1.x_y#z>", None], parts
+    assert parts[1][1] == blob and json.loads(parts[0][1]) == directive
+
+
+def t_scripted_500(env):
+    c, ctl = env["client"], env["srv"].ctl
+    ctl("script_event", name="System.SynchronizeState", status=500,
+        exception={"code": "INTERNAL_SERVICE_EXCEPTION", "description": "boom"})
+    sid = post_event(c, "System", "SynchronizeState")
+    r = c.response(sid)
+    assert r["status"] == 500 and r["headers"]["content-type"] == "application/json", r
+    body = json.loads(bytes(r["data"]))
+    assert body["header"]["namespace"] == "System" and body["header"]["name"] == "Exception"
+    assert body["payload"] == {"code": "INTERNAL_SERVICE_EXCEPTION", "description": "boom"}
+    # Script consumed: next one is a 204 again.
+    assert c.response(post_event(c, "System", "SynchronizeState"))["status"] == 204
+    # Default exception for a bare status.
+    ctl("script_event", name="UserInactivityReport", status=429)
+    r = c.response(post_event(c, "System", "UserInactivityReport", payload={"inactiveTimeInSeconds": 1}))
+    assert r["status"] == 429 and json.loads(bytes(r["data"]))["payload"]["code"] == "THROTTLING_EXCEPTION"
+    # A scripted RST_STREAM instead of an answer, after a delay.
+    ctl("script_event", name="*", reset=2, delay_headers_ms=50)
+    t0 = time.monotonic()
+    r = c.response(post_event(c, "System", "SynchronizeState"))
+    assert r["reset"] == 2 and r["status"] is None and time.monotonic() - t0 >= 0.04, r
+
+
+def t_scripted_directives(env):
+    c, ctl = env["client"], env["srv"].ctl
+    speak = {"directive": {"header": {"namespace": "SpeechSynthesizer", "name": "Speak", "messageId": "s1",
+                                      "dialogRequestId": "d1"},
+                           "payload": {"url": "cid:mp3-1", "format": "AUDIO_MPEG", "token": "t"}}}
+    mp3 = os.urandom(5000)
+    ctl("script_event", name="SpeechRecognizer.Recognize", status=200, directives=[speak],
+        attachments=[{"content_id": "mp3-1", "data_b64": base64.b64encode(mp3).decode()}],
+        respond_before_end=True, chunk_size=7)
+    boundary = "rec-bound"
+    parts = event_parts("SpeechRecognizer", "Recognize", dialog="d1",
+                        payload={"profile": "NEAR_FIELD", "format": "AUDIO_L16_RATE_16000_CHANNELS_1"},
+                        audio=b"")
+    body = mp.encode(boundary, parts)
+    # Send everything up to the start of the audio data, but do not end the stream.
+    head = body[:body.index(b'name="audio"')]
+    head = body[:body.index(b"\r\n\r\n", len(head)) + 4]
+    sid = c.request("POST", EVENTS, [("content-type", f"multipart/form-data; boundary={boundary}")],
+                    head, end=False)
+    s = c.streams[sid]
+    c.until(lambda: s["ended"], what="early response")
+    assert s["status"] == 200 and max(s["frames"]) <= 7
+    got = parse_multipart(s["headers"]["content-type"], bytes(s["data"]))
+    assert json.loads(got[0][1]) == speak and got[1][1] == mp3 and got[1][0]["content-id"] == "<mp3-1>"
+    audio = os.urandom(320 * 50)
+    for i in range(0, len(audio), 320):
+        c.send(sid, audio[i:i + 320])
+    c.send(sid, b"\r\n--" + boundary.encode() + b"--\r\n", end=True)
+    rec = None
+    for _ in range(50):
+        log = ctl("log")["requests"]
+        rec = [x for x in log if x["stream"] == sid and x["conn"] == log[-1]["conn"]][-1]
+        if rec["t_closed"]:
+            break
+        time.sleep(0.02)
+    assert rec["audio_bytes"] == len(audio) and rec["audio_sha256"] == hashlib.sha256(audio).hexdigest(), rec
+    assert rec["event"]["dialogRequestId"] == "d1" and rec["t_response_headers"] < rec["t_end"]
+
+
+def t_auth(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = Client(srv.port, env["ca"], token="wrong")
+    r = c.response(post_event(c, "System", "SynchronizeState"))
+    assert r["status"] == 403, r
+    assert json.loads(bytes(r["data"]))["payload"]["code"] == "UNAUTHORIZED_REQUEST_EXCEPTION"
+    r = c.response(c.request("GET", DIRECTIVES))
+    assert r["status"] == 403
+    r = c.response(c.request("POST", EVENTS, *event_body("System", "SynchronizeState"), auth=False))
+    assert r["status"] == 403
+    c.close()
+    # set_token: the old token is now refused on an existing connection.
+    main = env["client"]
+    ctl("set_token", token="new-token")
+    assert main.response(post_event(main, "System", "SynchronizeState"))["status"] == 403
+    ctl("set_token", token=TOKEN)
+    assert main.response(post_event(main, "System", "SynchronizeState"))["status"] == 204
+
+
+def t_invalid_bodies(env):
+    c = env["client"]
+    good_meta = json.dumps({"event": {"header": {"namespace": "System", "name": "SynchronizeState",
+                                                 "messageId": "1"}, "payload": {}}}).encode()
+    md = [("Content-Disposition", 'form-data; name="metadata"'), ("Content-Type", "application/json; charset=UTF-8")]
+    cases = {
+        "not multipart": ([("content-type", "application/json")], good_meta),
+        "no boundary": ([("content-type", "multipart/form-data")], good_meta),
+        "garbage": ([("content-type", "multipart/form-data; boundary=xyz")], b"this is not multipart"),
+        "no close delimiter": ([("content-type", "multipart/form-data; boundary=xyz")],
+                               mp.encode("xyz", [(md, good_meta)])[:-8]),
+        "first part not metadata": ([("content-type", "multipart/form-data; boundary=xyz")],
+                                    mp.encode("xyz", [([("Content-Disposition", 'form-data; name="audio"'),
+                                                        ("Content-Type", "application/octet-stream")], b"x")])),
+        "bad json": ([("content-type", "multipart/form-data; boundary=xyz")],
+                     mp.encode("xyz", [(md, b"{not json")])),
+        "missing messageId": ([("content-type", "multipart/form-data; boundary=xyz")],
+                              mp.encode("xyz", [(md, b'{"event":{"header":{"namespace":"A","name":"B"},"payload":{}}}')])),
+        "three parts": ([("content-type", "multipart/form-data; boundary=xyz")],
+                        mp.encode("xyz", [(md, good_meta),
+                                          ([("Content-Disposition", 'form-data; name="audio"'),
+                                            ("Content-Type", "application/octet-stream")], b"a"),
+                                          ([("Content-Disposition", 'form-data; name="x"')], b"b")])),
+    }
+    for what, (headers, body) in cases.items():
+        r = c.response(c.request("POST", EVENTS, headers, body))
+        assert r["status"] == 400, (what, r)
+        assert r["headers"]["content-type"] == "application/json"
+        js = json.loads(bytes(r["data"]))
+        assert js["payload"]["code"] == "INVALID_REQUEST_EXCEPTION" and js["payload"]["description"], js
+    # Lenient: charset case, extra whitespace, quoted boundary, leading CRLF, are all fine.
+    lenient = mp.encode("q b", [([("content-disposition", 'form-data;name=metadata'),
+                                  ("content-type", "application/json;charset=utf-8")], good_meta)])
+    r = c.response(c.request("POST", EVENTS, [("content-type", 'multipart/form-data ; boundary="q b"')],
+                             b"\r\n" + lenient))
+    assert r["status"] == 204, r
+
+
+def my_conn(env) -> dict:
+    return [x for x in env["srv"].ctl("connections")["connections"] if x["id"] == env["conn_id"]][0]
+
+
+def t_ping(env):
+    c, ctl = env["client"], env["srv"].ctl
+    before = my_conn(env)
+    c.h2.ping(b"12345678")
+    c.flush()
+    c.until(lambda: b"12345678" in c.ping_acks, what="ping ack")
+    ctl("withhold_ping_acks", on=True)
+    c.h2.ping(b"abcdefgh")
+    c.flush()
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        c.pump(0.1)
+    assert b"abcdefgh" not in c.ping_acks, "ping was acked while withheld"
+    ctl("withhold_ping_acks", on=False)
+    after = my_conn(env)
+    assert after["pings_received"] - before["pings_received"] == 2
+    assert after["pings_acked"] - before["pings_acked"] == 1
+
+
+def t_concurrency_and_hold_open(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    hdr = [("content-type", "multipart/form-data; boundary=cc")]
+    sids = [c.request("POST", EVENTS, hdr, b"", end=False) for _ in range(9)]  # 1 + 9 = 10 open
+    c.h2.ignore_limit = True
+    extra = c.request("POST", EVENTS, hdr, b"", end=False)
+    c.h2.ignore_limit = False
+    r = c.response(extra)
+    assert r["reset"] == 7, f"expected REFUSED_STREAM, got {r}"  # 7 = REFUSED_STREAM
+    body = mp.encode("cc", event_parts("System", "SynchronizeState"))
+    for sid in sids:
+        c.send(sid, body, end=True)
+    for sid in sids:
+        assert c.response(sid)["status"] == 204
+    me = [x for x in ctl("connections")["connections"] if x["id"] == max(y["id"] for y in ctl("connections")["connections"])][0]
+    assert me["max_concurrent_seen"] == 11 and me["concurrency_violations"] == 1, me
+    log = ctl("log")["requests"]
+    refused = [x for x in log if x["conn"] == me["id"] and x["stream"] == extra][0]
+    assert "refused" in refused["error"]
+    # hold_open_ms keeps the response stream open after the headers.
+    ctl("script_event", name="*", status=204, hold_open_ms=300)
+    sid = post_event(c, "System", "SynchronizeState")
+    c.until(lambda: c.streams[sid]["status"] == 204, what="held response headers")
+    t0 = time.monotonic()
+    c.response(sid)
+    assert time.monotonic() - t0 >= 0.2
+    # Lowering the limit at run time sends SETTINGS.
+    ctl("set_max_concurrent_streams", n=3)
+    c.until(lambda: c.h2.remote_settings.max_concurrent_streams == 3, what="SETTINGS update")
+    ctl("set_max_concurrent_streams", n=10)
+    c.close()
+
+
+def t_flow_control(env):
+    c, ctl = env["client"], env["srv"].ctl
+    # Upload 2 MiB of "audio": needs the server to give the window back.
+    audio = os.urandom(2 * 1024 * 1024)
+    headers, body = event_body("SpeechRecognizer", "Recognize", audio=audio,
+                               payload={"profile": "CLOSE_TALK", "format": "AUDIO_L16_RATE_16000_CHANNELS_1"})
+    sid = c.request("POST", EVENTS, headers, body)
+    assert c.response(sid, 20)["status"] == 204
+    rec = [x for x in ctl("log")["requests"] if x["stream"] == sid][-1]
+    assert rec["audio_bytes"] == len(audio) and rec["audio_sha256"] == hashlib.sha256(audio).hexdigest()
+    # Download 600 KB: larger than the 64 KiB default window.
+    blob = os.urandom(600 * 1000)
+    ctl("script_event", name="SynchronizeState", status=200,
+        attachments=[{"content_id": "big", "data_b64": base64.b64encode(blob).decode()}])
+    r = c.response(post_event(c, "System", "SynchronizeState"), 20)
+    parts = parse_multipart(r["headers"]["content-type"], bytes(r["data"]))
+    assert parts[0][1] == blob
+
+
+def t_close_downchannel(env):
+    c, dc, ctl = env["client"], env["dc"], env["srv"].ctl
+    ctl("close_downchannel")
+    c.until(lambda: c.streams[dc]["ended"], what="downchannel end")
+    B = boundary_of(c.streams[dc]["headers"]["content-type"]).encode()
+    assert bytes(c.streams[dc]["data"]).endswith(b"\r\n--" + B + b"--\r\n")
+    r = ctl.raw("push_directive", directives=[{"x": 1}])
+    assert r["ok"] is False and "downchannel" in r["error"], r
+    dc2 = open_downchannel(c)
+    ctl("push_directive", directives=[{"x": 2}])
+    c.until(lambda: b'{"x": 2}' in c.streams[dc2]["data"], what="push on new downchannel")
+    env["dc"] = dc2
+
+
+def t_goaway(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = env["client"]
+    dc = env["dc"]
+    headers, body = event_body("System", "SynchronizeState")
+    pending = c.request("POST", EVENTS, headers, body[:20], end=False)
+    ctl("wait_for", what="requests", count=1, path=EVENTS, done=False)
+    r = ctl("goaway")
+    c.until(lambda: c.goaway is not None, what="GOAWAY")
+    assert c.goaway.error_code == 0 and c.goaway.last_stream_id == pending, (c.goaway, pending)
+    assert r["last_stream_id"] == pending
+    c.until(lambda: c.streams[dc]["ended"], what="downchannel end after GOAWAY")
+    # A stream opened after GOAWAY is refused; the pending one still completes.
+    late = post_event(c, "System", "SynchronizeState")
+    assert c.response(late)["reset"] == 7
+    assert not c.closed
+    c.send(pending, body[20:], end=True)
+    assert c.response(pending)["status"] == 204
+    c.until(lambda: c.closed, 3, what="server closing the connection")
+    for _ in range(100):  # TCP close follows the TLS close_notify within 0.25 s
+        me = my_conn(env)
+        if me["t_closed"] is not None:
+            break
+        time.sleep(0.01)
+    assert me["goaway_sent"] and me["t_goaway"] is not None
+    assert me["t_closed"] is not None and "all streams finished" in me["close_reason"], me
+    c.close()
+
+
+def t_refuse_and_kill(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    ctl("refuse_connections", seconds=0.7)
+    try:
+        Client(srv.port, env["ca"])
+        raise AssertionError("connection was not refused")
+    except (ssl.SSLError, OSError):
+        pass
+    assert ctl("wait_for", what="connections", count=1, refused=True, timeout_ms=2000)["matched"] == 1
+    time.sleep(0.8)
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    conns = ctl("connections")["connections"]
+    refused = [x for x in conns if x["refused"]]
+    assert len(refused) == 1 and refused[0]["t_accept"] and refused[0]["t_tls_done"] is None, refused
+    assert conns[-1]["refused"] is False and conns[-1]["alpn"] == "h2"
+    killed = ctl("kill_connections")["killed"]
+    assert killed
+    c.until(lambda: c.closed, 3, what="torn connection")
+    assert c.goaway is None
+    assert ctl("wait_for", what="connections", count=len(conns), closed=True, timeout_ms=2000)["matched"] == len(conns)
+
+
+def t_bad_clients(env):
+    srv, ctl = env["srv"], env["srv"].ctl
+    # 1. Plain TCP garbage on the TLS port.
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(3)
+    try:
+        while s.recv(1000):
+            pass
+    except OSError:
+        pass
+    s.close()
+    # 2. TLS without h2 in ALPN.
+    try:
+        c = Client(srv.port, env["ca"], alpn=("http/1.1",))
+        c.until(lambda: c.closed, 3, what="close for non-h2 ALPN")
+    except (ssl.SSLError, OSError):
+        pass
+    # 3. TLS + h2 ALPN but a broken preface.
+    ctx = ssl.create_default_context(cafile=env["ca"])
+    ctx.set_alpn_protocols(["h2"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port)), server_hostname="localhost")
+    s.sendall(b"PRI * HTTP/1.1\r\n\r\nnonsense" * 10)
+    s.settimeout(3)
+    try:
+        while s.recv(1000):
+            pass
+    except OSError:
+        pass
+    s.close()
+    # 4. A client that vanishes mid-request.
+    c = Client(srv.port, env["ca"])
+    c.request("POST", EVENTS, *event_body("System", "SynchronizeState"), end=False)
+    c.sock.close()
+    # The server is still fine.
+    c = Client(srv.port, env["ca"])
+    assert c.response(c.request("GET", "/ping"))["status"] == 204
+    reasons = [x["close_reason"] or "" for x in ctl("connections")["connections"]]
+    assert any("ALPN" in r for r in reasons), reasons
+    assert any("protocol error" in r for r in reasons), reasons
+    c.close()
+
+
+def t_control_errors(env):
+    ctl = env["srv"].ctl
+    assert ctl.raw("nonsense")["ok"] is False
+    assert ctl.raw("script_event", bogus=1)["ok"] is False
+    assert ctl.raw("wait_for", what="x")["ok"] is False
+    ctl.f.write(b"not json\n")
+    ctl.f.flush()
+    assert json.loads(ctl.f.readline())["ok"] is False
+    t0 = time.monotonic()
+    r = ctl("wait_for", what="requests", count=10**6, timeout_ms=200)
+    assert r["timed_out"] and 0.15 < time.monotonic() - t0 < 2
+    # A second control client at the same time.
+    other = Control(env["srv"].control_port)
+    assert other("connections")["ok"]
+
+
+def t_other_servers(env):
+    """Certificate variants and the downchannel deadline, on extra servers."""
+    d = env["certs"]
+    srv = ServerProc(d, "--cert", "wronghost", "--quiet")
+    try:
+        try:
+            Client(srv.port, env["ca"])
+            raise AssertionError("host name mismatch not detected")
+        except ssl.SSLCertVerificationError as e:
+            assert "match" in str(e) or "mismatch" in str(e), e
+        # The handshake failure did not hurt the server.
+        c = Client(srv.port, env["ca"], host="wrong.example")
+        assert c.response(c.request("GET", "/ping"))["status"] == 204
+        c.close()
+    finally:
+        srv.stop()
+    srv = ServerProc(d, "--cert", "expired", "--quiet")
+    try:
+        try:
+            Client(srv.port, env["ca"])
+            raise AssertionError("expired certificate accepted")
+        except ssl.SSLCertVerificationError as e:
+            assert "expired" in str(e), e
+    finally:
+        srv.stop()
+    srv = ServerProc(d, "--downchannel-deadline-s", "0.4", "--quiet")
+    try:
+        try:
+            Client(srv.port, os.path.join(d, "other-ca.pem"))
+            raise AssertionError("unknown CA accepted")
+        except ssl.SSLCertVerificationError:
+            pass
+        c = Client(srv.port, env["ca"])
+        t0 = time.monotonic()
+        c.until(lambda: c.closed, 3, what="deadline close")
+        assert 0.3 < time.monotonic() - t0 < 2.0
+        assert c.goaway is not None
+        conns = srv.ctl("connections")["connections"]
+        assert "downchannel" in conns[-1]["close_reason"], conns[-1]
+        c = Client(srv.port, env["ca"])
+        open_downchannel(c)
+        time.sleep(0.6)
+        c.pump(0.1)
+        assert not c.closed, "connection with a downchannel was closed"
+        c.close()
+    finally:
+        srv.stop()
+
+
+def t_goaway_reconnect_latency(env):
+    """How fast the control->GOAWAY->new connection loop is on loopback."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    ctl("goaway")
+    c.until(lambda: c.goaway is not None, what="GOAWAY")
+    c2 = Client(srv.port, env["ca"])
+    open_downchannel(c2)
+    conns = ctl("connections")["connections"]
+    old = [x for x in conns if x["goaway_sent"]][-1]
+    new = conns[-1]
+    dt = new["t_accept"] - old["t_goaway"]
+    assert 0 <= dt < 1.0, dt
+    env["latency_ms"] = dt * 1000
+    c.close()
+    c2.close()
+
+
+def t_nghttp(env):
+    if not shutil.which("nghttp"):
+        return "skipped (nghttp not installed)"
+    out = subprocess.run(["nghttp", "-nv", f"https://localhost:{env['srv'].port}/ping"],
+                         capture_output=True, text=True, timeout=10)
+    assert ":status: 204" in out.stdout, out.stdout[-2000:]
+
+
+def t_stdin_eof(env):
+    srv = env["srv"]
+    srv.p.stdin.close()
+    assert srv.p.wait(5) == 0
+
+
+TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted_directives, t_auth,
+         t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control, t_close_downchannel,
+         t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
+         t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]
+
+
+def main() -> int:
+    tmp = tempfile.mkdtemp(prefix="avs-emu-test-")
+    env: dict = {"certs": tmp, "ca": os.path.join(tmp, "ca.pem")}
+    failed = 0
+    srv = None
+    try:
+        subprocess.run([sys.executable, SERVER, "gen-certs", tmp], check=True, capture_output=True)
+        srv = ServerProc(tmp, "--token", TOKEN)
+        env["srv"] = srv
+        for t in TESTS:
+            t0 = time.monotonic()
+            try:
+                note = t(env)
+                print(f"PASS {t.__name__} ({(time.monotonic() - t0) * 1000:.0f} ms){' ' + note if note else ''}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {t.__name__}\n{traceback.format_exc()}")
+        if "latency_ms" in env:
+            print(f"GOAWAY -> new connection accepted: {env['latency_ms']:.1f} ms")
+    finally:
+        if srv:
+            srv.stop()
+        if failed or os.environ.get("AVS_EMU_KEEP"):
+            print(f"server logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("OK" if not failed else f"{failed} test(s) FAILED")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+//! Response handling for one connection: the stream table, the nghttp2 callbacks
+//! ([`H2Handler`]), response status rules, and directive dispatch to the host.
+
+use crate::client::host::{log, DirectiveView, Host};
+use crate::client::queue::{EventQueue, SlotIndex, SlotState};
+use crate::client::Shared;
+use crate::protocol::message::{self, ExceptionKind};
+use crate::protocol::multipart::{boundary_from_content_type, Decoder, MultipartError, PartSink};
+use crate::status::{AvsStatus, LogLevel};
+use crate::transport::h2::{BodyChunk, H2Handler};
+
+/// What a stream carries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StreamKind {
+    /// `GET /v20160207/directives`.
+    Downchannel,
+    /// `POST /v20160207/events` with the body in this queue slot.
+    Event(SlotIndex),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyMode {
+    /// No content-type seen yet, or a body we ignore.
+    None,
+    /// `multipart/related`: parts go through the decoder.
+    Multipart,
+    /// Anything else (an exception's JSON): kept in `raw`, up to its size.
+    Raw,
+}
+
+/// Longest non-multipart body kept (exception JSON); the rest is dropped and the body flagged.
+const RAW_BODY_MAX: usize = 1024;
+
+/// One open stream.
+pub struct StreamSlot {
+    conn: u32,
+    id: i32,
+    kind: StreamKind,
+    status: u16,
+    mode: BodyMode,
+    decoder: Decoder<Box<[u8]>>,
+    raw: heapless::Vec<u8, RAW_BODY_MAX>,
+}
+
+/// All open streams of the client (both connections while one drains), allocated at creation.
+pub struct StreamTable {
+    slots: Box<[StreamSlot]>,
+}
+
+impl StreamTable {
+    /// `count` streams, each able to hold a directive of `part_bytes`.
+    pub fn new(count: usize, part_bytes: usize) -> Self {
+        let slots = (0..count)
+            .map(|_| StreamSlot {
+                conn: 0,
+                id: 0,
+                kind: StreamKind::Downchannel,
+                status: 0,
+                mode: BodyMode::None,
+                decoder: Decoder::new(vec![0u8; part_bytes].into_boxed_slice()),
+                raw: heapless::Vec::new(),
+            })
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        StreamTable { slots }
+    }
+
+    /// Whether a slot is free for a new stream.
+    pub fn has_free(&self) -> bool {
+        self.slots.iter().any(|s| s.id == 0)
+    }
+
+    /// Open streams on connection `conn`.
+    pub fn open_on(&self, conn: u32) -> usize {
+        self.slots.iter().filter(|s| s.id != 0 && s.conn == conn).count()
+    }
+
+    /// Open event streams on connection `conn`.
+    pub fn events_on(&self, conn: u32) -> usize {
+        self.slots.iter().filter(|s| s.id != 0 && s.conn == conn && matches!(s.kind, StreamKind::Event(_))).count()
+    }
+
+    /// Records a new stream.
+    pub fn open(&mut self, conn: u32, id: i32, kind: StreamKind) -> bool {
+        let Some(s) = self.slots.iter_mut().find(|s| s.id == 0) else { return false };
+        s.conn = conn;
+        s.id = id;
+        s.kind = kind;
+        s.status = 0;
+        s.mode = BodyMode::None;
+        s.raw.clear();
+        true
+    }
+
+    fn find(&mut self, conn: u32, id: i32) -> Option<&mut StreamSlot> {
+        self.slots.iter_mut().find(|s| s.id == id && s.conn == conn && id != 0)
+    }
+
+    /// The slot carried by a stream, if it is an event stream.
+    pub fn event_slot(&self, conn: u32, id: i32) -> Option<SlotIndex> {
+        self.slots.iter().find(|s| s.id == id && s.conn == conn && id != 0).and_then(|s| match s.kind {
+            StreamKind::Event(slot) => Some(slot),
+            StreamKind::Downchannel => None,
+        })
+    }
+
+    /// Removes every stream of a connection that is gone, returning the kinds through `each`.
+    pub fn drop_connection(&mut self, conn: u32, mut each: impl FnMut(StreamKind, u16)) {
+        for s in self.slots.iter_mut().filter(|s| s.id != 0 && s.conn == conn) {
+            s.id = 0;
+            each(s.kind, s.status);
+        }
+    }
+}
+
+/// Per-connection facts that the callbacks update and the connection logic reads.
+#[derive(Default)]
+pub struct ConnFlags {
+    pub id: u32,
+    pub downchannel: Option<i32>,
+    pub downchannel_open: bool,
+    /// The downchannel ended while the connection lives: reopen it.
+    pub downchannel_ended: bool,
+    pub sync_stream: Option<i32>,
+    pub synced: bool,
+    /// The event stream still waiting for response headers (events go one at a time).
+    pub awaiting_headers: Option<i32>,
+    /// GOAWAY's last stream id, once received.
+    pub goaway: Option<i32>,
+    pub ping_sent_ms: Option<u64>,
+    pub last_activity_ms: u64,
+    /// A reason to drop this connection, set by a callback.
+    pub fail: Option<AvsStatus>,
+    /// The HTTP status behind `fail`, for the log.
+    pub fail_http: u16,
+    /// Back off from sending events until this time (429/5xx on an event).
+    pub events_paused_until: u64,
+}
+
+/// The callback target while nghttp2 runs: everything a response can touch.
+pub struct Dispatch<'a> {
+    pub flags: &'a mut ConnFlags,
+    pub streams: &'a mut StreamTable,
+    pub queue: &'a mut EventQueue,
+    pub shared: &'a mut Shared,
+    pub host: &'a mut dyn Host,
+    pub now: u64,
+}
+
+fn is_retryable(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+impl H2Handler for Dispatch<'_> {
+    fn on_header(&mut self, stream_id: i32, name: &[u8], value: &[u8]) {
+        let conn = self.flags.id;
+        let Some(s) = self.streams.find(conn, stream_id) else { return };
+        if name == b":status" {
+            s.status = core::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            s.mode = match boundary_from_content_type(value) {
+                Some(b) if value.len() >= 9 && value[..9].eq_ignore_ascii_case(b"multipart") => {
+                    if s.decoder.reset(b).is_ok() {
+                        BodyMode::Multipart
+                    } else {
+                        BodyMode::Raw
+                    }
+                }
+                _ => BodyMode::Raw,
+            };
+        }
+    }
+
+    fn on_headers_done(&mut self, stream_id: i32) {
+        let conn = self.flags.id;
+        let Some(s) = self.streams.find(conn, stream_id) else { return };
+        let (kind, status) = (s.kind, s.status);
+        if s.mode == BodyMode::None && !(200..300).contains(&status) {
+            s.mode = BodyMode::Raw;
+        }
+        self.flags.last_activity_ms = self.now;
+        match kind {
+            StreamKind::Downchannel => {
+                if status == 200 {
+                    self.flags.downchannel_open = true;
+                    log!(self.host, self.shared.log_level, LogLevel::Info, "<- downchannel open (stream {stream_id})");
+                } else {
+                    self.fail_connection_for_status(status, "downchannel");
+                }
+            }
+            StreamKind::Event(slot) => {
+                if self.flags.awaiting_headers == Some(stream_id) {
+                    self.flags.awaiting_headers = None;
+                }
+                if self.queue.state(slot) == SlotState::InFlight {
+                    self.queue.mark_answered(slot);
+                }
+                let is_sync = slot == self.queue.sync_slot();
+                log!(self.host, self.shared.log_level, LogLevel::Info, "<- {} {} (stream {stream_id})", status, self.queue.label(slot));
+                if (200..300).contains(&status) {
+                    if is_sync {
+                        self.flags.synced = true;
+                    } else if self.queue.host_visible(slot) {
+                        self.host.event_outcome(self.queue.event_id(slot), AvsStatus::Ok, status);
+                    }
+                } else if is_sync {
+                    self.fail_connection_for_status(status, "SynchronizeState");
+                }
+                // Error statuses are settled at stream close, once the exception body has arrived.
+            }
+        }
+    }
+
+    fn on_data(&mut self, stream_id: i32, data: &[u8]) {
+        let conn = self.flags.id;
+        self.flags.last_activity_ms = self.now;
+        let Some(s) = self.streams.find(conn, stream_id) else { return };
+        match s.mode {
+            BodyMode::Multipart => {
+                let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
+                if let Err(e) = s.decoder.feed(data, &mut sink) {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "malformed multipart on stream {stream_id}: {e:?}");
+                }
+            }
+            BodyMode::Raw => {
+                let room = RAW_BODY_MAX - s.raw.len();
+                let _ = s.raw.extend_from_slice(&data[..data.len().min(room)]);
+            }
+            BodyMode::None => {}
+        }
+    }
+
+    fn on_stream_close(&mut self, stream_id: i32, error_code: u32) {
+        let conn = self.flags.id;
+        let Some(s) = self.streams.find(conn, stream_id) else { return };
+        s.id = 0;
+        let (kind, status, mode) = (s.kind, s.status, s.mode);
+        if mode == BodyMode::Multipart {
+            let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
+            if let Err(e) = s.decoder.finish(&mut sink) {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "response on stream {stream_id} ended mid-part: {e:?}");
+            }
+        }
+        if self.flags.awaiting_headers == Some(stream_id) {
+            self.flags.awaiting_headers = None;
+        }
+        match kind {
+            StreamKind::Downchannel => {
+                if self.flags.downchannel == Some(stream_id) {
+                    self.flags.downchannel = None;
+                    self.flags.downchannel_open = false;
+                    self.flags.downchannel_ended = true;
+                    log!(self.host, self.shared.log_level, LogLevel::Info, "<- downchannel closed (stream {stream_id}, code {error_code})");
+                }
+            }
+            StreamKind::Event(slot) => {
+                let raw = core::mem::take(&mut s.raw);
+                self.settle_event(slot, stream_id, status, error_code, &raw);
+            }
+        }
+    }
+
+    fn on_ping_ack(&mut self) {
+        self.flags.ping_sent_ms = None;
+        self.flags.last_activity_ms = self.now;
+        log!(self.host, self.shared.log_level, LogLevel::Debug, "<- PING ack");
+    }
+
+    fn on_goaway(&mut self, last_stream_id: i32, error_code: u32) {
+        self.flags.goaway = Some(last_stream_id);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "<- GOAWAY (last stream {last_stream_id}, code {error_code})");
+    }
+
+    fn read_body(&mut self, stream_id: i32, buf: &mut [u8]) -> BodyChunk {
+        let Some(slot) = self.streams.event_slot(self.flags.id, stream_id) else { return BodyChunk::Last(0) };
+        self.flags.last_activity_ms = self.now;
+        match self.queue.read_body(slot, buf) {
+            (n, true) => BodyChunk::Last(n),
+            (n, false) => BodyChunk::Data(n),
+        }
+    }
+}
+
+impl Dispatch<'_> {
+    fn fail_connection_for_status(&mut self, status: u16, what: &str) {
+        let reason = if status == 403 { AvsStatus::TokenRejected } else { AvsStatus::HttpStatus };
+        log!(self.host, self.shared.log_level, LogLevel::Warn, "{what} answered HTTP {status}");
+        self.flags.fail.get_or_insert(reason);
+        self.flags.fail_http = status;
+    }
+
+    /// Decides an event's fate once its stream has closed.
+    fn settle_event(&mut self, slot: SlotIndex, stream_id: i32, status: u16, error_code: u32, body: &[u8]) {
+        let is_sync = slot == self.queue.sync_slot();
+        let visible = self.queue.host_visible(slot);
+        let id = self.queue.event_id(slot);
+        if (200..300).contains(&status) {
+            self.queue.release(slot);
+            return;
+        }
+        if status != 0 {
+            let exc = message::parse_exception(body).ok();
+            let (code, desc) = exc.as_ref().map(|e| (e.code.as_bytes(), e.description.as_bytes())).unwrap_or((b"", b""));
+            log!(
+                self.host,
+                self.shared.log_level,
+                LogLevel::Warn,
+                "<- exception for {}: HTTP {} {} {}",
+                self.queue.label(slot),
+                status,
+                core::str::from_utf8(code).unwrap_or("?"),
+                core::str::from_utf8(desc).unwrap_or("?")
+            );
+            if visible || is_sync {
+                self.host.exception(if is_sync { 0 } else { id }, status, code, desc);
+            }
+        }
+        if is_sync {
+            // The connection logic resends SynchronizeState on the next connection.
+            self.queue.release(slot);
+            if status == 0 && self.flags.fail.is_none() && self.flags.goaway.is_none() {
+                self.flags.fail = Some(AvsStatus::Protocol);
+            }
+            return;
+        }
+        if status == 403 {
+            // Keep the event for the new token; the connection is closed until then.
+            self.queue.requeue(slot);
+            self.fail_connection_for_status(403, "event");
+            return;
+        }
+        let attempts = self.queue.attempts(slot);
+        let retry = status == 0 || is_retryable(status);
+        if retry && attempts < self.shared.max_event_attempts {
+            if status != 0 {
+                let delay = self.shared.event_backoff.next_delay_ms();
+                self.flags.events_paused_until = self.now + u64::from(delay);
+                log!(self.host, self.shared.log_level, LogLevel::Info, "retrying {} in {delay} ms (HTTP {status})", self.queue.label(slot));
+            } else {
+                log!(self.host, self.shared.log_level, LogLevel::Info, "stream {stream_id} reset (code {error_code}) before an answer; {} requeued", self.queue.label(slot));
+            }
+            self.queue.requeue(slot);
+            return;
+        }
+        let reason = match status {
+            0 => AvsStatus::ConnectionLost,
+            s if is_retryable(s) => AvsStatus::ServerBusy,
+            _ => AvsStatus::HttpStatus,
+        };
+        self.queue.release(slot);
+        if visible {
+            self.host.event_outcome(id, reason, status);
+        }
+    }
+}
+
+/// Receives multipart parts and routes them: directives to the host (or an
+/// `ExceptionEncountered` event when malformed), attachments to the host.
+struct Sink<'a> {
+    shared: &'a mut Shared,
+    queue: &'a mut EventQueue,
+    host: &'a mut dyn Host,
+}
+
+impl PartSink for Sink<'_> {
+    fn on_json_part(&mut self, json: &[u8]) {
+        match message::parse_directive(json) {
+            Ok(d) => {
+                log!(self.host, self.shared.log_level, LogLevel::Info, "<- directive {}.{} ({})", d.header.namespace, d.header.name, d.header.message_id);
+                let view = DirectiveView {
+                    namespace: d.header.namespace,
+                    name: d.header.name,
+                    message_id: d.header.message_id,
+                    dialog_request_id: d.header.dialog_request_id,
+                    payload: d.payload,
+                    json,
+                };
+                self.host.directive(&view);
+            }
+            Err(e) => {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "<- malformed directive ({e:?}); sending ExceptionEncountered");
+                self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, "malformed directive");
+            }
+        }
+    }
+
+    fn on_binary_part(&mut self, content_id: &[u8], data: &[u8], last: bool) {
+        self.host.attachment(content_id, data, last);
+    }
+
+    fn on_part_error(&mut self, error: MultipartError) {
+        // The decoder skipped the part and carries on with the next one; the server is told.
+        log!(self.host, self.shared.log_level, LogLevel::Warn, "<- unusable part skipped: {error}");
+        let why = match error {
+            MultipartError::PartTooLarge => "directive larger than max_directive_bytes",
+            MultipartError::HeadersTooLarge => "part headers too large",
+            _ => "malformed multipart part",
+        };
+        self.shared.report_exception(self.queue, self.host, b"", ExceptionKind::UnexpectedInformationReceived, why);
+    }
+}

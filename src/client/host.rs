@@ -1,0 +1,52 @@
+//! What the client tells its host: the callbacks, as a Rust trait (the C API implements it over
+//! function pointers).
+
+use crate::status::{AvsStatus, ConnectionState, LogLevel};
+
+/// A directive the library has no typed handler for, as received.
+pub struct DirectiveView<'a> {
+    /// `header.namespace`.
+    pub namespace: &'a str,
+    /// `header.name`.
+    pub name: &'a str,
+    /// `header.messageId`.
+    pub message_id: &'a str,
+    /// `header.dialogRequestId`, when present.
+    pub dialog_request_id: Option<&'a str>,
+    /// The raw `payload` object.
+    pub payload: &'a [u8],
+    /// The whole directive JSON part.
+    pub json: &'a [u8],
+}
+
+/// The host's callbacks. All run on the thread that calls `poll`, inside it.
+pub trait Host {
+    /// The connection state changed; `reason` says why (`Ok` for normal progress).
+    fn state_changed(&mut self, state: ConnectionState, reason: AvsStatus);
+    /// A directive for the host.
+    fn directive(&mut self, directive: &DirectiveView);
+    /// A piece of a binary attachment (`last` once per attachment).
+    fn attachment(&mut self, content_id: &[u8], data: &[u8], last: bool);
+    /// The server answered an event (or a connection request, `event_id` 0) with an exception.
+    fn exception(&mut self, event_id: u32, http_status: u16, code: &[u8], description: &[u8]);
+    /// The final outcome of an event submitted by the host.
+    fn event_outcome(&mut self, event_id: u32, status: AvsStatus, http_status: u16);
+    /// A log line.
+    fn log(&mut self, level: LogLevel, message: &str);
+}
+
+/// Longest log line; longer ones are cut. A fixed buffer keeps logging allocation-free.
+pub const LOG_LINE_MAX: usize = 256;
+
+/// Formats a log line into a fixed buffer and hands it to the host, only if it wants that level.
+macro_rules! log {
+    ($host:expr, $max:expr, $level:expr, $($arg:tt)*) => {{
+        let level = $level;
+        if level <= $max {
+            let mut line: heapless::String<{ $crate::client::host::LOG_LINE_MAX }> = heapless::String::new();
+            let _ = core::fmt::Write::write_fmt(&mut line, format_args!($($arg)*));
+            $host.log(level, &line);
+        }
+    }};
+}
+pub(crate) use log;

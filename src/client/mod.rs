@@ -1,0 +1,790 @@
+//! The client: one AVS connection (two while a GOAWAY'd one drains), its state machine, the event
+//! queue and the timers, all driven by [`Client::poll`] with the host's clock.
+
+pub mod backoff;
+pub mod context;
+pub mod dispatch;
+pub mod host;
+pub mod queue;
+
+use crate::protocol::message::{self, EventHeader, ExceptionKind, IdGenerator};
+use crate::protocol::multipart;
+use crate::status::{AvsStatus, ConnectionState, LogLevel};
+use crate::transport::h2::{H2Session, Header};
+use crate::transport::io::{IoError, Network};
+use crate::transport::tls::{TlsConfig, TlsError, TlsStream};
+use backoff::Backoff;
+use context::ContextState;
+use dispatch::{ConnFlags, Dispatch, StreamKind, StreamTable};
+use host::{log, Host};
+use queue::{EventQueue, SlotIndex};
+
+/// AVS allows at most this many concurrent streams per connection.
+pub const AVS_MAX_STREAMS: u32 = 10;
+const DIRECTIVES_PATH: &[u8] = b"/v20160207/directives";
+const EVENTS_PATH: &[u8] = b"/v20160207/events";
+/// Multipart framing around an event's JSON (boundary lines and part headers).
+const FRAMING_BYTES: usize = 256;
+const CONTEXT_BYTES: usize = 1024;
+const RECV_CHUNK: usize = 4096;
+
+/// Everything the client needs, checked and owned.
+pub struct Settings {
+    /// `https://host[:port]`.
+    pub endpoint: String,
+    /// PEM (or DER) CA certificates trusted for the server.
+    pub ca: Vec<u8>,
+    /// LWA access token.
+    pub token: String,
+    pub event_queue_capacity: usize,
+    pub max_event_bytes: usize,
+    pub max_directive_bytes: usize,
+    pub max_streams: u32,
+    pub ping_interval_ms: u32,
+    pub ping_timeout_ms: u32,
+    pub connect_timeout_ms: u32,
+    pub backoff_base_ms: u32,
+    pub backoff_max_ms: u32,
+    pub max_event_attempts: u32,
+    pub log_level: LogLevel,
+}
+
+/// The parts of the endpoint URL the connection needs.
+struct Endpoint {
+    host: String,
+    port: u16,
+    authority: String,
+}
+
+fn parse_endpoint(url: &str) -> Option<Endpoint> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split('/').next()?.to_string();
+    if authority.is_empty() {
+        return None;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
+            Ok(port) => (h, port),
+            Err(_) => (authority.as_str(), 443),
+        },
+        _ => (authority.as_str(), 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    Some(Endpoint { host, port, authority })
+}
+
+/// State used by response handling that is not tied to one connection.
+pub struct Shared {
+    pub log_level: LogLevel,
+    pub ids: IdGenerator,
+    pub boundary: heapless::String<40>,
+    pub max_event_attempts: u32,
+    pub event_backoff: Backoff,
+    pub context: ContextState,
+    context_buf: Box<[u8]>,
+    scratch: Box<[u8]>,
+}
+
+impl Shared {
+    /// Builds an event body (multipart with the JSON event) into `out`.
+    fn build_event(
+        &mut self,
+        out: &mut [u8],
+        namespace: &str,
+        name: &str,
+        payload: &[u8],
+        with_context: bool,
+    ) -> Result<usize, AvsStatus> {
+        let id = self.ids.next_id();
+        let header = EventHeader { namespace, name, message_id: id.as_str(), dialog_request_id: None };
+        let context = if with_context {
+            let n = self.context.render(&mut self.context_buf).ok_or(AvsStatus::TooLarge)?;
+            Some(&self.context_buf[..n])
+        } else {
+            None
+        };
+        let boundary = self.boundary.as_str();
+        let mut len = multipart::write_metadata_part_head(out, boundary).map_err(|_| AvsStatus::TooLarge)?;
+        len += message::write_event(&mut out[len..], &header, context, payload).map_err(|e| match e {
+            message::MessageError::Overflow => AvsStatus::TooLarge,
+            _ => AvsStatus::InvalidArgument,
+        })?;
+        len += multipart::write_close(&mut out[len..], boundary).map_err(|_| AvsStatus::TooLarge)?;
+        Ok(len)
+    }
+
+    /// Queues `System.ExceptionEncountered` for a directive the client could not handle.
+    pub fn report_exception(&mut self, queue: &mut EventQueue, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str) {
+        let mut scratch = core::mem::take(&mut self.scratch);
+        // A directive too large to quote whole is quoted as far as it fits.
+        let mut quoted = unparsed.len().min(scratch.len().saturating_sub(256));
+        let result = loop {
+            match message::write_exception_encountered_payload(&mut scratch, &unparsed[..quoted], kind, why) {
+                Ok(n) => break Ok(n),
+                Err(_) if quoted > 0 => quoted /= 2,
+                Err(e) => break Err(e),
+            }
+        };
+        let pushed = match result {
+            Ok(n) => {
+                let payload = &scratch[..n];
+                queue.push(0, "System.ExceptionEncountered", false, None, |out| {
+                    self.build_event(out, "System", "ExceptionEncountered", payload, true)
+                })
+            }
+            Err(_) => Err(AvsStatus::TooLarge),
+        };
+        self.scratch = scratch;
+        if let Err(e) = pushed {
+            log!(host, self.log_level, LogLevel::Error, "could not queue ExceptionEncountered: {}", e.text());
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Active,
+    Draining,
+}
+
+/// One TLS + HTTP/2 connection.
+struct Connection {
+    tls: TlsStream,
+    h2: Option<H2Session>,
+    flags: ConnFlags,
+    role: Role,
+    wants_write: bool,
+}
+
+/// The AVS client.
+pub struct Client {
+    settings: Settings,
+    endpoint: Endpoint,
+    auth_header: String,
+    tls: TlsConfig,
+    net: Box<dyn Network>,
+    host: Box<dyn Host>,
+    shared: Shared,
+    queue: EventQueue,
+    streams: StreamTable,
+    conns: [Option<Box<Connection>>; 2],
+    next_conn_id: u32,
+    state: ConnectionState,
+    /// Whether the host wants to be connected (after `connect`, until `disconnect`).
+    wanted: bool,
+    reconnect_at: Option<u64>,
+    connect_deadline: u64,
+    conn_backoff: Backoff,
+    next_event_id: u32,
+    rx: Box<[u8]>,
+    busy: bool,
+    now: u64,
+}
+
+fn tls_status(e: &TlsError) -> AvsStatus {
+    match e {
+        TlsError::CertificateRejected(_) => AvsStatus::CertificateRejected,
+        TlsError::NoH2 => AvsStatus::NoH2,
+        TlsError::BadCaBundle(_) => AvsStatus::BadCa,
+        TlsError::Io(IoError::Closed) => AvsStatus::ConnectionLost,
+        TlsError::Io(_) => AvsStatus::ConnectFailed,
+        TlsError::Protocol(_) => AvsStatus::Tls,
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom writes at most buf.len() bytes.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    if n != 8 {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
+        return (t as u64) ^ (std::process::id() as u64) << 32;
+    }
+    u64::from_ne_bytes(buf)
+}
+
+impl Client {
+    /// Creates a client; every buffer it will use is allocated here.
+    pub fn new(settings: Settings, host: Box<dyn Host>, net: Box<dyn Network>) -> Result<Self, (AvsStatus, String)> {
+        let endpoint = parse_endpoint(&settings.endpoint)
+            .ok_or((AvsStatus::BadConfig, format!("endpoint must be https://host[:port], got {:?}", settings.endpoint)))?;
+        if settings.event_queue_capacity == 0 || settings.max_event_bytes < 256 || settings.max_directive_bytes < 256 {
+            return Err((AvsStatus::BadConfig, "capacities too small (queue ≥ 1, event and directive bytes ≥ 256)".into()));
+        }
+        if settings.token.is_empty() || settings.token.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
+        }
+        let tls = TlsConfig::new(&settings.ca).map_err(|e| (tls_status(&e), e.to_string()))?;
+        let seed = random_seed();
+        let mut boundary = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
+        let body_bytes = settings.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
+        let max_streams = settings.max_streams.clamp(2, AVS_MAX_STREAMS);
+        let shared = Shared {
+            log_level: settings.log_level,
+            ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
+            boundary,
+            max_event_attempts: settings.max_event_attempts.max(1),
+            event_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed ^ 0x9e37),
+            context: ContextState::default(),
+            context_buf: vec![0u8; CONTEXT_BYTES].into_boxed_slice(),
+            scratch: vec![0u8; settings.max_event_bytes].into_boxed_slice(),
+        };
+        Ok(Client {
+            auth_header: format!("Bearer {}", settings.token),
+            queue: EventQueue::new(settings.event_queue_capacity, body_bytes),
+            streams: StreamTable::new(max_streams as usize + 1, settings.max_directive_bytes),
+            conn_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed),
+            endpoint,
+            tls,
+            net,
+            host,
+            shared,
+            conns: [None, None],
+            next_conn_id: 1,
+            state: ConnectionState::Disconnected,
+            wanted: false,
+            reconnect_at: None,
+            connect_deadline: 0,
+            next_event_id: 1,
+            rx: vec![0u8; RECV_CHUNK].into_boxed_slice(),
+            busy: false,
+            now: 0,
+            settings,
+        })
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// Whether a callback of this client is running (calls into the client are refused then).
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+
+    fn set_state(&mut self, state: ConnectionState, reason: AvsStatus) {
+        if self.state != state {
+            self.state = state;
+            self.host.state_changed(state, reason);
+        }
+    }
+
+    /// Starts connecting (on the next poll).
+    pub fn connect(&mut self) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.wanted = true;
+        self.conn_backoff.reset();
+        self.reconnect_at = Some(self.now);
+        self.set_state(ConnectionState::Connecting, AvsStatus::Ok);
+        Ok(())
+    }
+
+    /// Closes the connections gracefully; queued events stay queued for the next `connect`.
+    pub fn disconnect(&mut self) -> Result<(), AvsStatus> {
+        if !self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.wanted = false;
+        self.reconnect_at = None;
+        for i in 0..2 {
+            if let Some(c) = self.conns[i].as_mut() {
+                if let Some(h2) = c.h2.as_mut() {
+                    h2.goaway();
+                }
+                let _ = self.flush(i);
+                self.drop_conn(i, AvsStatus::Cancelled);
+            }
+        }
+        self.set_state(ConnectionState::Disconnected, AvsStatus::Ok);
+        Ok(())
+    }
+
+    /// Replaces the access token; after a rejection, reconnects at once.
+    pub fn set_token(&mut self, token: &str) -> Result<(), AvsStatus> {
+        if token.is_empty() || token.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(AvsStatus::InvalidArgument);
+        }
+        self.auth_header.clear();
+        self.auth_header.push_str("Bearer ");
+        self.auth_header.push_str(token);
+        if self.state == ConnectionState::TokenRejected && self.wanted {
+            self.conn_backoff.reset();
+            self.reconnect_at = Some(self.now);
+            self.set_state(ConnectionState::Connecting, AvsStatus::Ok);
+        }
+        Ok(())
+    }
+
+    /// Queues an event; its outcome arrives through the host's `event_outcome`.
+    pub fn send_event(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<u32, AvsStatus> {
+        let valid_name = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        if !valid_name(namespace) || !valid_name(name) {
+            return Err(AvsStatus::InvalidArgument);
+        }
+        if payload.len() > self.settings.max_event_bytes {
+            return Err(AvsStatus::TooLarge);
+        }
+        let id = self.next_event_id;
+        let mut label: heapless::String<48> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut label, format_args!("{namespace}.{name}"));
+        let shared = &mut self.shared;
+        self.queue.push(id, &label, true, None, |out| shared.build_event(out, namespace, name, payload, with_context))?;
+        self.next_event_id = self.next_event_id.wrapping_add(1).max(1);
+        Ok(id)
+    }
+
+    /// Socket descriptors to wait on (readable, and writable when [`wants_write`](Self::wants_write)).
+    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.conns.iter().flatten().filter_map(|c| c.tls.fd())
+    }
+
+    /// Whether some connection has bytes waiting for the socket to become writable.
+    pub fn wants_write(&self) -> bool {
+        self.conns.iter().flatten().any(|c| c.wants_write)
+    }
+
+    /// Does all pending work and returns how many milliseconds may pass before the next poll.
+    pub fn poll(&mut self, now_ms: u64) -> u32 {
+        self.busy = true;
+        self.now = now_ms.max(self.now);
+        self.start_connection_if_due();
+        // A few rounds: reading can unlock sending (headers allow the next event), and so on.
+        for _ in 0..4 {
+            let mut progressed = false;
+            for i in 0..2 {
+                if self.conns[i].is_some() {
+                    progressed |= self.drive(i);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.check_timers();
+        self.busy = false;
+        self.next_wakeup()
+    }
+
+    fn start_connection_if_due(&mut self) {
+        if !self.wanted || self.conns[0].is_some() || self.state == ConnectionState::TokenRejected {
+            return;
+        }
+        match self.reconnect_at {
+            Some(t) if t <= self.now => {}
+            _ => return,
+        }
+        self.reconnect_at = None;
+        self.set_state(ConnectionState::Connecting, AvsStatus::Ok);
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        log!(self.host, self.shared.log_level, LogLevel::Info, "connecting to {} (connection {id})", self.endpoint.authority);
+        let stream = match self.net.connect(&self.endpoint.host, self.endpoint.port) {
+            Ok(s) => s,
+            Err(e) => {
+                let why = match e {
+                    IoError::Failed(errno) => crate::transport::io::describe_errno(errno),
+                    other => format!("{other:?}"),
+                };
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "connect failed: {why}");
+                self.schedule_retry(AvsStatus::ConnectFailed);
+                return;
+            }
+        };
+        match TlsStream::start(&self.tls, stream, &self.endpoint.host) {
+            Ok(tls) => {
+                let flags = ConnFlags { id, last_activity_ms: self.now, ..Default::default() };
+                self.conns[0] = Some(Box::new(Connection { tls, h2: None, flags, role: Role::Active, wants_write: false }));
+                self.connect_deadline = self.now + u64::from(self.settings.connect_timeout_ms);
+            }
+            Err(e) => {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "{e}");
+                self.schedule_retry(tls_status(&e));
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self, reason: AvsStatus) {
+        if reason == AvsStatus::TokenRejected {
+            self.reconnect_at = None;
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "access token rejected; waiting for a new one");
+            self.set_state(ConnectionState::TokenRejected, reason);
+            return;
+        }
+        let delay = self.conn_backoff.next_delay_ms();
+        self.reconnect_at = Some(self.now + u64::from(delay));
+        log!(self.host, self.shared.log_level, LogLevel::Info, "reconnecting in {delay} ms (attempt {})", self.conn_backoff.failures());
+        self.set_state(ConnectionState::WaitingToRetry, reason);
+    }
+
+    /// Moves bytes on connection `i`; returns whether anything happened.
+    fn drive(&mut self, i: usize) -> bool {
+        let Some(conn) = self.conns[i].as_mut() else { return false };
+        if conn.h2.is_none() {
+            match conn.tls.handshake() {
+                Ok(false) => return false,
+                Ok(true) => {
+                    if let Err(e) = self.on_established(i) {
+                        self.drop_conn(i, e);
+                        return false;
+                    }
+                }
+                Err(e) => {
+                    let status = tls_status(&e);
+                    log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
+                    self.drop_conn(i, status);
+                    return false;
+                }
+            }
+        }
+        let mut progressed = false;
+        match self.read(i) {
+            Ok(p) => progressed |= p,
+            Err(status) => {
+                self.drop_conn(i, status);
+                return true;
+            }
+        }
+        if let Some(status) = self.conns[i].as_ref().and_then(|c| c.flags.fail) {
+            self.drop_conn(i, status);
+            return true;
+        }
+        progressed |= self.after_read(i);
+        match self.flush(i) {
+            Ok(p) => progressed |= p,
+            Err(status) => {
+                self.drop_conn(i, status);
+                return true;
+            }
+        }
+        progressed
+    }
+
+    fn on_established(&mut self, i: usize) -> Result<(), AvsStatus> {
+        let conn = self.conns[i].as_mut().expect("connection present");
+        let h2 = H2Session::new().map_err(|_| AvsStatus::Protocol)?;
+        conn.h2 = Some(h2);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "TLS established with {} (ALPN h2)", self.endpoint.authority);
+        self.open_downchannel(i)
+    }
+
+    fn open_downchannel(&mut self, i: usize) -> Result<(), AvsStatus> {
+        let conn = self.conns[i].as_mut().expect("connection present");
+        if !self.streams.has_free() {
+            return Err(AvsStatus::Protocol);
+        }
+        let headers = [
+            Header(b":method", b"GET"),
+            Header(b":scheme", b"https"),
+            Header(b":authority", self.endpoint.authority.as_bytes()),
+            Header(b":path", DIRECTIVES_PATH),
+            Header(b"authorization", self.auth_header.as_bytes()),
+        ];
+        let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, false).map_err(|_| AvsStatus::Protocol)?;
+        conn.flags.downchannel = Some(id);
+        conn.flags.downchannel_ended = false;
+        self.streams.open(conn.flags.id, id, StreamKind::Downchannel);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "-> GET /v20160207/directives (stream {id})");
+        Ok(())
+    }
+
+    fn submit_event(&mut self, i: usize, slot: SlotIndex) -> Result<(), AvsStatus> {
+        let conn = self.conns[i].as_mut().expect("connection present");
+        let mut content_type: heapless::String<80> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut content_type, format_args!("multipart/form-data; boundary={}", self.shared.boundary));
+        let headers = [
+            Header(b":method", b"POST"),
+            Header(b":scheme", b"https"),
+            Header(b":authority", self.endpoint.authority.as_bytes()),
+            Header(b":path", EVENTS_PATH),
+            Header(b"authorization", self.auth_header.as_bytes()),
+            Header(b"content-type", content_type.as_bytes()),
+        ];
+        let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, true).map_err(|_| AvsStatus::Protocol)?;
+        self.queue.mark_in_flight(slot);
+        conn.flags.awaiting_headers = Some(id);
+        if slot == self.queue.sync_slot() {
+            conn.flags.sync_stream = Some(id);
+        }
+        self.streams.open(conn.flags.id, id, StreamKind::Event(slot));
+        log!(self.host, self.shared.log_level, LogLevel::Info, "-> event {} (stream {id})", self.queue.label(slot));
+        Ok(())
+    }
+
+    fn read(&mut self, i: usize) -> Result<bool, AvsStatus> {
+        let conn = self.conns[i].as_mut().expect("connection present");
+        let mut progressed = false;
+        loop {
+            match conn.tls.recv(&mut self.rx) {
+                Ok(n) => {
+                    progressed = true;
+                    conn.flags.last_activity_ms = self.now;
+                    let mut d = Dispatch {
+                        flags: &mut conn.flags,
+                        streams: &mut self.streams,
+                        queue: &mut self.queue,
+                        shared: &mut self.shared,
+                        host: &mut *self.host,
+                        now: self.now,
+                    };
+                    if let Err(e) = conn.h2.as_mut().expect("h2 session").recv(&self.rx[..n], &mut d) {
+                        log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
+                        return Err(AvsStatus::Protocol);
+                    }
+                    if conn.flags.fail.is_some() {
+                        return Ok(true);
+                    }
+                }
+                Err(TlsError::Io(IoError::WouldBlock)) => return Ok(progressed),
+                Err(e) => {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {}: {e}", conn.flags.id);
+                    return Err(match e {
+                        TlsError::Io(_) => AvsStatus::ConnectionLost,
+                        other => tls_status(&other),
+                    });
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, i: usize) -> Result<bool, AvsStatus> {
+        let Some(conn) = self.conns[i].as_mut() else { return Ok(false) };
+        let Some(h2) = conn.h2.as_mut() else { return Ok(false) };
+        let mut progressed = false;
+        conn.wants_write = false;
+        loop {
+            if h2.pending_output().is_empty() {
+                let mut d = Dispatch {
+                    flags: &mut conn.flags,
+                    streams: &mut self.streams,
+                    queue: &mut self.queue,
+                    shared: &mut self.shared,
+                    host: &mut *self.host,
+                    now: self.now,
+                };
+                match h2.fill_output(&mut d) {
+                    Ok(0) => return Ok(progressed),
+                    Ok(_) => {}
+                    Err(e) => {
+                        log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
+                        return Err(AvsStatus::Protocol);
+                    }
+                }
+            }
+            match conn.tls.send(h2.pending_output()) {
+                Ok(n) => {
+                    h2.consume_output(n);
+                    progressed = true;
+                }
+                Err(TlsError::Io(IoError::WouldBlock)) => {
+                    conn.wants_write = true;
+                    return Ok(progressed);
+                }
+                Err(e) => {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {}: {e}", conn.flags.id);
+                    return Err(AvsStatus::ConnectionLost);
+                }
+            }
+        }
+    }
+
+    /// Connection rules that follow from what was just read: SynchronizeState after the
+    /// downchannel opens, reopening the downchannel, GOAWAY, sending the next event.
+    fn after_read(&mut self, i: usize) -> bool {
+        let mut progressed = false;
+        let (id, role) = {
+            let c = self.conns[i].as_ref().expect("connection present");
+            (c.flags.id, c.role)
+        };
+        let goaway = self.conns[i].as_ref().expect("connection present").flags.goaway;
+        if goaway.is_some() && role == Role::Active {
+            self.retire_active();
+            return true;
+        }
+        if role == Role::Draining {
+            // Close the old connection once its event streams are done and the new one listens.
+            let new_ready = self.conns[0].as_ref().map(|c| c.flags.downchannel_open).unwrap_or(false);
+            if self.streams.events_on(id) == 0 && (new_ready || !self.wanted) {
+                log!(self.host, self.shared.log_level, LogLevel::Info, "closing drained connection {id}");
+                if let Some(h2) = self.conns[i].as_mut().and_then(|c| c.h2.as_mut()) {
+                    h2.goaway();
+                }
+                let _ = self.flush(i);
+                self.drop_conn(i, AvsStatus::GoAway);
+                return true;
+            }
+            return false;
+        }
+        let c = self.conns[i].as_ref().expect("connection present");
+        if c.flags.downchannel_ended && c.flags.goaway.is_none() {
+            log!(self.host, self.shared.log_level, LogLevel::Info, "reopening the downchannel");
+            if let Err(e) = self.open_downchannel(i) {
+                self.drop_conn(i, e);
+                return true;
+            }
+            progressed = true;
+        }
+        let c = self.conns[i].as_ref().expect("connection present");
+        if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced {
+            let slot = self.queue.sync_slot();
+            let shared = &mut self.shared;
+            let built = self.queue.push(0, "System.SynchronizeState", false, Some(slot), |out| {
+                shared.build_event(out, "System", "SynchronizeState", b"{}", true)
+            });
+            if built.is_err() || self.submit_event(i, slot).is_err() {
+                self.drop_conn(i, AvsStatus::Protocol);
+                return true;
+            }
+            progressed = true;
+        }
+        let c = self.conns[i].as_ref().expect("connection present");
+        if c.flags.synced && self.state != ConnectionState::Connected {
+            self.conn_backoff.reset();
+            self.shared.event_backoff.reset();
+            log!(self.host, self.shared.log_level, LogLevel::Info, "connected and synchronized (connection {id})");
+            self.set_state(ConnectionState::Connected, AvsStatus::Ok);
+        }
+        progressed | self.send_next_event(i)
+    }
+
+    /// Sends the oldest queued event if the rules allow: synchronized, the previous event has
+    /// response headers, under the stream cap, not backing off.
+    fn send_next_event(&mut self, i: usize) -> bool {
+        let c = self.conns[i].as_ref().expect("connection present");
+        if !c.flags.synced || c.flags.awaiting_headers.is_some() || c.flags.goaway.is_some() || self.now < c.flags.events_paused_until {
+            return false;
+        }
+        let remote = c.h2.as_ref().map(|h| h.remote_max_concurrent_streams()).unwrap_or(0);
+        let cap = remote.min(self.settings.max_streams.min(AVS_MAX_STREAMS)) as usize;
+        if self.streams.open_on(c.flags.id) >= cap || !self.streams.has_free() {
+            return false;
+        }
+        let Some(slot) = self.queue.next_queued() else { return false };
+        if let Err(e) = self.submit_event(i, slot) {
+            self.drop_conn(i, e);
+        }
+        true
+    }
+
+    /// GOAWAY on the active connection: it drains while a new one takes new requests.
+    fn retire_active(&mut self) {
+        if self.conns[1].is_some() {
+            self.drop_conn(1, AvsStatus::GoAway);
+        }
+        let mut old = self.conns[0].take().expect("active connection");
+        old.role = Role::Draining;
+        let old_id = old.flags.id;
+        // Streams the server will not process are refused by nghttp2 and requeued by the
+        // dispatcher; the others finish on the old connection.
+        self.conns[1] = Some(old);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "connection {old_id} draining after GOAWAY; opening a new one");
+        self.reconnect_at = Some(self.now);
+        self.set_state(ConnectionState::Connecting, AvsStatus::GoAway);
+        self.start_connection_if_due();
+    }
+
+    /// Closes connection `i` and settles what was on it.
+    fn drop_conn(&mut self, i: usize, reason: AvsStatus) {
+        let Some(conn) = self.conns[i].take() else { return };
+        let id = conn.flags.id;
+        let role = conn.role;
+        let http = conn.flags.fail_http;
+        drop(conn);
+        let queue = &mut self.queue;
+        let sync = queue.sync_slot();
+        let mut lost = heapless::Vec::<(u32, bool), 16>::new();
+        self.streams.drop_connection(id, |kind, status| {
+            if let StreamKind::Event(slot) = kind {
+                if slot == sync {
+                    queue.release(slot);
+                } else if queue.state(slot) == queue::SlotState::InFlight {
+                    // No answer arrived: the event goes out again on the next connection.
+                    queue.requeue(slot);
+                } else if queue.state(slot) == queue::SlotState::Answered {
+                    let ok = (200..300).contains(&status);
+                    if !ok && queue.host_visible(slot) {
+                        let _ = lost.push((queue.event_id(slot), false));
+                    }
+                    queue.release(slot);
+                }
+            }
+        });
+        for (event_id, _) in lost {
+            self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
+        }
+        if reason != AvsStatus::GoAway && reason != AvsStatus::Cancelled {
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {id} closed: {}{}", reason.text(), if http != 0 { " (HTTP status)" } else { "" });
+        }
+        if role == Role::Active && self.wanted {
+            self.schedule_retry(reason);
+        }
+    }
+
+    fn check_timers(&mut self) {
+        let now = self.now;
+        for i in 0..2 {
+            let Some(c) = self.conns[i].as_mut() else { continue };
+            if c.role == Role::Active && !c.flags.synced && now >= self.connect_deadline {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "not connected within {} ms", self.settings.connect_timeout_ms);
+                self.drop_conn(i, AvsStatus::ConnectTimeout);
+                continue;
+            }
+            let Some(h2) = c.h2.as_mut() else { continue };
+            match c.flags.ping_sent_ms {
+                Some(sent) if now >= sent + u64::from(self.settings.ping_timeout_ms) => {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "PING unanswered for {} ms", now - sent);
+                    self.drop_conn(i, AvsStatus::PingTimeout);
+                    continue;
+                }
+                None if now >= c.flags.last_activity_ms + u64::from(self.settings.ping_interval_ms) => {
+                    if h2.ping().is_ok() {
+                        c.flags.ping_sent_ms = Some(now);
+                        log!(self.host, self.shared.log_level, LogLevel::Debug, "-> PING (idle {} ms)", now - c.flags.last_activity_ms);
+                        if let Err(e) = self.flush(i) {
+                            self.drop_conn(i, e);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn next_wakeup(&self) -> u32 {
+        let now = self.now;
+        let mut at = now + 60 * 60 * 1000;
+        if let Some(t) = self.reconnect_at {
+            at = at.min(t);
+        }
+        for c in self.conns.iter().flatten() {
+            if c.role == Role::Active && !c.flags.synced {
+                at = at.min(self.connect_deadline);
+            }
+            if c.h2.is_some() {
+                match c.flags.ping_sent_ms {
+                    Some(sent) => at = at.min(sent + u64::from(self.settings.ping_timeout_ms)),
+                    None => at = at.min(c.flags.last_activity_ms + u64::from(self.settings.ping_interval_ms)),
+                }
+            }
+            if c.flags.synced && c.flags.awaiting_headers.is_none() && self.queue.next_queued().is_some() {
+                at = at.min(c.flags.events_paused_until.max(now));
+            }
+        }
+        at.saturating_sub(now).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Reports every held event as cancelled (the client is going away).
+    pub fn cancel_all(&mut self) {
+        let held: Vec<SlotIndex> = self.queue.held().collect();
+        for slot in held {
+            if self.queue.host_visible(slot) {
+                let id = self.queue.event_id(slot);
+                self.queue.release(slot);
+                self.host.event_outcome(id, AvsStatus::Cancelled, 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The event queue: a fixed number of slots, each holding one event's complete multipart body,
+//! allocated once at creation. Events leave in submission order; an event whose send failed keeps
+//! its place at the front.
+
+use crate::status::AvsStatus;
+
+/// Where an event is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SlotState {
+    /// Unused.
+    Free,
+    /// Waiting to be sent.
+    Queued,
+    /// On a stream, waiting for response headers.
+    InFlight,
+    /// Response headers arrived; the stream is still open.
+    Answered,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    state: SlotState,
+    event_id: u32,
+    seq: u64,
+    attempts: u32,
+    len: usize,
+    /// Body bytes already handed to nghttp2.
+    sent: usize,
+    /// Whether the host asked for this event and expects an outcome for it.
+    host_visible: bool,
+    /// Namespace and name, for log lines.
+    label: [u8; 48],
+    label_len: u8,
+}
+
+/// Fixed-capacity event store. Slot `capacity` is reserved for the library's own
+/// SynchronizeState, so a full host queue never blocks a reconnect.
+pub struct EventQueue {
+    slots: Box<[Slot]>,
+    bodies: Box<[u8]>,
+    body_capacity: usize,
+    capacity: usize,
+    next_seq: u64,
+}
+
+/// The slot index reserved for SynchronizeState.
+pub type SlotIndex = usize;
+
+impl EventQueue {
+    /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included).
+    pub fn new(capacity: usize, body_capacity: usize) -> Self {
+        let free = Slot {
+            state: SlotState::Free,
+            event_id: 0,
+            seq: 0,
+            attempts: 0,
+            len: 0,
+            sent: 0,
+            host_visible: false,
+            label: [0; 48],
+            label_len: 0,
+        };
+        EventQueue {
+            slots: vec![free; capacity + 1].into_boxed_slice(),
+            bodies: vec![0u8; (capacity + 1) * body_capacity].into_boxed_slice(),
+            body_capacity,
+            capacity,
+            next_seq: 0,
+        }
+    }
+
+    /// The slot reserved for the library's SynchronizeState.
+    pub fn sync_slot(&self) -> SlotIndex {
+        self.capacity
+    }
+
+    /// Host events currently held (queued or on the wire).
+    pub fn len(&self) -> usize {
+        self.slots[..self.capacity].iter().filter(|s| s.state != SlotState::Free).count()
+    }
+
+    /// Whether no host event is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn body_mut(&mut self, idx: SlotIndex) -> &mut [u8] {
+        let start = idx * self.body_capacity;
+        &mut self.bodies[start..start + self.body_capacity]
+    }
+
+    /// Queues an event whose body `build` writes into the slot; returns the slot.
+    /// `slot` forces the reserved slot (SynchronizeState); `None` takes a free host slot.
+    pub fn push(
+        &mut self,
+        event_id: u32,
+        label: &str,
+        host_visible: bool,
+        slot: Option<SlotIndex>,
+        build: impl FnOnce(&mut [u8]) -> Result<usize, AvsStatus>,
+    ) -> Result<SlotIndex, AvsStatus> {
+        let idx = match slot {
+            Some(i) => i,
+            None => self.slots[..self.capacity].iter().position(|s| s.state == SlotState::Free).ok_or(AvsStatus::QueueFull)?,
+        };
+        let len = build(self.body_mut(idx))?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let s = &mut self.slots[idx];
+        *s = Slot { state: SlotState::Queued, event_id, seq, attempts: 0, len, sent: 0, host_visible, label: [0; 48], label_len: 0 };
+        let n = label.len().min(48);
+        s.label[..n].copy_from_slice(&label.as_bytes()[..n]);
+        s.label_len = n as u8;
+        Ok(idx)
+    }
+
+    /// The oldest queued host event (the reserved slot is sent by the connection logic itself).
+    pub fn next_queued(&self) -> Option<SlotIndex> {
+        self.slots[..self.capacity]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state == SlotState::Queued)
+            .min_by_key(|(_, s)| s.seq)
+            .map(|(i, _)| i)
+    }
+
+    /// Marks a slot as sent on a stream.
+    pub fn mark_in_flight(&mut self, idx: SlotIndex) {
+        let s = &mut self.slots[idx];
+        s.state = SlotState::InFlight;
+        s.sent = 0;
+        s.attempts += 1;
+    }
+
+    /// Response headers arrived for this slot's stream.
+    pub fn mark_answered(&mut self, idx: SlotIndex) {
+        self.slots[idx].state = SlotState::Answered;
+    }
+
+    /// Puts an event back in line, keeping its original position.
+    pub fn requeue(&mut self, idx: SlotIndex) {
+        let s = &mut self.slots[idx];
+        s.state = SlotState::Queued;
+        s.sent = 0;
+    }
+
+    /// Forgets an event.
+    pub fn release(&mut self, idx: SlotIndex) {
+        self.slots[idx].state = SlotState::Free;
+    }
+
+    /// State of a slot.
+    pub fn state(&self, idx: SlotIndex) -> SlotState {
+        self.slots[idx].state
+    }
+
+    /// The host's id for the event in a slot.
+    pub fn event_id(&self, idx: SlotIndex) -> u32 {
+        self.slots[idx].event_id
+    }
+
+    /// Whether the host expects an outcome for this slot.
+    pub fn host_visible(&self, idx: SlotIndex) -> bool {
+        self.slots[idx].host_visible
+    }
+
+    /// How many times this event was put on a stream.
+    pub fn attempts(&self, idx: SlotIndex) -> u32 {
+        self.slots[idx].attempts
+    }
+
+    /// `Namespace.Name` of the event, for logs.
+    pub fn label(&self, idx: SlotIndex) -> &str {
+        let s = &self.slots[idx];
+        core::str::from_utf8(&s.label[..s.label_len as usize]).unwrap_or("?")
+    }
+
+    /// Copies the next body bytes of a slot into `out`; returns (bytes, finished).
+    pub fn read_body(&mut self, idx: SlotIndex, out: &mut [u8]) -> (usize, bool) {
+        let start = idx * self.body_capacity;
+        let s = &mut self.slots[idx];
+        let n = (s.len - s.sent).min(out.len());
+        out[..n].copy_from_slice(&self.bodies[start + s.sent..start + s.sent + n]);
+        s.sent += n;
+        (n, s.sent == s.len)
+    }
+
+    /// Slots of host events still held, in submission order (for cancelling them all).
+    pub fn held(&self) -> impl Iterator<Item = SlotIndex> + '_ {
+        (0..self.capacity).filter(|&i| self.slots[i].state != SlotState::Free)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(q: &mut EventQueue, id: u32, body: &[u8]) -> Result<SlotIndex, AvsStatus> {
+        q.push(id, "T.E", true, None, |out| {
+            out.get_mut(..body.len()).ok_or(AvsStatus::TooLarge)?.copy_from_slice(body);
+            Ok(body.len())
+        })
+    }
+
+    #[test]
+    fn fifo_full_and_requeue_keeps_order() {
+        let mut q = EventQueue::new(2, 16);
+        let a = put(&mut q, 1, b"aaaa").unwrap();
+        let b = put(&mut q, 2, b"bb").unwrap();
+        assert_eq!(put(&mut q, 3, b"c"), Err(AvsStatus::QueueFull));
+        assert_eq!(q.next_queued(), Some(a));
+        q.mark_in_flight(a);
+        assert_eq!(q.next_queued(), Some(b));
+        let mut out = [0u8; 3];
+        assert_eq!(q.read_body(a, &mut out), (3, false));
+        q.requeue(a);
+        assert_eq!(q.next_queued(), Some(a), "a failed event keeps its place in front");
+        q.mark_in_flight(a);
+        let mut all = [0u8; 8];
+        assert_eq!(q.read_body(a, &mut all), (4, true));
+        assert_eq!(&all[..4], b"aaaa");
+        q.release(a);
+        assert_eq!(q.len(), 1);
+        assert_eq!(put(&mut q, 4, &[0u8; 17]), Err(AvsStatus::TooLarge));
+    }
+}

@@ -1,0 +1,396 @@
+//! `avs_client_*`, `avs_config_init`, `avs_status_str`, `avs_version`.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int};
+
+use crate::client::host::{DirectiveView, Host};
+use crate::client::{Client, Settings};
+use crate::ffi::guard;
+use crate::ffi::io::HostNetwork;
+use crate::ffi::types::{AvsCallbacks, AvsConfig, AvsDirective, AvsStr};
+use crate::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+use crate::transport::io::PosixNetwork;
+
+/// An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
+/// time may use a client.
+pub struct AvsClient {
+    inner: UnsafeCell<Client>,
+    /// Set while the client runs a host callback: calls in from the callback are refused.
+    busy: Cell<bool>,
+    /// Set after a caught panic: the client's state can no longer be trusted.
+    poisoned: Cell<bool>,
+}
+
+impl AvsClient {
+    /// Runs `f` with exclusive access, refusing re-entry from a callback and use after a panic.
+    fn with(&self, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
+        if self.poisoned.get() {
+            return AvsStatus::Panic;
+        }
+        if self.busy.replace(true) {
+            return AvsStatus::Reentrant;
+        }
+        // SAFETY: `busy` guarantees no other reference into `inner` is live.
+        let client = unsafe { &mut *self.inner.get() };
+        let status = guard(|| f(client));
+        self.busy.set(false);
+        if status == AvsStatus::Panic {
+            self.poisoned.set(true);
+        }
+        status
+    }
+}
+
+struct CallbackHost {
+    cb: AvsCallbacks,
+}
+
+impl Host for CallbackHost {
+    fn state_changed(&mut self, state: AvsConnectionState, reason: AvsStatus) {
+        if let Some(f) = self.cb.on_state {
+            // SAFETY: the host supplied the function and its user_data.
+            unsafe { f(self.cb.user_data, state, reason) }
+        }
+    }
+
+    fn directive(&mut self, d: &DirectiveView) {
+        if let Some(f) = self.cb.on_directive {
+            let c = AvsDirective {
+                namespace_: AvsStr::from(d.namespace.as_bytes()),
+                name: AvsStr::from(d.name.as_bytes()),
+                message_id: AvsStr::from(d.message_id.as_bytes()),
+                dialog_request_id: AvsStr::from(d.dialog_request_id.unwrap_or("").as_bytes()),
+                payload: AvsStr::from(d.payload),
+                json: AvsStr::from(d.json),
+            };
+            // SAFETY: `c` and what it points at live across the call.
+            unsafe { f(self.cb.user_data, &c) }
+        }
+    }
+
+    fn attachment(&mut self, content_id: &[u8], data: &[u8], last: bool) {
+        if let Some(f) = self.cb.on_attachment {
+            // SAFETY: borrowed slices valid for the call.
+            unsafe { f(self.cb.user_data, AvsStr::from(content_id), data.as_ptr(), data.len(), last) }
+        }
+    }
+
+    fn exception(&mut self, event_id: u32, http_status: u16, code: &[u8], description: &[u8]) {
+        if let Some(f) = self.cb.on_exception {
+            // SAFETY: borrowed slices valid for the call.
+            unsafe { f(self.cb.user_data, event_id, http_status, AvsStr::from(code), AvsStr::from(description)) }
+        }
+    }
+
+    fn event_outcome(&mut self, event_id: u32, status: AvsStatus, http_status: u16) {
+        if let Some(f) = self.cb.on_event_outcome {
+            // SAFETY: host-supplied function.
+            unsafe { f(self.cb.user_data, event_id, status, http_status) }
+        }
+    }
+
+    fn log(&mut self, level: AvsLogLevel, message: &str) {
+        if let Some(f) = self.cb.on_log {
+            // SAFETY: borrowed string valid for the call.
+            unsafe { f(self.cb.user_data, level, AvsStr::from(message.as_bytes())) }
+        }
+    }
+}
+
+/// Reads a required NUL-terminated UTF-8 string argument.
+unsafe fn arg_str<'a>(p: *const c_char) -> Result<&'a str, AvsStatus> {
+    if p.is_null() {
+        return Err(AvsStatus::NullArgument);
+    }
+    CStr::from_ptr(p).to_str().map_err(|_| AvsStatus::InvalidArgument)
+}
+
+/// Fills `config` with defaults: no endpoint, CA or token; capacities and timers as documented on
+/// each field.
+#[no_mangle]
+pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
+    if config.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    config.write(AvsConfig {
+        endpoint: std::ptr::null(),
+        ca_file: std::ptr::null(),
+        ca_pem: std::ptr::null(),
+        ca_pem_len: 0,
+        access_token: std::ptr::null(),
+        event_queue_capacity: 8,
+        max_event_bytes: 2048,
+        max_directive_bytes: 4096,
+        max_streams: 4,
+        ping_interval_ms: 300_000,
+        ping_timeout_ms: 30_000,
+        connect_timeout_ms: 15_000,
+        backoff_base_ms: 250,
+        backoff_max_ms: 20_000,
+        max_event_attempts: 3,
+        log_level: AvsLogLevel::Info as u32,
+        io: std::ptr::null(),
+    });
+    AvsStatus::Ok
+}
+
+fn log_level_from(v: u32) -> AvsLogLevel {
+    match v {
+        0 => AvsLogLevel::Error,
+        1 => AvsLogLevel::Warn,
+        2 => AvsLogLevel::Info,
+        _ => AvsLogLevel::Debug,
+    }
+}
+
+/// Creates a client from `config` and `callbacks` (both copied) and writes it to `*out`. The
+/// client does not connect until `avs_client_connect`. On failure `*out` is untouched and, when
+/// `callbacks->on_log` is set, a log line says what was wrong (e.g. which CA file failed).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *const AvsCallbacks, out: *mut *mut AvsClient) -> AvsStatus {
+    if config.is_null() || callbacks.is_null() || out.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    guard(|| {
+        let cfg = &*config;
+        let mut host = CallbackHost { cb: *callbacks };
+        let fail = |host: &mut CallbackHost, status: AvsStatus, why: &str| {
+            host.log(AvsLogLevel::Error, why);
+            status
+        };
+        let endpoint = match arg_str(cfg.endpoint) {
+            Ok(s) => s.to_string(),
+            Err(e) => return fail(&mut host, e, "config.endpoint missing or not UTF-8"),
+        };
+        let token = match arg_str(cfg.access_token) {
+            Ok(s) => s.to_string(),
+            Err(e) => return fail(&mut host, e, "config.access_token missing or not UTF-8"),
+        };
+        let ca = if !cfg.ca_file.is_null() {
+            let path = match arg_str(cfg.ca_file) {
+                Ok(p) => p,
+                Err(e) => return fail(&mut host, e, "config.ca_file not UTF-8"),
+            };
+            match std::fs::read(path) {
+                Ok(bytes) => bytes,
+                Err(e) => return fail(&mut host, AvsStatus::BadCa, &format!("cannot read CA file {path}: {e}")),
+            }
+        } else if !cfg.ca_pem.is_null() && cfg.ca_pem_len > 0 {
+            std::slice::from_raw_parts(cfg.ca_pem, cfg.ca_pem_len).to_vec()
+        } else {
+            return fail(&mut host, AvsStatus::BadConfig, "config needs ca_file or ca_pem: server verification cannot be turned off");
+        };
+        let net: Box<dyn crate::transport::io::Network> = if cfg.io.is_null() {
+            Box::new(PosixNetwork)
+        } else {
+            match HostNetwork::new(*cfg.io) {
+                Some(n) => Box::new(n),
+                None => return fail(&mut host, AvsStatus::BadConfig, "config.io needs connect, send, recv and close"),
+            }
+        };
+        let settings = Settings {
+            endpoint,
+            ca,
+            token,
+            event_queue_capacity: cfg.event_queue_capacity as usize,
+            max_event_bytes: cfg.max_event_bytes as usize,
+            max_directive_bytes: cfg.max_directive_bytes as usize,
+            max_streams: cfg.max_streams,
+            ping_interval_ms: cfg.ping_interval_ms.max(1),
+            ping_timeout_ms: cfg.ping_timeout_ms.max(1),
+            connect_timeout_ms: cfg.connect_timeout_ms.max(1),
+            backoff_base_ms: cfg.backoff_base_ms,
+            backoff_max_ms: cfg.backoff_max_ms,
+            max_event_attempts: cfg.max_event_attempts,
+            log_level: log_level_from(cfg.log_level),
+        };
+        match Client::new(settings, Box::new(CallbackHost { cb: *callbacks }), net) {
+            Ok(client) => {
+                let boxed = Box::new(AvsClient { inner: UnsafeCell::new(client), busy: Cell::new(false), poisoned: Cell::new(false) });
+                *out = Box::into_raw(boxed);
+                AvsStatus::Ok
+            }
+            Err((status, why)) => fail(&mut host, status, &why),
+        }
+    })
+}
+
+/// Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
+/// `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
+/// one of the client's callbacks (it is then refused, the client stays valid).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_free(client: *mut AvsClient) {
+    if client.is_null() {
+        return;
+    }
+    // Refused from inside a callback; and while freeing, callbacks that call in are refused.
+    if (*client).busy.replace(true) {
+        return;
+    }
+    let _ = guard(|| {
+        let boxed = Box::from_raw(client);
+        if !boxed.poisoned.get() {
+            let inner = &mut *boxed.inner.get();
+            let _ = inner.disconnect();
+            inner.cancel_all();
+        }
+        drop(boxed);
+        AvsStatus::Ok
+    });
+}
+
+/// Starts connecting; progress happens in `avs_client_poll`. `AVS_STATUS_WRONG_STATE` if already
+/// connecting or connected.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_connect(client: *mut AvsClient) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| c.connect().err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Closes the connection gracefully. Held events stay queued for the next `avs_client_connect`.
+/// `AVS_STATUS_WRONG_STATE` if not connecting or connected.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_disconnect(client: *mut AvsClient) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| c.disconnect().err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Replaces the access token (NUL-terminated, without `Bearer `). After
+/// `AVS_CONNECTION_STATE_TOKEN_REJECTED`, the client reconnects at once with the new token.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_set_token(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let token = match arg_str(token) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    (*client).with(|c| c.set_token(token).err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Queues an event for an interface the library does not model. `namespace_` and `name` are
+/// NUL-terminated identifiers; `payload_json` a NUL-terminated JSON object (`"{}"` for none). With
+/// `with_context`, the device context is included. The library adds the `messageId`. On success
+/// `*out_event_id` (may be NULL) receives the id that `on_event_outcome` will report exactly
+/// once. Works in any state: while disconnected the event waits in the queue.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_send_event(
+    client: *mut AvsClient,
+    namespace_: *const c_char,
+    name: *const c_char,
+    payload_json: *const c_char,
+    with_context: bool,
+    out_event_id: *mut u32,
+) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let (ns, name, payload) = match (arg_str(namespace_), arg_str(name), arg_str(payload_json)) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    (*client).with(|c| match c.send_event(ns, name, payload.as_bytes(), with_context) {
+        Ok(id) => {
+            if !out_event_id.is_null() {
+                *out_event_id = id;
+            }
+            AvsStatus::Ok
+        }
+        Err(e) => e,
+    })
+}
+
+/// Does all pending work: network I/O, timers, callbacks. `now_ms` is a monotonic clock in
+/// milliseconds (e.g. `avs_monotonic_ms()`). On success `*out_next_ms` (may be NULL) receives how
+/// long the host may wait before the next call if nothing happens on the client's sockets.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_poll(client: *mut AvsClient, now_ms: u64, out_next_ms: *mut u32) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| {
+        let next = c.poll(now_ms);
+        if !out_next_ms.is_null() {
+            *out_next_ms = next;
+        }
+        AvsStatus::Ok
+    })
+}
+
+/// Writes the current connection state to `*out_state`.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_state(client: *const AvsClient, out_state: *mut AvsConnectionState) -> AvsStatus {
+    if client.is_null() || out_state.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let c = &*client;
+    if c.poisoned.get() {
+        return AvsStatus::Panic;
+    }
+    if c.busy.get() {
+        return AvsStatus::Reentrant;
+    }
+    *out_state = (*c.inner.get()).state();
+    AvsStatus::Ok
+}
+
+/// Writes up to `capacity` socket descriptors to wait on into `fds` and their number to
+/// `*out_count` (0 with host I/O). Wait for readability, and for writability too when
+/// `*out_wants_write` (may be NULL) is true; then call `avs_client_poll`.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_fds(
+    client: *const AvsClient,
+    fds: *mut c_int,
+    capacity: usize,
+    out_count: *mut usize,
+    out_wants_write: *mut bool,
+) -> AvsStatus {
+    if client.is_null() || out_count.is_null() || (fds.is_null() && capacity > 0) {
+        return AvsStatus::NullArgument;
+    }
+    let c = &*client;
+    if c.busy.get() {
+        return AvsStatus::Reentrant;
+    }
+    let inner = &*c.inner.get();
+    let mut n = 0;
+    for fd in inner.fds().take(capacity) {
+        *fds.add(n) = fd;
+        n += 1;
+    }
+    *out_count = n;
+    if !out_wants_write.is_null() {
+        *out_wants_write = inner.wants_write();
+    }
+    AvsStatus::Ok
+}
+
+/// A static, NUL-terminated description of a status value (any integer is accepted).
+#[no_mangle]
+pub extern "C" fn avs_status_str(status: c_int) -> *const c_char {
+    match AvsStatus::from_i32(status) {
+        Some(s) => s.c_text().as_ptr(),
+        None => c"unknown status".as_ptr(),
+    }
+}
+
+/// The library version, e.g. `"0.1.0"`.
+#[no_mangle]
+pub extern "C" fn avs_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// Milliseconds of `CLOCK_MONOTONIC`, a convenient `now_ms` for `avs_client_poll` on POSIX hosts.
+#[no_mangle]
+pub extern "C" fn avs_monotonic_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into ts.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}

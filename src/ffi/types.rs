@@ -1,0 +1,139 @@
+//! Plain C types of the API: borrowed strings, config, callbacks, host I/O.
+
+use std::os::raw::{c_char, c_void};
+
+use crate::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+
+/// A borrowed byte string: `data` points at `len` bytes, not NUL-terminated. Valid only during
+/// the callback that receives it. Print with `printf("%.*s", (int)s.len, s.data)`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct AvsStr {
+    /// First byte (never NULL; may be a pointer to an empty string).
+    pub data: *const c_char,
+    /// Number of bytes.
+    pub len: usize,
+}
+
+impl AvsStr {
+    pub(crate) fn from(bytes: &[u8]) -> Self {
+        AvsStr { data: bytes.as_ptr() as *const c_char, len: bytes.len() }
+    }
+}
+
+/// A directive the library hands to the host, all fields borrowed for the callback's duration.
+#[repr(C)]
+pub struct AvsDirective {
+    /// `header.namespace`, e.g. `Speaker`.
+    pub namespace_: AvsStr,
+    /// `header.name`, e.g. `SetVolume`.
+    pub name: AvsStr,
+    /// `header.messageId`.
+    pub message_id: AvsStr,
+    /// `header.dialogRequestId`; `len` 0 when the directive has none.
+    pub dialog_request_id: AvsStr,
+    /// The raw JSON of `payload`.
+    pub payload: AvsStr,
+    /// The whole directive JSON as received.
+    pub json: AvsStr,
+}
+
+/// Host callbacks. Every member may be NULL. All run inside `avs_client_poll` (or
+/// `avs_client_free` for final event outcomes), on the thread that called it, and must not call
+/// back into the same client except for read-only `avs_status_str`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct AvsCallbacks {
+    /// Passed unchanged as the first argument of every callback.
+    pub user_data: *mut c_void,
+    /// The connection state changed; `reason` is `AVS_STATUS_OK` for normal progress, otherwise
+    /// why the connection was lost or refused (e.g. `AVS_STATUS_CERTIFICATE_REJECTED`).
+    pub on_state: Option<unsafe extern "C" fn(user_data: *mut c_void, state: AvsConnectionState, reason: AvsStatus)>,
+    /// A directive with no typed handler in the library, as soon as its part is complete.
+    pub on_directive: Option<unsafe extern "C" fn(user_data: *mut c_void, directive: *const AvsDirective)>,
+    /// A piece of a binary attachment (`Content-ID` without angle brackets). `last` is true on the
+    /// final piece of each attachment (possibly with `len` 0).
+    pub on_attachment: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, content_id: AvsStr, data: *const u8, len: usize, last: bool),
+    >,
+    /// The server answered with an exception (`System.Exception` JSON): for a host event
+    /// (`event_id` ≠ 0) or for the library's own requests (`event_id` 0).
+    pub on_exception: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, event_id: u32, http_status: u16, code: AvsStr, description: AvsStr),
+    >,
+    /// The final outcome of an event from `avs_client_send_event`: exactly once per event.
+    /// `AVS_STATUS_OK` with the HTTP status (200/204) when the server accepted it.
+    pub on_event_outcome: Option<unsafe extern "C" fn(user_data: *mut c_void, event_id: u32, status: AvsStatus, http_status: u16)>,
+    /// A log line (no trailing newline), at or above the configured level.
+    pub on_log: Option<unsafe extern "C" fn(user_data: *mut c_void, level: AvsLogLevel, message: AvsStr)>,
+}
+
+/// Returned by host I/O `send`/`recv` when nothing can move now.
+pub const AVS_IO_WOULD_BLOCK: isize = -1;
+/// Returned by host I/O `send`/`recv`/`connect` on failure.
+pub const AVS_IO_ERROR: isize = -2;
+
+/// Host-supplied network I/O, for firmware with its own TCP stack. All four functions are
+/// required. They are called only from inside `avs_client_poll` and must not block.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct AvsIo {
+    /// Passed unchanged as the first argument.
+    pub user_data: *mut c_void,
+    /// Starts a TCP connection to `host` (NUL-terminated) and `port`. Returns a handle ≥ 0 (the
+    /// connection may still be in progress: `send` then returns `AVS_IO_WOULD_BLOCK`), or
+    /// `AVS_IO_ERROR`.
+    pub connect: Option<unsafe extern "C" fn(user_data: *mut c_void, host: *const c_char, port: u16) -> isize>,
+    /// Sends up to `len` bytes: returns how many (> 0), `AVS_IO_WOULD_BLOCK` or `AVS_IO_ERROR`.
+    pub send: Option<unsafe extern "C" fn(user_data: *mut c_void, handle: isize, data: *const u8, len: usize) -> isize>,
+    /// Receives up to `len` bytes: returns how many (> 0), 0 when the peer closed,
+    /// `AVS_IO_WOULD_BLOCK` or `AVS_IO_ERROR`.
+    pub recv: Option<unsafe extern "C" fn(user_data: *mut c_void, handle: isize, buf: *mut u8, len: usize) -> isize>,
+    /// Closes the connection; the handle is not used again.
+    pub close: Option<unsafe extern "C" fn(user_data: *mut c_void, handle: isize)>,
+}
+
+/// Client configuration. Fill it with `avs_config_init`, then set at least `endpoint`, a CA
+/// (`ca_file` or `ca_pem`) and `access_token`. Strings are copied by `avs_client_new`.
+#[repr(C)]
+pub struct AvsConfig {
+    /// Base URL, `https://host[:port]`, e.g. `https://alexa.na.gateway.devices.a2z.com`.
+    pub endpoint: *const c_char,
+    /// Path of a PEM file of trusted CA certificates; NULL to use `ca_pem`.
+    pub ca_file: *const c_char,
+    /// PEM (or DER) CA certificates in memory, `ca_pem_len` bytes; used when `ca_file` is NULL.
+    pub ca_pem: *const u8,
+    /// Length of `ca_pem`.
+    pub ca_pem_len: usize,
+    /// Login with Amazon access token (without `Bearer `).
+    pub access_token: *const c_char,
+    /// Events held while waiting to be sent (default 8). A full queue makes
+    /// `avs_client_send_event` return `AVS_STATUS_QUEUE_FULL`.
+    pub event_queue_capacity: u32,
+    /// Largest event payload JSON, in bytes (default 2048).
+    pub max_event_bytes: u32,
+    /// Largest directive JSON part, in bytes (default 4096); larger ones are answered with
+    /// `System.ExceptionEncountered`.
+    pub max_directive_bytes: u32,
+    /// Concurrent HTTP/2 streams, downchannel included (default 4; at most 10, and never more than
+    /// the server allows).
+    pub max_streams: u32,
+    /// Idle time before a PING (default 300000 = 5 min).
+    pub ping_interval_ms: u32,
+    /// A PING unanswered this long drops the connection (default 30000).
+    pub ping_timeout_ms: u32,
+    /// Time allowed from starting a connection to being synchronized (default 15000).
+    pub connect_timeout_ms: u32,
+    /// First reconnect delay (default 250); doubles per failure, with jitter.
+    pub backoff_base_ms: u32,
+    /// Longest reconnect delay (default 20000).
+    pub backoff_max_ms: u32,
+    /// Times an event is sent before a 429/5xx or lost connection counts as its final outcome
+    /// (default 3).
+    pub max_event_attempts: u32,
+    /// Most detailed log level passed to `on_log`, an `avs_log_level` value (default
+    /// `AVS_LOG_LEVEL_INFO`). A plain integer so that any value from C is safe.
+    pub log_level: u32,
+    /// Host network I/O; NULL for the built-in POSIX sockets.
+    pub io: *const AvsIo,
+}

@@ -1,0 +1,45 @@
+//! The AVS wire protocol: multipart framing and the JSON message model.
+//!
+//! Everything here is `no_std` without `alloc`: pure functions and state machines over byte
+//! slices and caller-supplied buffers. Nothing below this module knows about sockets, TLS,
+//! HTTP/2 or C.
+//!
+//! - [`multipart`]: the streaming `multipart/related` decoder for responses and the downchannel,
+//!   and the `multipart/form-data` event encoder.
+//! - [`message`]: directive and exception parsing, event writing, message ids.
+//! - [`json`]: the small validating JSON scanner both of them rest on.
+
+pub mod json;
+pub mod message;
+pub mod multipart;
+
+use core::fmt;
+
+/// The output buffer is too small for what had to be written.
+///
+/// Writers that return it leave the buffer's contents unspecified (never out of bounds); the
+/// caller retries with a bigger buffer or gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl fmt::Display for Overflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("output buffer too small")
+    }
+}
+
+/// Appends `parts` to `out` at `*pos`, all or nothing.
+///
+/// Checking the total first means a failed write never leaves half a header behind.
+pub(crate) fn put_all(out: &mut [u8], pos: &mut usize, parts: &[&[u8]]) -> Result<(), Overflow> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let end = pos.checked_add(total).ok_or(Overflow)?;
+    if end > out.len() {
+        return Err(Overflow);
+    }
+    for p in parts {
+        out[*pos..*pos + p.len()].copy_from_slice(p);
+        *pos += p.len();
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The one status type shared by every layer and the C API.
+
+/// Result of every `avs_*` call and the reason carried by callbacks. `AVS_STATUS_OK` is 0; values are
+/// never reused or renumbered.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvsStatus {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullArgument = 1,
+    /// An argument was out of range or not valid UTF-8 / JSON where that is required.
+    InvalidArgument = 2,
+    /// The call is not allowed in the client's current state.
+    WrongState = 3,
+    /// The call was made from inside a callback of the same client.
+    Reentrant = 4,
+    /// The event queue is full; nothing was queued. Retry after an event outcome arrives.
+    QueueFull = 5,
+    /// The event does not fit in `max_event_bytes`.
+    TooLarge = 6,
+    /// Memory for the client could not be obtained.
+    NoMemory = 7,
+    /// The configuration is inconsistent (see the log for which field).
+    BadConfig = 8,
+    /// The CA bundle could not be read or parsed.
+    BadCa = 9,
+    /// A TLS handshake or record error.
+    Tls = 10,
+    /// The server's certificate did not verify (untrusted, wrong host name, expired...).
+    CertificateRejected = 11,
+    /// The server did not negotiate HTTP/2 (ALPN `h2`).
+    NoH2 = 12,
+    /// The TCP connection could not be made.
+    ConnectFailed = 13,
+    /// The connection was lost.
+    ConnectionLost = 14,
+    /// Connecting (TCP, TLS, downchannel, SynchronizeState) took longer than `connect_timeout_ms`.
+    ConnectTimeout = 15,
+    /// A PING went unanswered for `ping_timeout_ms`; the connection was dropped.
+    PingTimeout = 16,
+    /// The server answered with an HTTP status that is an error (the status is passed alongside).
+    HttpStatus = 17,
+    /// The server rejected the access token (HTTP 403); set a new one with `avs_client_set_token`.
+    TokenRejected = 18,
+    /// The server asked the client to back off (HTTP 429, 500, 503) and retries ran out.
+    ServerBusy = 19,
+    /// An HTTP/2 protocol error.
+    Protocol = 20,
+    /// Data from the server was malformed (multipart, JSON, headers).
+    Malformed = 21,
+    /// A panic was caught inside the library; the client must be freed.
+    Panic = 22,
+    /// The client was stopped or freed before the event could be sent.
+    Cancelled = 23,
+    /// The server sent GOAWAY.
+    GoAway = 24,
+}
+
+impl AvsStatus {
+    /// A short, static, human-readable description.
+    pub fn text(self) -> &'static str {
+        match self.c_text().to_str() {
+            Ok(s) => s,
+            Err(_) => "?",
+        }
+    }
+
+    /// [`text`](Self::text) as a NUL-terminated C string.
+    pub const fn c_text(self) -> &'static core::ffi::CStr {
+        match self {
+            AvsStatus::Ok => c"ok",
+            AvsStatus::NullArgument => c"a required pointer argument was NULL",
+            AvsStatus::InvalidArgument => c"invalid argument",
+            AvsStatus::WrongState => c"not allowed in the client's current state",
+            AvsStatus::Reentrant => c"called from inside a callback of the same client",
+            AvsStatus::QueueFull => c"event queue full",
+            AvsStatus::TooLarge => c"event larger than max_event_bytes",
+            AvsStatus::NoMemory => c"out of memory",
+            AvsStatus::BadConfig => c"invalid configuration",
+            AvsStatus::BadCa => c"CA bundle unreadable or invalid",
+            AvsStatus::Tls => c"TLS error",
+            AvsStatus::CertificateRejected => c"server certificate rejected",
+            AvsStatus::NoH2 => c"server did not negotiate HTTP/2 (ALPN h2)",
+            AvsStatus::ConnectFailed => c"could not connect",
+            AvsStatus::ConnectionLost => c"connection lost",
+            AvsStatus::ConnectTimeout => c"connect timed out",
+            AvsStatus::PingTimeout => c"ping unanswered, connection dropped",
+            AvsStatus::HttpStatus => c"HTTP error status",
+            AvsStatus::TokenRejected => c"access token rejected (HTTP 403)",
+            AvsStatus::ServerBusy => c"server busy or failing (HTTP 429/5xx), retries exhausted",
+            AvsStatus::Protocol => c"HTTP/2 protocol error",
+            AvsStatus::Malformed => c"malformed data from the server",
+            AvsStatus::Panic => c"internal panic caught; free the client",
+            AvsStatus::Cancelled => c"cancelled",
+            AvsStatus::GoAway => c"server sent GOAWAY",
+        }
+    }
+}
+
+/// Where the client's connection to AVS stands, reported through the state callback.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvsConnectionState {
+    /// Not connected and not trying (before `avs_client_connect`, or after `avs_client_disconnect`).
+    Disconnected = 0,
+    /// Connecting: TCP, TLS, downchannel, SynchronizeState.
+    Connecting = 1,
+    /// Connected and synchronized: events flow.
+    Connected = 2,
+    /// The last attempt failed; the next one starts after a back-off delay.
+    WaitingToRetry = 3,
+    /// The server rejected the access token; nothing is sent until `avs_client_set_token`.
+    TokenRejected = 4,
+}
+
+/// Severity of a log line.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AvsLogLevel {
+    /// Something failed.
+    Error = 0,
+    /// Something unexpected that the client handled.
+    Warn = 1,
+    /// What was sent and received, connection changes.
+    Info = 2,
+    /// Detail for debugging.
+    Debug = 3,
+}
+
+impl AvsStatus {
+    /// Every status, for mapping integers from C without undefined behaviour.
+    pub const ALL: [AvsStatus; 25] = [
+        AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
+        AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
+        AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
+        AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
+        AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
+    ];
+
+    /// The status with this numeric value, if there is one.
+    pub fn from_i32(v: i32) -> Option<AvsStatus> {
+        AvsStatus::ALL.iter().copied().find(|s| *s as i32 == v)
+    }
+}
+
+/// Short names used inside the crate.
+pub type ConnectionState = AvsConnectionState;
+/// Short name used inside the crate.
+pub type LogLevel = AvsLogLevel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_status_once_in_order() {
+        for (i, s) in AvsStatus::ALL.iter().enumerate() {
+            assert_eq!(*s as i32, i as i32);
+            assert_eq!(AvsStatus::from_i32(i as i32), Some(*s));
+            assert!(!s.text().is_empty());
+        }
+        assert_eq!(AvsStatus::from_i32(-1), None);
+        assert_eq!(AvsStatus::from_i32(AvsStatus::ALL.len() as i32), None);
+    }
+}

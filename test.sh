@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what it needs, then the Rust unit and
+# integration tests (which start the local AVS server and build and run the C examples), and the
+# local server's own self-test.
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/deps.sh
+echo "== cargo test"
+cargo test --all-targets
+echo "== local AVS server self-test"
+python3 emulator/test_server.py
+echo "== all tests passed"

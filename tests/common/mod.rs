@@ -1,0 +1,418 @@
+//! Test harness: starts the local AVS server (emulator/avs_server.py) and drives the library
+//! through its exported C functions, recording every callback.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+pub use avs::ffi::client::*;
+pub use avs::ffi::types::*;
+pub use avs::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+pub use serde_json::{json, Value};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Test certificates, generated once per test binary run (idempotent in the server).
+pub fn certs() -> PathBuf {
+    static ONCE: Once = Once::new();
+    let dir = repo().join("target").join("test-certs");
+    ONCE.call_once(|| {
+        let st = Command::new("python3")
+            .arg(repo().join("emulator/avs_server.py"))
+            .arg("gen-certs")
+            .arg(&dir)
+            .status()
+            .expect("python3 runs");
+        assert!(st.success(), "gen-certs failed");
+    });
+    dir
+}
+
+/// A running local AVS server with its control connection.
+pub struct Server {
+    child: Child,
+    _stdin: ChildStdin,
+    pub port: u16,
+    control: BufReader<TcpStream>,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let certs = certs();
+        let mut child = Command::new("python3")
+            .arg(repo().join("emulator/avs_server.py"))
+            .arg("serve")
+            .arg("--certs")
+            .arg(&certs)
+            .arg("--token")
+            .arg("test-token")
+            .arg("--quiet")
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start avs_server.py");
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("server said {line:?}"));
+        let port = v["port"].as_u64().unwrap() as u16;
+        let cport = v["control_port"].as_u64().unwrap() as u16;
+        let control = BufReader::new(TcpStream::connect(("127.0.0.1", cport)).unwrap());
+        Server { child, _stdin: stdin, port, control }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    pub fn cmd(&mut self, req: Value) -> Value {
+        let mut s = req.to_string();
+        s.push('\n');
+        self.control.get_mut().write_all(s.as_bytes()).unwrap();
+        let mut line = String::new();
+        self.control.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ok"], json!(true), "control {req} failed: {v}");
+        v
+    }
+
+    pub fn requests(&mut self) -> Vec<Value> {
+        self.cmd(json!({"cmd": "log"}))["requests"].as_array().unwrap().clone()
+    }
+
+    pub fn connections(&mut self) -> Vec<Value> {
+        self.cmd(json!({"cmd": "connections"}))["connections"].as_array().unwrap().clone()
+    }
+
+    /// Events received (requests to /v20160207/events), as `Namespace.Name`.
+    pub fn event_names(&mut self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| r["path"] == "/v20160207/events")
+            .map(|r| format!("{}.{}", r["event"]["namespace"].as_str().unwrap_or("?"), r["event"]["name"].as_str().unwrap_or("?")))
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything the library told the host.
+#[derive(Default)]
+pub struct Recorder {
+    pub states: Vec<(AvsConnectionState, AvsStatus, Instant)>,
+    pub directives: Vec<(String, String, String)>, // namespace.name, dialogRequestId, json
+    pub outcomes: Vec<(u32, AvsStatus, u16)>,
+    pub exceptions: Vec<(u32, u16, String, String)>,
+    pub attachments: HashMap<String, Vec<u8>>,
+    pub attachments_done: Vec<String>,
+    pub logs: Vec<(AvsLogLevel, String)>,
+    pub echo_logs: bool,
+}
+
+fn s(v: AvsStr) -> String {
+    let bytes = unsafe { std::slice::from_raw_parts(v.data as *const u8, v.len) };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+unsafe extern "C" fn on_state(ud: *mut c_void, state: AvsConnectionState, reason: AvsStatus) {
+    let r = &mut *(ud as *mut Recorder);
+    r.states.push((state, reason, Instant::now()));
+}
+unsafe extern "C" fn on_directive(ud: *mut c_void, d: *const AvsDirective) {
+    let r = &mut *(ud as *mut Recorder);
+    let d = &*d;
+    r.directives.push((format!("{}.{}", s(d.namespace_), s(d.name)), s(d.dialog_request_id), s(d.json)));
+}
+unsafe extern "C" fn on_attachment(ud: *mut c_void, cid: AvsStr, data: *const u8, len: usize, last: bool) {
+    let r = &mut *(ud as *mut Recorder);
+    let id = s(cid);
+    r.attachments.entry(id.clone()).or_default().extend_from_slice(std::slice::from_raw_parts(data, len));
+    if last {
+        r.attachments_done.push(id);
+    }
+}
+unsafe extern "C" fn on_exception(ud: *mut c_void, id: u32, http: u16, code: AvsStr, desc: AvsStr) {
+    let r = &mut *(ud as *mut Recorder);
+    r.exceptions.push((id, http, s(code), s(desc)));
+}
+unsafe extern "C" fn on_outcome(ud: *mut c_void, id: u32, status: AvsStatus, http: u16) {
+    let r = &mut *(ud as *mut Recorder);
+    r.outcomes.push((id, status, http));
+}
+unsafe extern "C" fn on_log(ud: *mut c_void, level: AvsLogLevel, msg: AvsStr) {
+    let r = &mut *(ud as *mut Recorder);
+    if r.echo_logs || std::env::var_os("AVS_TEST_LOG").is_some() {
+        eprintln!("[avs {level:?}] {}", s(msg));
+    }
+    r.logs.push((level, s(msg)));
+}
+
+/// Owned copies of the strings a config points at.
+pub struct ConfigStrings {
+    pub endpoint: CString,
+    pub ca_file: CString,
+    pub token: CString,
+}
+
+/// A client created through `avs_client_new`.
+pub struct TestClient {
+    pub ptr: *mut AvsClient,
+    pub rec: Box<Recorder>,
+}
+
+pub fn default_config(strings: &ConfigStrings) -> AvsConfig {
+    let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
+    assert_eq!(unsafe { avs_config_init(cfg.as_mut_ptr()) }, AvsStatus::Ok);
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.endpoint = strings.endpoint.as_ptr();
+    cfg.ca_file = strings.ca_file.as_ptr();
+    cfg.access_token = strings.token.as_ptr();
+    cfg.log_level = AvsLogLevel::Debug as u32;
+    cfg.backoff_base_ms = 50;
+    cfg.backoff_max_ms = 400;
+    cfg
+}
+
+impl TestClient {
+    /// A client for `server` using the test CA, tuned by `tune`; not yet connected.
+    pub fn new(server: &Server, tune: impl FnOnce(&mut AvsConfig)) -> TestClient {
+        Self::with_ca(&server.endpoint(), &certs().join("ca.pem"), tune).expect("client created")
+    }
+
+    pub fn with_ca(endpoint: &str, ca: &Path, tune: impl FnOnce(&mut AvsConfig)) -> Result<TestClient, AvsStatus> {
+        let strings = ConfigStrings {
+            endpoint: CString::new(endpoint).unwrap(),
+            ca_file: CString::new(ca.to_str().unwrap()).unwrap(),
+            token: CString::new("test-token").unwrap(),
+        };
+        let mut cfg = default_config(&strings);
+        tune(&mut cfg);
+        let mut rec = Box::new(Recorder::default());
+        let cbs = AvsCallbacks {
+            user_data: &mut *rec as *mut Recorder as *mut c_void,
+            on_state: Some(on_state),
+            on_directive: Some(on_directive),
+            on_attachment: Some(on_attachment),
+            on_exception: Some(on_exception),
+            on_event_outcome: Some(on_outcome),
+            on_log: Some(on_log),
+        };
+        let mut ptr = std::ptr::null_mut();
+        let st = unsafe { avs_client_new(&cfg, &cbs, &mut ptr) };
+        if st != AvsStatus::Ok {
+            return Err(st);
+        }
+        Ok(TestClient { ptr, rec })
+    }
+
+    pub fn connect(&mut self) {
+        assert_eq!(unsafe { avs_client_connect(self.ptr) }, AvsStatus::Ok);
+    }
+
+    pub fn state(&self) -> AvsConnectionState {
+        let mut st = AvsConnectionState::Disconnected;
+        assert_eq!(unsafe { avs_client_state(self.ptr, &mut st) }, AvsStatus::Ok);
+        st
+    }
+
+    pub fn poll(&mut self) -> u32 {
+        let mut next = 0;
+        assert_eq!(unsafe { avs_client_poll(self.ptr, avs_monotonic_ms(), &mut next) }, AvsStatus::Ok);
+        next
+    }
+
+    /// Polls (sleeping briefly between rounds) until `pred` holds or `timeout` passes.
+    pub fn poll_until(&mut self, timeout: Duration, mut pred: impl FnMut(&Recorder, AvsConnectionState) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            let next = self.poll();
+            if pred(&self.rec, self.state()) {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(u64::from(next.clamp(1, 5))));
+        }
+    }
+
+    /// Polls for `d` regardless.
+    pub fn run_for(&mut self, d: Duration) {
+        self.poll_until(d, |_, _| false);
+    }
+
+    pub fn wait_connected(&mut self) {
+        let ok = self.poll_until(Duration::from_secs(10), |_, st| st == AvsConnectionState::Connected);
+        assert!(ok, "not connected; states {:?}; logs {:#?}", self.rec.states.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(), self.rec.logs);
+    }
+
+    pub fn send(&mut self, ns: &str, name: &str, payload: &str) -> Result<u32, AvsStatus> {
+        let (ns, name, payload) = (CString::new(ns).unwrap(), CString::new(name).unwrap(), CString::new(payload).unwrap());
+        let mut id = 0;
+        match unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), false, &mut id) } {
+            AvsStatus::Ok => Ok(id),
+            e => Err(e),
+        }
+    }
+
+    pub fn outcome(&self, id: u32) -> Option<(AvsStatus, u16)> {
+        self.rec.outcomes.iter().find(|o| o.0 == id).map(|o| (o.1, o.2))
+    }
+
+    pub fn wait_outcome(&mut self, id: u32, timeout: Duration) -> (AvsStatus, u16) {
+        let ok = self.poll_until(timeout, |r, _| r.outcomes.iter().any(|o| o.0 == id));
+        assert!(ok, "no outcome for event {id}; logs {:#?}", self.rec.logs);
+        self.outcome(id).unwrap()
+    }
+
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.rec.logs.iter().any(|(_, l)| l.contains(needle))
+    }
+}
+
+impl Drop for TestClient {
+    fn drop(&mut self) {
+        unsafe { avs_client_free(self.ptr) };
+    }
+}
+
+pub fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn directive(ns: &str, name: &str, payload: Value) -> Value {
+    json!({"directive": {"header": {"namespace": ns, "name": name, "messageId": format!("msg-{ns}-{name}")}, "payload": payload}})
+}
+
+/// Callback counters that never allocate, for allocation and heap measurements.
+#[derive(Default)]
+pub struct Counts {
+    pub directives: usize,
+    pub ok_outcomes: usize,
+    pub other_outcomes: usize,
+    pub connected_events: usize,
+    pub connected: bool,
+}
+
+unsafe extern "C" fn count_state(ud: *mut c_void, st: AvsConnectionState, _: AvsStatus) {
+    let c = &mut *(ud as *mut Counts);
+    c.connected = st == AvsConnectionState::Connected;
+    c.connected_events += usize::from(c.connected);
+}
+unsafe extern "C" fn count_directive(ud: *mut c_void, _: *const AvsDirective) {
+    (*(ud as *mut Counts)).directives += 1;
+}
+unsafe extern "C" fn count_outcome(ud: *mut c_void, _: u32, st: AvsStatus, _: u16) {
+    let c = &mut *(ud as *mut Counts);
+    if st == AvsStatus::Ok {
+        c.ok_outcomes += 1;
+    } else {
+        c.other_outcomes += 1;
+    }
+}
+
+/// A client whose callbacks only count (no allocation, no logging).
+pub struct CountingClient {
+    pub ptr: *mut AvsClient,
+    pub counts: Box<Counts>,
+    _strings: ConfigStrings,
+}
+
+impl CountingClient {
+    pub fn new(server: &Server, tune: impl FnOnce(&mut AvsConfig)) -> CountingClient {
+        let strings = ConfigStrings {
+            endpoint: CString::new(server.endpoint()).unwrap(),
+            ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
+            token: CString::new("test-token").unwrap(),
+        };
+        let mut cfg = default_config(&strings);
+        tune(&mut cfg);
+        let mut counts = Box::new(Counts::default());
+        let cbs = AvsCallbacks {
+            user_data: &mut *counts as *mut Counts as *mut c_void,
+            on_state: Some(count_state),
+            on_directive: Some(count_directive),
+            on_attachment: None,
+            on_exception: None,
+            on_event_outcome: Some(count_outcome),
+            on_log: None,
+        };
+        let mut ptr = std::ptr::null_mut();
+        assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);
+        CountingClient { ptr, counts, _strings: strings }
+    }
+
+    /// Reads the counters (the library writes them through a raw pointer during polls).
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn poll_once(&mut self) -> u32 {
+        let mut next = 0;
+        assert_eq!(unsafe { avs_client_poll(self.ptr, avs_monotonic_ms(), &mut next) }, AvsStatus::Ok);
+        next
+    }
+
+    /// Polls until `pred` holds, waiting on the client's sockets between polls.
+    pub fn poll_until(&mut self, timeout: Duration, pred: impl Fn(&Counts) -> bool) {
+        let end = Instant::now() + timeout;
+        while !pred(&self.counts) {
+            assert!(Instant::now() < end, "timed out");
+            let next = self.poll_once();
+            if pred(&self.counts) {
+                break;
+            }
+            self.wait_io(next.min(2));
+        }
+    }
+
+    /// Waits up to `ms` for the client's sockets to become readable.
+    pub fn wait_io(&self, ms: u32) {
+        let mut fds = [0i32; 4];
+        let mut n = 0usize;
+        unsafe { avs_client_fds(self.ptr, fds.as_mut_ptr(), 4, &mut n, std::ptr::null_mut()) };
+        let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 4];
+        for i in 0..n {
+            pfds[i] = libc::pollfd { fd: fds[i], events: libc::POLLIN, revents: 0 };
+        }
+        unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms as i32) };
+    }
+
+    pub fn send(&mut self, ns: &std::ffi::CStr, name: &std::ffi::CStr, payload: &std::ffi::CStr) -> u32 {
+        let mut id = 0;
+        assert_eq!(unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), true, &mut id) }, AvsStatus::Ok);
+        id
+    }
+}
+
+impl Drop for CountingClient {
+    fn drop(&mut self) {
+        unsafe { avs_client_free(self.ptr) };
+    }
+}
