@@ -44,6 +44,26 @@ fn armed<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+// mbedTLS allocates with libc calloc (its platform hooks are compiled out), so calloc is
+// interposed here to count its calls; nghttp2 goes through nghttp2_mem and Rust through the
+// global allocator (neither uses calloc in steady state).
+extern "C" {
+    fn __libc_calloc(n: usize, size: usize) -> *mut std::ffi::c_void;
+}
+static CALLOCS: AtomicUsize = AtomicUsize::new(0);
+static CALLOC_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+#[no_mangle]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut std::ffi::c_void {
+    CALLOCS.fetch_add(1, Relaxed);
+    CALLOC_BYTES.fetch_add(n.saturating_mul(size), Relaxed);
+    __libc_calloc(n, size)
+}
+
+fn callocs() -> (usize, usize) {
+    (CALLOCS.load(Relaxed), CALLOC_BYTES.load(Relaxed))
+}
+
 fn process_heap() -> usize {
     unsafe { libc::mallinfo2() }.uordblks
 }
@@ -56,6 +76,7 @@ fn main() {
     let base_rust = LIVE.load(Relaxed);
     PEAK.store(base_rust, Relaxed);
     avs::transport::h2::mem::reset_peak();
+    let (calloc0, _) = callocs();
     let mut c = armed(|| CountingClient::new(&server, |_| {}));
     let created_rust = LIVE.load(Relaxed) - base_rust;
     let created_total = process_heap() - base_total;
@@ -68,6 +89,8 @@ fn main() {
         peak_total = peak_total.max(process_heap() - base_total);
         c.wait_io(1);
     }
+    let (calloc1, calloc1_bytes) = callocs();
+    let (_, _, ng_calls_connected) = avs::transport::h2::mem::stats();
     for i in 0..20 {
         server.cmd(directive_cmd.clone());
         armed(|| {
@@ -76,6 +99,7 @@ fn main() {
         });
         peak_total = peak_total.max(process_heap() - base_total);
     }
+    let (calloc2, _) = callocs();
     let rust_live = LIVE.load(Relaxed) - base_rust;
     let rust_peak = PEAK.load(Relaxed) - base_rust;
     let (ng_live, ng_peak, ng_calls) = avs::transport::h2::mem::stats();
@@ -87,7 +111,15 @@ fn main() {
     println!("  nghttp2:   steady {ng_live} B, peak {ng_peak} B, {ng_calls} allocation calls in all");
     println!("  mbedTLS:   steady ~{mbed} B (process heap growth minus the two above)");
     println!("  total:     steady {total} B, peak {peak_total} B (mallinfo2, sampled after each poll)");
+    println!(
+        "  calloc (mbedTLS, plus Rust zeroed buffers at creation): {} calls / {} B from creation to synchronized; {} calls for 20 directives + 20 events",
+        calloc1 - calloc0,
+        calloc1_bytes,
+        calloc2 - calloc1
+    );
+    println!("  nghttp2 allocation calls for 20 directives + 20 events: {}", ng_calls - ng_calls_connected);
 
+    let (calloc_g0, _) = callocs();
     let mut samples = Vec::new();
     for _ in 0..30 {
         let before = c.counts().connected_events;
@@ -101,6 +133,8 @@ fn main() {
             c.wait_io(5);
         }
     }
+    let (calloc_g1, _) = callocs();
+    println!("  per GOAWAY reconnect: {} calloc calls (new TLS session)", (calloc_g1 - calloc_g0) / samples.len());
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
         "GOAWAY -> synchronized new connection, loopback, {} runs (control round trip included): median {:.2} ms, p90 {:.2} ms, max {:.2} ms",

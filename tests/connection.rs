@@ -214,6 +214,26 @@ fn goaway_moves_to_a_new_connection_and_loses_nothing() {
 }
 
 #[test]
+fn goaway_on_an_idle_connection_reconnects_at_once_without_back_off() {
+    let mut server = Server::start(&[]);
+    let mut c = TestClient::new(&server, |cfg| cfg.backoff_base_ms = 2000);
+    c.connect();
+    c.wait_connected();
+    for round in 0..5 {
+        let connected_before = c.rec.states.iter().filter(|s| s.0 == AvsConnectionState::Connected).count();
+        server.cmd(json!({"cmd": "goaway"}));
+        let ok = c.poll_until(SECS(1), |r, _| r.states.iter().filter(|s| s.0 == AvsConnectionState::Connected).count() > connected_before);
+        assert!(ok, "round {round}: not synchronized on a new connection within 1 s: {:#?}", c.rec.logs);
+    }
+    assert!(
+        !c.rec.states.iter().any(|s| s.0 == AvsConnectionState::WaitingToRetry),
+        "a server closing after GOAWAY is not a failure: {:?}",
+        c.rec.states.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>()
+    );
+    assert_eq!(server.connections().len(), 6);
+}
+
+#[test]
 fn reconnect_back_off_grows_with_jitter() {
     let mut server = Server::start(&[]);
     server.cmd(json!({"cmd": "refuse_connections", "seconds": 2.5}));

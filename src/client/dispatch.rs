@@ -24,12 +24,9 @@ enum BodyMode {
     None,
     /// `multipart/related`: parts go through the decoder.
     Multipart,
-    /// Anything else (an exception's JSON): kept in `raw`, up to its size.
+    /// Anything else (an exception's JSON): kept in the decoder's idle storage, as far as it fits.
     Raw,
 }
-
-/// Longest non-multipart body kept (exception JSON); the rest is dropped and the body flagged.
-const RAW_BODY_MAX: usize = 1024;
 
 /// One open stream.
 pub struct StreamSlot {
@@ -39,7 +36,8 @@ pub struct StreamSlot {
     status: u16,
     mode: BodyMode,
     decoder: Decoder<Box<[u8]>>,
-    raw: heapless::Vec<u8, RAW_BODY_MAX>,
+    /// Bytes of a non-multipart body held in the decoder's storage.
+    raw_len: usize,
 }
 
 /// All open streams of the client (both connections while one drains), allocated at creation.
@@ -58,7 +56,7 @@ impl StreamTable {
                 status: 0,
                 mode: BodyMode::None,
                 decoder: Decoder::new(vec![0u8; part_bytes].into_boxed_slice()),
-                raw: heapless::Vec::new(),
+                raw_len: 0,
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -88,7 +86,7 @@ impl StreamTable {
         s.kind = kind;
         s.status = 0;
         s.mode = BodyMode::None;
-        s.raw.clear();
+        s.raw_len = 0;
         true
     }
 
@@ -223,8 +221,10 @@ impl H2Handler for Dispatch<'_> {
                 }
             }
             BodyMode::Raw => {
-                let room = RAW_BODY_MAX - s.raw.len();
-                let _ = s.raw.extend_from_slice(&data[..data.len().min(room)]);
+                let raw = s.decoder.storage_mut();
+                let n = data.len().min(raw.len() - s.raw_len);
+                raw[s.raw_len..s.raw_len + n].copy_from_slice(&data[..n]);
+                s.raw_len += n;
             }
             BodyMode::None => {}
         }
@@ -254,8 +254,11 @@ impl H2Handler for Dispatch<'_> {
                 }
             }
             StreamKind::Event(slot) => {
-                let raw = core::mem::take(&mut s.raw);
-                self.settle_event(slot, stream_id, status, error_code, &raw);
+                // Exception bodies are small; a stack copy frees the stream table for settle_event.
+                let mut body = [0u8; 1024];
+                let n = if mode == BodyMode::Raw { s.raw_len.min(body.len()) } else { 0 };
+                body[..n].copy_from_slice(&s.decoder.storage_mut()[..n]);
+                self.settle_event(slot, stream_id, status, error_code, &body[..n]);
             }
         }
     }

@@ -214,7 +214,9 @@ impl Client {
         if settings.token.is_empty() || settings.token.bytes().any(|b| b < 0x20 || b == 0x7f) {
             return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
         }
-        let tls = TlsConfig::new(&settings.ca).map_err(|e| (tls_status(&e), e.to_string()))?;
+        let mut settings = settings;
+        // mbedTLS keeps its parsed copy; the PEM text (possibly a whole bundle) is not needed after.
+        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca)).map_err(|e| (tls_status(&e), e.to_string()))?;
         let seed = random_seed();
         let mut boundary = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
@@ -540,7 +542,8 @@ impl Client {
                 }
                 Err(TlsError::Io(IoError::WouldBlock)) => return Ok(progressed),
                 Err(e) => {
-                    log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {}: {e}", conn.flags.id);
+                    let level = if conn.flags.goaway.is_some() { LogLevel::Info } else { LogLevel::Warn };
+                    log!(self.host, self.shared.log_level, level, "connection {}: {e}", conn.flags.id);
                     return Err(match e {
                         TlsError::Io(_) => AvsStatus::ConnectionLost,
                         other => tls_status(&other),
@@ -692,6 +695,9 @@ impl Client {
         let id = conn.flags.id;
         let role = conn.role;
         let http = conn.flags.fail_http;
+        // After GOAWAY the server may close before we got round to retiring the connection:
+        // that is the normal end of a connection, not a failure to back off from.
+        let after_goaway = conn.flags.goaway.is_some();
         drop(conn);
         let queue = &mut self.queue;
         let sync = queue.sync_slot();
@@ -715,11 +721,19 @@ impl Client {
         for (event_id, _) in lost {
             self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
         }
-        if reason != AvsStatus::GoAway && reason != AvsStatus::Cancelled {
+        if after_goaway || reason == AvsStatus::GoAway || reason == AvsStatus::Cancelled {
+            log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} closed");
+        } else {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {id} closed: {}{}", reason.text(), if http != 0 { " (HTTP status)" } else { "" });
         }
         if role == Role::Active && self.wanted {
-            self.schedule_retry(reason);
+            if after_goaway {
+                self.reconnect_at = Some(self.now);
+                self.set_state(ConnectionState::Connecting, AvsStatus::GoAway);
+                self.start_connection_if_due();
+            } else {
+                self.schedule_retry(reason);
+            }
         }
     }
 

@@ -345,6 +345,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         }
     }
 
+    /// The storage, for another use while the decoder is not being fed (e.g. a non-multipart
+    /// body); [`Decoder::reset`] must come before the next [`Decoder::feed`].
+    pub fn storage_mut(&mut self) -> &mut [u8] {
+        self.state = State::Epilogue;
+        self.delim_len = 0;
+        self.storage.as_mut()
+    }
+
     /// Starts a new body delimited by `boundary` (the value from [`boundary_from_content_type`]),
     /// abandoning whatever the previous one was doing (no further sink calls for it).
     ///

@@ -50,18 +50,23 @@ pub struct TlsConfig {
 impl TlsConfig {
     /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`.
     pub fn new(ca: &[u8]) -> Result<Self, TlsError> {
-        // mbedTLS parses PEM only from a NUL-terminated buffer.
-        let mut ca_buf = ca.to_vec();
-        if ca_buf.last() != Some(&0) && ca_buf.starts_with(b"-----") || ca_buf.windows(5).any(|w| w == b"-----") {
-            ca_buf.push(0);
-        }
-        let ca_list = Certificate::from_pem_multiple(&ca_buf)
-            .or_else(|_| Certificate::from_der(ca).map(|c| {
+        let is_pem = ca.windows(11).any(|w| w == b"-----BEGIN ");
+        let ca_list = if is_pem {
+            // mbedTLS parses PEM only from a NUL-terminated buffer.
+            let mut pem = Vec::with_capacity(ca.len() + 1);
+            pem.extend_from_slice(ca);
+            if pem.last() != Some(&0) {
+                pem.push(0);
+            }
+            Certificate::from_pem_multiple(&pem)
+        } else {
+            Certificate::from_der(ca).map(|c| {
                 let mut list = mbedtls::alloc::List::new();
                 list.push(c);
                 list
-            }))
-            .map_err(|e| TlsError::BadCaBundle(e.to_string()))?;
+            })
+        }
+        .map_err(|e| TlsError::BadCaBundle(e.to_string()))?;
         let entropy = Arc::new(OsEntropy::new());
         let rng = Arc::new(CtrDrbg::new(entropy, None).map_err(|e| TlsError::Protocol(e.to_string()))?);
         let mut config = Config::new(Endpoint::Client, Transport::Stream, Preset::Default);

@@ -71,7 +71,7 @@ impl Server {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("https://localhost:{}", self.port)
+        format!("https://{}:{}", std::env::var("AVS_TEST_HOST").unwrap_or("localhost".into()), self.port)
     }
 
     pub fn cmd(&mut self, req: Value) -> Value {
