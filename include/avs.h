@@ -35,6 +35,21 @@
 #define AVS_MAX_STREAMS 10
 
 /**
+ * 10 ms of 16 kHz 16-bit mono: the DATA frame size AVS asks for.
+ */
+#define AUDIO_FRAME_BYTES 320
+
+/**
+ * Longest Content-ID or Speak token kept; longer ones are refused as malformed.
+ */
+#define ID_MAX 256
+
+/**
+ * Longest ExpectSpeech initiator echoed back.
+ */
+#define INITIATOR_MAX 512
+
+/**
  * Returned by host I/O `send`/`recv` when nothing can move now.
  */
 #define AVS_IO_WOULD_BLOCK -1
@@ -149,6 +164,14 @@ typedef enum {
    * The server sent GOAWAY.
    */
   AVS_STATUS_GO_AWAY = 24,
+  /**
+   * The audio ring is full: these samples were not taken (nothing partial was written).
+   */
+  AVS_STATUS_RING_FULL = 25,
+  /**
+   * The server did not answer in time.
+   */
+  AVS_STATUS_TIMEOUT = 26,
 } avs_status;
 
 /**
@@ -198,6 +221,46 @@ typedef enum {
    */
   AVS_LOG_LEVEL_DEBUG = 3,
 } avs_log_level;
+
+/**
+ * What the dialog with Alexa is doing, for the device's lights and audio focus.
+ */
+typedef enum {
+  /**
+   * No turn in progress.
+   */
+  AVS_DIALOG_STATE_IDLE = 0,
+  /**
+   * The microphone is streaming to AVS.
+   */
+  AVS_DIALOG_STATE_LISTENING = 1,
+  /**
+   * Capture ended; waiting for Alexa's answer.
+   */
+  AVS_DIALOG_STATE_THINKING = 2,
+  /**
+   * Alexa's answer (Speak) is being delivered or played.
+   */
+  AVS_DIALOG_STATE_SPEAKING = 3,
+} avs_dialog_state;
+
+/**
+ * The microphone set-up a turn was captured with (`profile` of Recognize).
+ */
+typedef enum {
+  /**
+   * Push-and-hold: the device ends the audio (`avs_client_end_audio`).
+   */
+  AVS_PROFILE_CLOSE_TALK = 0,
+  /**
+   * Near-field: AVS ends the audio with StopCapture.
+   */
+  AVS_PROFILE_NEAR_FIELD = 1,
+  /**
+   * Far-field: AVS ends the audio with StopCapture.
+   */
+  AVS_PROFILE_FAR_FIELD = 2,
+} avs_profile;
 
 /**
  * An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
@@ -313,6 +376,21 @@ typedef struct {
    * Host network I/O; NULL for the built-in POSIX sockets.
    */
   const avs_io *io;
+  /**
+   * Microphone audio buffered between `avs_client_audio_write` and the network, in bytes
+   * (default 16000 = 0.5 s). A write that does not fit returns `AVS_STATUS_RING_FULL`.
+   */
+  uint32_t audio_ring_bytes;
+  /**
+   * Speak audio held when it arrives before its directive (default 16384); larger such
+   * attachments are refused with `System.ExceptionEncountered`.
+   */
+  uint32_t attachment_buffer_bytes;
+  /**
+   * How long a turn may wait for Alexa's answer after its audio ended (default 10000);
+   * then it ends with `AVS_STATUS_TIMEOUT`.
+   */
+  uint32_t turn_timeout_ms;
 } avs_config;
 
 /**
@@ -409,12 +487,58 @@ typedef struct {
    * A log line (no trailing newline), at or above the configured level.
    */
   void (*on_log)(void *user_data, avs_log_level level, avs_str message);
+  /**
+   * The dialog state changed (drive the device's lights from it). `reason` is
+   * `AVS_STATUS_OK` normally; when a turn ends in an error (connection lost, server error,
+   * `AVS_STATUS_TIMEOUT`, `AVS_STATUS_CANCELLED`) the state is `AVS_DIALOG_STATE_IDLE` and
+   * `reason` says why.
+   */
+  void (*on_dialog_state)(void *user_data, avs_dialog_state state, avs_status reason);
+  /**
+   * ExpectSpeech: Alexa asks for more speech. Open the microphone (after the current Speak
+   * has finished playing) and call `avs_client_start_turn` within `timeout_ms`; otherwise the
+   * library tells AVS the time ran out.
+   */
+  void (*on_expect_speech)(void *user_data, uint32_t timeout_ms);
+  /**
+   * A Speak directive: Alexa's answer, whose MP3 audio follows through `on_speech_audio` with
+   * the same token. Report playback with `avs_client_speech_started`/`_finished`.
+   */
+  void (*on_speak)(void *user_data, avs_str token);
+  /**
+   * A piece of a Speak's MP3 audio, as the bytes arrive; `last` is true once per Speak.
+   */
+  void (*on_speech_audio)(void *user_data, avs_str token, const uint8_t *mp3, size_t len, bool last);
 } avs_callbacks;
+
+/**
+ * How a voice turn starts.
+ */
+typedef struct {
+  /**
+   * An `avs_profile` value: `AVS_PROFILE_CLOSE_TALK` (the device ends the audio with
+   * `avs_client_end_audio`), `AVS_PROFILE_NEAR_FIELD` or `AVS_PROFILE_FAR_FIELD` (AVS ends it).
+   */
+  uint32_t profile;
+  /**
+   * True when a wake word started the turn; false for a tap or button.
+   */
+  bool wake_word;
+  /**
+   * With `wake_word`: first and last sample of the keyword, counted from the first sample
+   * written for this turn (which should start about 500 ms, 8000 samples, before it).
+   */
+  uint64_t wake_word_start_sample;
+  /**
+   * See `wake_word_start_sample`.
+   */
+  uint64_t wake_word_end_sample;
+} avs_turn_options;
 
 /**
  * Every status, for mapping integers from C without undefined behaviour.
  */
-#define avs_status_ALL { avs_status_Ok, avs_status_NullArgument, avs_status_InvalidArgument, avs_status_WrongState, avs_status_Reentrant, avs_status_QueueFull, avs_status_TooLarge, avs_status_NoMemory, avs_status_BadConfig, avs_status_BadCa, avs_status_Tls, avs_status_CertificateRejected, avs_status_NoH2, avs_status_ConnectFailed, avs_status_ConnectionLost, avs_status_ConnectTimeout, avs_status_PingTimeout, avs_status_HttpStatus, avs_status_TokenRejected, avs_status_ServerBusy, avs_status_Protocol, avs_status_Malformed, avs_status_Panic, avs_status_Cancelled, avs_status_GoAway, }
+#define avs_status_ALL { avs_status_Ok, avs_status_NullArgument, avs_status_InvalidArgument, avs_status_WrongState, avs_status_Reentrant, avs_status_QueueFull, avs_status_TooLarge, avs_status_NoMemory, avs_status_BadConfig, avs_status_BadCa, avs_status_Tls, avs_status_CertificateRejected, avs_status_NoH2, avs_status_ConnectFailed, avs_status_ConnectionLost, avs_status_ConnectTimeout, avs_status_PingTimeout, avs_status_HttpStatus, avs_status_TokenRejected, avs_status_ServerBusy, avs_status_Protocol, avs_status_Malformed, avs_status_Panic, avs_status_Cancelled, avs_status_GoAway, avs_status_RingFull, avs_status_Timeout, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -496,6 +620,53 @@ avs_status avs_client_fds(const avs_client *client,
                           size_t capacity,
                           size_t *out_count,
                           bool *out_wants_write);
+
+/**
+ * Starts a voice turn (SpeechRecognizer.Recognize): the dialog goes to LISTENING and the audio
+ * written with `avs_client_audio_write` from now on is streamed to AVS in 10 ms frames as it
+ * arrives. After ExpectSpeech, its initiator is echoed automatically. Requires
+ * `AVS_CONNECTION_STATE_CONNECTED` and no turn in progress (`AVS_STATUS_WRONG_STATE`).
+ */
+avs_status avs_client_start_turn(avs_client *client, const avs_turn_options *options);
+
+/**
+ * Appends microphone audio to the current turn: `len` bytes of 16 kHz, 16-bit little-endian,
+ * mono PCM. **Safe to call from one other thread** (an audio thread or interrupt handler) while
+ * the client's thread polls; lock-free and allocation-free. All or nothing: returns
+ * `AVS_STATUS_RING_FULL` when the bytes do not fit (nothing was taken, so there is no gap),
+ * `AVS_STATUS_WRONG_STATE` when no turn is capturing (before `avs_client_start_turn`, after
+ * StopCapture or `avs_client_end_audio`).
+ */
+avs_status avs_client_audio_write(const avs_client *client, const uint8_t *pcm, size_t len);
+
+/**
+ * Ends the current turn's audio (CLOSE_TALK: the talk button was released): what is buffered
+ * is still sent, then the stream closes and the dialog goes to THINKING.
+ */
+avs_status avs_client_end_audio(avs_client *client);
+
+/**
+ * Abandons the current turn: its stream is reset and the dialog returns to IDLE with
+ * `AVS_STATUS_CANCELLED`.
+ */
+avs_status avs_client_cancel_turn(avs_client *client);
+
+/**
+ * The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING
+ * in the context.
+ */
+avs_status avs_client_speech_started(avs_client *client, const char *token);
+
+/**
+ * The host finished playing the Speak with this token: sends SpeechFinished; the dialog returns
+ * to IDLE when nothing else is playing (or waits for the turn ExpectSpeech asked for).
+ */
+avs_status avs_client_speech_finished(avs_client *client, const char *token);
+
+/**
+ * Writes the dialog state to `*out_state`.
+ */
+avs_status avs_client_dialog_state(const avs_client *client, avs_dialog_state *out_state);
 
 /**
  * A static, NUL-terminated description of a status value (any integer is accepted).

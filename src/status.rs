@@ -55,6 +55,10 @@ pub enum AvsStatus {
     Cancelled = 23,
     /// The server sent GOAWAY.
     GoAway = 24,
+    /// The audio ring is full: these samples were not taken (nothing partial was written).
+    RingFull = 25,
+    /// The server did not answer in time.
+    Timeout = 26,
 }
 
 impl AvsStatus {
@@ -94,6 +98,8 @@ impl AvsStatus {
             AvsStatus::Panic => c"internal panic caught; free the client",
             AvsStatus::Cancelled => c"cancelled",
             AvsStatus::GoAway => c"server sent GOAWAY",
+            AvsStatus::RingFull => c"audio ring full; samples not taken",
+            AvsStatus::Timeout => c"no answer in time",
         }
     }
 }
@@ -114,6 +120,43 @@ pub enum AvsConnectionState {
     TokenRejected = 4,
 }
 
+/// What the dialog with Alexa is doing, for the device's lights and audio focus.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvsDialogState {
+    /// No turn in progress.
+    Idle = 0,
+    /// The microphone is streaming to AVS.
+    Listening = 1,
+    /// Capture ended; waiting for Alexa's answer.
+    Thinking = 2,
+    /// Alexa's answer (Speak) is being delivered or played.
+    Speaking = 3,
+}
+
+/// The microphone set-up a turn was captured with (`profile` of Recognize).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvsProfile {
+    /// Push-and-hold: the device ends the audio (`avs_client_end_audio`).
+    CloseTalk = 0,
+    /// Near-field: AVS ends the audio with StopCapture.
+    NearField = 1,
+    /// Far-field: AVS ends the audio with StopCapture.
+    FarField = 2,
+}
+
+impl AvsProfile {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AvsProfile::CloseTalk => "CLOSE_TALK",
+            AvsProfile::NearField => "NEAR_FIELD",
+            AvsProfile::FarField => "FAR_FIELD",
+        }
+    }
+}
+
 /// Severity of a log line.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -130,12 +173,13 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub const ALL: [AvsStatus; 25] = [
+    pub const ALL: [AvsStatus; 27] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
         AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
+        AvsStatus::RingFull, AvsStatus::Timeout,
     ];
 
     /// The status with this numeric value, if there is one.
@@ -144,6 +188,8 @@ impl AvsStatus {
     }
 }
 
+/// Short name used inside the crate.
+pub type DialogState = AvsDialogState;
 /// Short names used inside the crate.
 pub type ConnectionState = AvsConnectionState;
 /// Short name used inside the crate.

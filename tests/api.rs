@@ -34,7 +34,7 @@ fn bad_config_is_a_clear_error() {
     };
     let mut cfg = default_config(&strings);
     cfg.ca_file = null();
-    let cbs = AvsCallbacks { user_data: null_mut(), on_state: None, on_directive: None, on_attachment: None, on_exception: None, on_event_outcome: None, on_log: None };
+    let cbs = AvsCallbacks { user_data: null_mut(), on_state: None, on_directive: None, on_attachment: None, on_exception: None, on_event_outcome: None, on_log: None, on_dialog_state: None, on_expect_speech: None, on_speak: None, on_speech_audio: None };
     let mut out = null_mut();
     assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut out) }, AvsStatus::BadConfig);
     cfg.ca_file = strings.ca_file.as_ptr();
@@ -125,6 +125,10 @@ fn calls_from_inside_a_callback_are_refused() {
         on_exception: None,
         on_event_outcome: None,
         on_log: None,
+        on_dialog_state: None,
+        on_expect_speech: None,
+        on_speak: None,
+        on_speech_audio: None,
     };
     let mut client = null_mut();
     assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut client) }, AvsStatus::Ok);

@@ -3,10 +3,11 @@
 
 use crate::client::host::{log, DirectiveView, Host};
 use crate::client::queue::{EventQueue, SlotIndex, SlotState};
+use crate::client::speech::TurnPhase;
 use crate::client::Shared;
 use crate::protocol::message::{self, ExceptionKind};
 use crate::protocol::multipart::{boundary_from_content_type, Decoder, MultipartError, PartSink};
-use crate::status::{AvsStatus, LogLevel};
+use crate::status::{AvsStatus, DialogState, LogLevel};
 use crate::transport::h2::{BodyChunk, H2Handler};
 
 /// What a stream carries.
@@ -16,6 +17,8 @@ pub enum StreamKind {
     Downchannel,
     /// `POST /v20160207/events` with the body in this queue slot.
     Event(SlotIndex),
+    /// The Recognize event of the current voice turn, its audio streamed from the ring.
+    Recognize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,9 +76,14 @@ impl StreamTable {
         self.slots.iter().filter(|s| s.id != 0 && s.conn == conn).count()
     }
 
-    /// Open event streams on connection `conn`.
+    /// Open event streams (Recognize included) on connection `conn`.
     pub fn events_on(&self, conn: u32) -> usize {
-        self.slots.iter().filter(|s| s.id != 0 && s.conn == conn && matches!(s.kind, StreamKind::Event(_))).count()
+        self.slots.iter().filter(|s| s.id != 0 && s.conn == conn && s.kind != StreamKind::Downchannel).count()
+    }
+
+    /// The kind of an open stream.
+    pub fn kind(&self, conn: u32, id: i32) -> Option<StreamKind> {
+        self.slots.iter().find(|s| s.id == id && s.conn == conn && id != 0).map(|s| s.kind)
     }
 
     /// Records a new stream.
@@ -98,8 +106,15 @@ impl StreamTable {
     pub fn event_slot(&self, conn: u32, id: i32) -> Option<SlotIndex> {
         self.slots.iter().find(|s| s.id == id && s.conn == conn && id != 0).and_then(|s| match s.kind {
             StreamKind::Event(slot) => Some(slot),
-            StreamKind::Downchannel => None,
+            _ => None,
         })
+    }
+
+    /// Forgets one stream (reset by the client); its close callback will find nothing.
+    pub fn drop_stream(&mut self, conn: u32, id: i32) {
+        if let Some(s) = self.find(conn, id) {
+            s.id = 0;
+        }
     }
 
     /// Removes every stream of a connection that is gone, returning the kinds through `each`.
@@ -206,6 +221,12 @@ impl H2Handler for Dispatch<'_> {
                 }
                 // Error statuses are settled at stream close, once the exception body has arrived.
             }
+            StreamKind::Recognize => {
+                if self.flags.awaiting_headers == Some(stream_id) {
+                    self.flags.awaiting_headers = None;
+                }
+                log!(self.host, self.shared.log_level, LogLevel::Info, "<- {} SpeechRecognizer.Recognize (stream {stream_id})", status);
+            }
         }
     }
 
@@ -240,6 +261,7 @@ impl H2Handler for Dispatch<'_> {
             if let Err(e) = s.decoder.finish(&mut sink) {
                 log!(self.host, self.shared.log_level, LogLevel::Warn, "response on stream {stream_id} ended mid-part: {e:?}");
             }
+            self.shared.speech.flush_unclaimed(&mut *self.host);
         }
         if self.flags.awaiting_headers == Some(stream_id) {
             self.flags.awaiting_headers = None;
@@ -252,6 +274,12 @@ impl H2Handler for Dispatch<'_> {
                     self.flags.downchannel_ended = true;
                     log!(self.host, self.shared.log_level, LogLevel::Info, "<- downchannel closed (stream {stream_id}, code {error_code})");
                 }
+            }
+            StreamKind::Recognize => {
+                let mut body = [0u8; 1024];
+                let n = if mode == BodyMode::Raw { s.raw_len.min(body.len()) } else { 0 };
+                body[..n].copy_from_slice(&s.decoder.storage_mut()[..n]);
+                self.settle_recognize(stream_id, status, error_code, &body[..n]);
             }
             StreamKind::Event(slot) => {
                 // Exception bodies are small; a stack copy frees the stream table for settle_event.
@@ -275,6 +303,13 @@ impl H2Handler for Dispatch<'_> {
     }
 
     fn read_body(&mut self, stream_id: i32, buf: &mut [u8]) -> BodyChunk {
+        if self.streams.kind(self.flags.id, stream_id) == Some(StreamKind::Recognize) {
+            self.flags.last_activity_ms = self.now;
+            let mut close: heapless::Vec<u8, 96> = heapless::Vec::new();
+            let _ = close.resize(96, 0);
+            let n = crate::protocol::multipart::write_close(&mut close, &self.shared.boundary).unwrap_or(0);
+            return self.shared.speech.read_body(buf, &close[..n]);
+        }
         let Some(slot) = self.streams.event_slot(self.flags.id, stream_id) else { return BodyChunk::Last(0) };
         self.flags.last_activity_ms = self.now;
         match self.queue.read_body(slot, buf) {
@@ -290,6 +325,37 @@ impl Dispatch<'_> {
         log!(self.host, self.shared.log_level, LogLevel::Warn, "{what} answered HTTP {status}");
         self.flags.fail.get_or_insert(reason);
         self.flags.fail_http = status;
+    }
+
+    /// The Recognize stream closed: the turn ends, well or not.
+    fn settle_recognize(&mut self, stream_id: i32, status: u16, error_code: u32, body: &[u8]) {
+        let sp = &mut self.shared.speech;
+        let ours = matches!(sp.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, s)) if c == self.flags.id && s == stream_id);
+        if !ours {
+            return;
+        }
+        self.shared.speech.flush_unclaimed(&mut *self.host);
+        let reason = match status {
+            200..=299 if error_code == 0 => AvsStatus::Ok,
+            0 => AvsStatus::ConnectionLost,
+            429 | 500..=599 => AvsStatus::ServerBusy,
+            403 => AvsStatus::TokenRejected,
+            _ if error_code != 0 && status < 300 => AvsStatus::ConnectionLost,
+            _ => AvsStatus::HttpStatus,
+        };
+        if (400..600).contains(&status) {
+            if let Ok(e) = message::parse_exception(body) {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "<- exception for Recognize: HTTP {status} {} {}", e.code, e.description);
+                self.host.exception(0, status, e.code.as_bytes(), e.description.as_bytes());
+            }
+        }
+        if reason != AvsStatus::Ok {
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "voice turn failed: {} (HTTP {status}, stream code {error_code})", reason.text());
+        }
+        if status == 403 {
+            self.fail_connection_for_status(403, "Recognize");
+        }
+        self.shared.speech.finish_turn(&mut *self.host, reason);
     }
 
     /// Decides an event's fate once its stream has closed.
@@ -369,16 +435,49 @@ impl PartSink for Sink<'_> {
     fn on_json_part(&mut self, json: &[u8]) {
         match message::parse_directive(json) {
             Ok(d) => {
+                let sp = &mut self.shared.speech;
+                if !sp.accepts(&d) {
+                    log!(self.host, self.shared.log_level, LogLevel::Info, "<- directive {}.{} for an older dialog dropped", d.header.namespace, d.header.name);
+                    return;
+                }
                 log!(self.host, self.shared.log_level, LogLevel::Info, "<- directive {}.{} ({})", d.header.namespace, d.header.name, d.header.message_id);
-                let view = DirectiveView {
-                    namespace: d.header.namespace,
-                    name: d.header.name,
-                    message_id: d.header.message_id,
-                    dialog_request_id: d.header.dialog_request_id,
-                    payload: d.payload,
-                    json,
+                let now = self.shared.now;
+                let handled = match (d.header.namespace, d.header.name) {
+                    ("SpeechRecognizer", "StopCapture") => {
+                        let sp = &mut self.shared.speech;
+                        sp.flush_unclaimed(self.host);
+                        if sp.turn.as_ref().map(|t| !t.audio_done).unwrap_or(false) {
+                            sp.end_audio(now, true);
+                            sp.set_state(self.host, DialogState::Thinking, AvsStatus::Ok);
+                        }
+                        Ok(())
+                    }
+                    ("SpeechRecognizer", "ExpectSpeech") => {
+                        self.shared.speech.flush_unclaimed(self.host);
+                        self.shared.speech.on_expect_speech(self.host, d.payload, now)
+                    }
+                    ("SpeechSynthesizer", "Speak") => {
+                        let level = self.shared.log_level;
+                        self.shared.speech.on_speak(self.host, d.payload, level)
+                    }
+                    _ => {
+                        self.shared.speech.flush_unclaimed(self.host);
+                        let view = DirectiveView {
+                            namespace: d.header.namespace,
+                            name: d.header.name,
+                            message_id: d.header.message_id,
+                            dialog_request_id: d.header.dialog_request_id,
+                            payload: d.payload,
+                            json,
+                        };
+                        self.host.directive(&view);
+                        Ok(())
+                    }
                 };
-                self.host.directive(&view);
+                if let Err(why) = handled {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "<- invalid {}.{}: {why}; sending ExceptionEncountered", d.header.namespace, d.header.name);
+                    self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, why);
+                }
             }
             Err(e) => {
                 log!(self.host, self.shared.log_level, LogLevel::Warn, "<- malformed directive ({e:?}); sending ExceptionEncountered");
@@ -388,7 +487,7 @@ impl PartSink for Sink<'_> {
     }
 
     fn on_binary_part(&mut self, content_id: &[u8], data: &[u8], last: bool) {
-        self.host.attachment(content_id, data, last);
+        self.shared.speech.on_binary(self.host, content_id, data, last);
     }
 
     fn on_part_error(&mut self, error: MultipartError) {

@@ -1,7 +1,7 @@
 //! What the client tells its host: the callbacks, as a Rust trait (the C API implements it over
 //! function pointers).
 
-use crate::status::{AvsStatus, ConnectionState, LogLevel};
+use crate::status::{AvsStatus, ConnectionState, DialogState, LogLevel};
 
 /// A directive the library has no typed handler for, as received.
 pub struct DirectiveView<'a> {
@@ -33,6 +33,14 @@ pub trait Host {
     fn event_outcome(&mut self, event_id: u32, status: AvsStatus, http_status: u16);
     /// A log line.
     fn log(&mut self, level: LogLevel, message: &str);
+    /// The dialog state changed; `reason` is not `Ok` when a turn ended in an error.
+    fn dialog_state(&mut self, state: DialogState, reason: AvsStatus);
+    /// ExpectSpeech: open the microphone and start a turn within `timeout_ms`.
+    fn expect_speech(&mut self, timeout_ms: u32);
+    /// A Speak directive: its MP3 audio follows through `speech_audio` with the same token.
+    fn speak(&mut self, token: &[u8]);
+    /// A piece of a Speak's MP3 audio (`last` once per Speak).
+    fn speech_audio(&mut self, token: &[u8], mp3: &[u8], last: bool);
 }
 
 /// Longest log line; longer ones are cut. A fixed buffer keeps logging allocation-free.

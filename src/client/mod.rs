@@ -6,6 +6,8 @@ pub mod context;
 pub mod dispatch;
 pub mod host;
 pub mod queue;
+pub mod ring;
+pub mod speech;
 
 use crate::protocol::message::{self, EventHeader, ExceptionKind, IdGenerator};
 use crate::protocol::multipart;
@@ -18,6 +20,9 @@ use context::ContextState;
 use dispatch::{ConnFlags, Dispatch, StreamKind, StreamTable};
 use host::{log, Host};
 use queue::{EventQueue, SlotIndex};
+use ring::AudioRing;
+use speech::{Speech, TurnOptions, TurnPhase};
+use std::sync::Arc;
 
 /// AVS allows at most this many concurrent streams per connection.
 pub const AVS_MAX_STREAMS: u32 = 10;
@@ -47,6 +52,9 @@ pub struct Settings {
     pub backoff_max_ms: u32,
     pub max_event_attempts: u32,
     pub log_level: LogLevel,
+    pub audio_ring_bytes: usize,
+    pub attachment_buffer_bytes: usize,
+    pub turn_timeout_ms: u32,
 }
 
 /// The parts of the endpoint URL the connection needs.
@@ -81,6 +89,9 @@ pub struct Shared {
     pub max_event_attempts: u32,
     pub event_backoff: Backoff,
     pub context: ContextState,
+    pub speech: Speech,
+    /// The time of the poll in progress.
+    pub now: u64,
     context_buf: Box<[u8]>,
     scratch: Box<[u8]>,
 }
@@ -95,22 +106,35 @@ impl Shared {
         payload: &[u8],
         with_context: bool,
     ) -> Result<usize, AvsStatus> {
+        let boundary = self.boundary.clone();
+        let mut len = multipart::write_metadata_part_head(out, &boundary).map_err(|_| AvsStatus::TooLarge)?;
+        len += self.write_event_json(&mut out[len..], namespace, name, None, payload, with_context)?;
+        len += multipart::write_close(&mut out[len..], &boundary).map_err(|_| AvsStatus::TooLarge)?;
+        Ok(len)
+    }
+
+    /// Writes the event JSON (with a fresh messageId, and the context when asked) into `out`.
+    fn write_event_json(
+        &mut self,
+        out: &mut [u8],
+        namespace: &str,
+        name: &str,
+        dialog_request_id: Option<&str>,
+        payload: &[u8],
+        with_context: bool,
+    ) -> Result<usize, AvsStatus> {
         let id = self.ids.next_id();
-        let header = EventHeader { namespace, name, message_id: id.as_str(), dialog_request_id: None };
+        let header = EventHeader { namespace, name, message_id: id.as_str(), dialog_request_id };
         let context = if with_context {
             let n = self.context.render(&mut self.context_buf).ok_or(AvsStatus::TooLarge)?;
             Some(&self.context_buf[..n])
         } else {
             None
         };
-        let boundary = self.boundary.as_str();
-        let mut len = multipart::write_metadata_part_head(out, boundary).map_err(|_| AvsStatus::TooLarge)?;
-        len += message::write_event(&mut out[len..], &header, context, payload).map_err(|e| match e {
+        message::write_event(out, &header, context, payload).map_err(|e| match e {
             message::MessageError::Overflow => AvsStatus::TooLarge,
             _ => AvsStatus::InvalidArgument,
-        })?;
-        len += multipart::write_close(&mut out[len..], boundary).map_err(|_| AvsStatus::TooLarge)?;
-        Ok(len)
+        })
     }
 
     /// Queues `System.ExceptionEncountered` for a directive the client could not handle.
@@ -222,7 +246,10 @@ impl Client {
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
         let body_bytes = settings.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
         let max_streams = settings.max_streams.clamp(2, AVS_MAX_STREAMS);
+        let ring = Arc::new(AudioRing::new(settings.audio_ring_bytes.max(speech::AUDIO_FRAME_BYTES)));
         let shared = Shared {
+            speech: Speech::new(ring, body_bytes, settings.attachment_buffer_bytes, settings.turn_timeout_ms),
+            now: 0,
             log_level: settings.log_level,
             ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
             boundary,
@@ -353,6 +380,7 @@ impl Client {
     pub fn poll(&mut self, now_ms: u64) -> u32 {
         self.busy = true;
         self.now = now_ms.max(self.now);
+        self.shared.now = self.now;
         self.start_connection_if_due();
         // A few rounds: reading can unlock sending (headers allow the next event), and so on.
         for _ in 0..4 {
@@ -367,6 +395,7 @@ impl Client {
             }
         }
         self.check_timers();
+        self.speech_timers();
         self.busy = false;
         self.next_wakeup()
     }
@@ -455,6 +484,7 @@ impl Client {
             return true;
         }
         progressed |= self.after_read(i);
+        self.resume_recognize(i);
         match self.flush(i) {
             Ok(p) => progressed |= p,
             Err(status) => {
@@ -653,6 +683,20 @@ impl Client {
         progressed | self.send_next_event(i)
     }
 
+    /// New audio (or its end) for a Recognize stream that nghttp2 holds deferred.
+    fn resume_recognize(&mut self, i: usize) {
+        let Some(stream) = self.shared.speech.wants_resume() else { return };
+        let Some(c) = self.conns[i].as_mut() else { return };
+        if matches!(self.shared.speech.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(id, _)) if id == c.flags.id) {
+            if let Some(h2) = c.h2.as_mut() {
+                h2.resume(stream);
+                if let Some(t) = self.shared.speech.turn.as_mut() {
+                    t.deferred = false;
+                }
+            }
+        }
+    }
+
     /// Sends the oldest queued event if the rules allow: synchronized, the previous event has
     /// response headers, under the stream cap, not backing off.
     fn send_next_event(&mut self, i: usize) -> bool {
@@ -665,11 +709,39 @@ impl Client {
         if self.streams.open_on(c.flags.id) >= cap || !self.streams.has_free() {
             return false;
         }
+        if self.shared.speech.turn.as_ref().map(|t| t.phase == TurnPhase::Pending).unwrap_or(false) {
+            if let Err(e) = self.submit_recognize(i) {
+                self.drop_conn(i, e);
+            }
+            return true;
+        }
         let Some(slot) = self.queue.next_queued() else { return false };
         if let Err(e) = self.submit_event(i, slot) {
             self.drop_conn(i, e);
         }
         true
+    }
+
+    fn submit_recognize(&mut self, i: usize) -> Result<(), AvsStatus> {
+        let conn = self.conns[i].as_mut().expect("connection present");
+        let mut content_type: heapless::String<80> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut content_type, format_args!("multipart/form-data; boundary={}", self.shared.boundary));
+        let headers = [
+            Header(b":method", b"POST"),
+            Header(b":scheme", b"https"),
+            Header(b":authority", self.endpoint.authority.as_bytes()),
+            Header(b":path", EVENTS_PATH),
+            Header(b"authorization", self.auth_header.as_bytes()),
+            Header(b"content-type", content_type.as_bytes()),
+        ];
+        let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, true).map_err(|_| AvsStatus::Protocol)?;
+        conn.flags.awaiting_headers = Some(id);
+        self.streams.open(conn.flags.id, id, StreamKind::Recognize);
+        if let Some(t) = self.shared.speech.turn.as_mut() {
+            t.phase = TurnPhase::Sent(conn.flags.id, id);
+        }
+        log!(self.host, self.shared.log_level, LogLevel::Info, "-> event SpeechRecognizer.Recognize (stream {id}, dialog {})", self.shared.speech.dialog_id);
+        Ok(())
     }
 
     /// GOAWAY on the active connection: it drains while a new one takes new requests.
@@ -720,6 +792,10 @@ impl Client {
         });
         for (event_id, _) in lost {
             self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
+        }
+        if matches!(self.shared.speech.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, _)) if c == id) {
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "voice turn lost with connection {id}");
+            self.shared.speech.finish_turn(&mut *self.host, AvsStatus::ConnectionLost);
         }
         if after_goaway || reason == AvsStatus::GoAway || reason == AvsStatus::Cancelled {
             log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} closed");
@@ -787,7 +863,176 @@ impl Client {
                 at = at.min(c.flags.events_paused_until.max(now));
             }
         }
+        if let Some(d) = self.shared.speech.expect_deadline {
+            at = at.min(d);
+        }
+        if let Some(t) = self.shared.speech.turn.as_ref() {
+            at = at.min(t.audio_done_ms.unwrap_or(t.started_ms) + u64::from(self.shared.speech.turn_timeout_ms));
+            // Audio is flowing: come back within one 10 ms frame.
+            if t.audio_done_ms.is_none() {
+                at = at.min(now + 10);
+            }
+        }
         at.saturating_sub(now).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// The ring the host's audio thread writes microphone samples into.
+    pub fn audio_ring(&self) -> Arc<AudioRing> {
+        self.shared.speech.ring.clone()
+    }
+
+    /// The dialog state.
+    pub fn dialog_state(&self) -> crate::status::DialogState {
+        self.shared.speech.state
+    }
+
+    /// Starts a voice turn: a Recognize event whose audio is what the host writes into the ring.
+    pub fn start_turn(&mut self, opts: TurnOptions) -> Result<(), AvsStatus> {
+        if self.state != ConnectionState::Connected || self.shared.speech.turn.is_some() {
+            return Err(AvsStatus::WrongState);
+        }
+        let mut dialog_id = self.shared.ids.next_id();
+        // Echo ExpectSpeech's initiator verbatim; otherwise describe how the turn started.
+        let mut payload: heapless::String<{ speech::INITIATOR_MAX + 160 }> = heapless::String::new();
+        let w = &mut payload;
+        let _ = core::fmt::Write::write_fmt(w, format_args!("{{\"profile\":\"{}\",\"format\":\"AUDIO_L16_RATE_16000_CHANNELS_1\",\"initiator\":", opts.profile.as_str()));
+        if let Some(init) = self.shared.speech.expect_initiator.take() {
+            let _ = w.push_str(core::str::from_utf8(&init).map_err(|_| AvsStatus::Malformed)?);
+        } else if let Some((start, end)) = opts.wake_word {
+            if end < start {
+                return Err(AvsStatus::InvalidArgument);
+            }
+            let _ = core::fmt::Write::write_fmt(
+                w,
+                format_args!("{{\"type\":\"WAKEWORD\",\"payload\":{{\"wakeWordIndices\":{{\"startIndexInSamples\":{start},\"endIndexInSamples\":{end}}}}}}}"),
+            );
+        } else {
+            let _ = w.push_str("{\"type\":\"TAP\"}");
+        }
+        w.push('}').map_err(|_| AvsStatus::TooLarge)?;
+        let mut head = self.shared.speech.take_head();
+        let boundary = self.shared.boundary.clone();
+        let built = (|| {
+            let mut n = multipart::write_metadata_part_head(&mut head, &boundary).map_err(|_| AvsStatus::TooLarge)?;
+            n += self.shared.write_event_json(&mut head[n..], "SpeechRecognizer", "Recognize", Some(dialog_id.as_str()), payload.as_bytes(), true)?;
+            n += multipart::write_audio_part_head(&mut head[n..], &boundary).map_err(|_| AvsStatus::TooLarge)?;
+            Ok(n)
+        })();
+        let len = match built {
+            Ok(n) => n,
+            Err(e) => {
+                self.shared.speech.put_head(head);
+                return Err(e);
+            }
+        };
+        self.shared.speech.put_head(head);
+        let now = self.now;
+        self.shared.speech.begin_turn(dialog_id.as_str(), opts.profile, len, now);
+        dialog_id.clear();
+        log!(self.host, self.shared.log_level, LogLevel::Info, "turn started ({}, dialog {})", opts.profile.as_str(), self.shared.speech.dialog_id);
+        self.shared.speech.set_state(&mut *self.host, crate::status::DialogState::Listening, AvsStatus::Ok);
+        Ok(())
+    }
+
+    /// The host ends the audio (CLOSE_TALK: the button was released).
+    pub fn end_audio(&mut self) -> Result<(), AvsStatus> {
+        let sp = &mut self.shared.speech;
+        match sp.turn.as_ref() {
+            Some(t) if !t.audio_done => {
+                sp.end_audio(self.now, false);
+                log!(self.host, self.shared.log_level, LogLevel::Info, "audio ended by the device");
+                self.shared.speech.set_state(&mut *self.host, crate::status::DialogState::Thinking, AvsStatus::Ok);
+                Ok(())
+            }
+            _ => Err(AvsStatus::WrongState),
+        }
+    }
+
+    /// Abandons the current turn: its stream is reset and the dialog returns to idle.
+    pub fn cancel_turn(&mut self) -> Result<(), AvsStatus> {
+        self.abort_turn(AvsStatus::Cancelled)
+    }
+
+    fn abort_turn(&mut self, reason: AvsStatus) -> Result<(), AvsStatus> {
+        let Some(t) = self.shared.speech.turn.as_ref() else { return Err(AvsStatus::WrongState) };
+        if let TurnPhase::Sent(conn_id, stream) = t.phase {
+            if let Some(c) = self.conns.iter_mut().flatten().find(|c| c.flags.id == conn_id) {
+                if let Some(h2) = c.h2.as_mut() {
+                    h2.reset_stream(stream);
+                }
+                if c.flags.awaiting_headers == Some(stream) {
+                    c.flags.awaiting_headers = None;
+                }
+            }
+            self.streams.drop_stream(conn_id, stream);
+        }
+        log!(self.host, self.shared.log_level, LogLevel::Info, "turn ended: {}", reason.text());
+        self.shared.speech.finish_turn(&mut *self.host, reason);
+        Ok(())
+    }
+
+    /// The host started playing a Speak: SpeechStarted, and the context says PLAYING.
+    pub fn speech_started(&mut self, token: &str) -> Result<(), AvsStatus> {
+        self.speech_event("SpeechStarted", token, true)
+    }
+
+    /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED.
+    pub fn speech_finished(&mut self, token: &str) -> Result<(), AvsStatus> {
+        self.speech_event("SpeechFinished", token, false)?;
+        let now = self.now;
+        self.shared.speech.on_playback_finished(&mut *self.host, now);
+        Ok(())
+    }
+
+    fn speech_event(&mut self, name: &str, token: &str, playing: bool) -> Result<(), AvsStatus> {
+        let ctx = &mut self.shared.context;
+        ctx.speech_token.clear();
+        ctx.speech_token.push_str(token).map_err(|_| AvsStatus::InvalidArgument)?;
+        ctx.speech_playing = playing;
+        let mut payload: heapless::Vec<u8, { speech::ID_MAX * 6 + 16 }> = heapless::Vec::new();
+        let _ = payload.resize(payload.capacity(), 0);
+        let mut n = 0;
+        for part in [&b"{\"token\":"[..]] {
+            payload[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        n += message::write_json_string(&mut payload[n..], token.as_bytes()).map_err(|_| AvsStatus::InvalidArgument)?;
+        payload[n] = b'}';
+        n += 1;
+        let shared = &mut self.shared;
+        let mut label: heapless::String<48> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut label, format_args!("SpeechSynthesizer.{name}"));
+        self.queue.push(0, &label, false, None, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true))?;
+        Ok(())
+    }
+
+    fn speech_timers(&mut self) {
+        let now = self.now;
+        if let Some(deadline) = self.shared.speech.expect_deadline {
+            if now >= deadline && self.shared.speech.turn.is_none() {
+                self.shared.speech.expect_deadline = None;
+                self.shared.speech.expect_timeout_ms = None;
+                self.shared.speech.expect_initiator = None;
+                log!(self.host, self.shared.log_level, LogLevel::Info, "ExpectSpeech timed out");
+                let shared = &mut self.shared;
+                if let Err(e) = self.queue.push(0, "SpeechRecognizer.ExpectSpeechTimedOut", false, None, |out| {
+                    shared.build_event(out, "SpeechRecognizer", "ExpectSpeechTimedOut", b"{}", false)
+                }) {
+                    log!(self.host, self.shared.log_level, LogLevel::Error, "could not queue ExpectSpeechTimedOut: {}", e.text());
+                }
+            } else if self.shared.speech.turn.is_some() {
+                self.shared.speech.expect_deadline = None;
+            }
+        }
+        let timeout = u64::from(self.shared.speech.turn_timeout_ms);
+        if let Some(t) = self.shared.speech.turn.as_ref() {
+            let since = t.audio_done_ms.unwrap_or(t.started_ms);
+            let waiting_answer = t.audio_done_ms.is_some() && !t.answered;
+            let never_sent = t.phase == TurnPhase::Pending;
+            if (waiting_answer || never_sent) && now >= since + timeout {
+                let _ = self.abort_turn(AvsStatus::Timeout);
+            }
+        }
     }
 
     /// Reports every held event as cancelled (the client is going away).

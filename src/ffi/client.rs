@@ -8,8 +8,11 @@ use crate::client::host::{DirectiveView, Host};
 use crate::client::{Client, Settings};
 use crate::ffi::guard;
 use crate::ffi::io::HostNetwork;
-use crate::ffi::types::{AvsCallbacks, AvsConfig, AvsDirective, AvsStr};
-use crate::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+use crate::client::ring::{AudioRing, WriteError};
+use crate::client::speech::TurnOptions;
+use crate::ffi::types::{AvsCallbacks, AvsConfig, AvsDirective, AvsStr, AvsTurnOptions};
+use std::sync::Arc;
+use crate::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsProfile, AvsStatus};
 use crate::transport::io::PosixNetwork;
 
 /// An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
@@ -20,6 +23,9 @@ pub struct AvsClient {
     busy: Cell<bool>,
     /// Set after a caught panic: the client's state can no longer be trusted.
     poisoned: Cell<bool>,
+    /// The microphone ring, outside `inner` so that an audio thread can write while `inner` is
+    /// in use.
+    ring: Arc<AudioRing>,
 }
 
 impl AvsClient {
@@ -96,6 +102,34 @@ impl Host for CallbackHost {
             unsafe { f(self.cb.user_data, level, AvsStr::from(message.as_bytes())) }
         }
     }
+
+    fn dialog_state(&mut self, state: AvsDialogState, reason: AvsStatus) {
+        if let Some(f) = self.cb.on_dialog_state {
+            // SAFETY: host-supplied function.
+            unsafe { f(self.cb.user_data, state, reason) }
+        }
+    }
+
+    fn expect_speech(&mut self, timeout_ms: u32) {
+        if let Some(f) = self.cb.on_expect_speech {
+            // SAFETY: host-supplied function.
+            unsafe { f(self.cb.user_data, timeout_ms) }
+        }
+    }
+
+    fn speak(&mut self, token: &[u8]) {
+        if let Some(f) = self.cb.on_speak {
+            // SAFETY: borrowed string valid for the call.
+            unsafe { f(self.cb.user_data, AvsStr::from(token)) }
+        }
+    }
+
+    fn speech_audio(&mut self, token: &[u8], mp3: &[u8], last: bool) {
+        if let Some(f) = self.cb.on_speech_audio {
+            // SAFETY: borrowed slices valid for the call.
+            unsafe { f(self.cb.user_data, AvsStr::from(token), mp3.as_ptr(), mp3.len(), last) }
+        }
+    }
 }
 
 /// Reads a required NUL-terminated UTF-8 string argument.
@@ -131,6 +165,9 @@ pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
         max_event_attempts: 3,
         log_level: AvsLogLevel::Info as u32,
         io: std::ptr::null(),
+        audio_ring_bytes: 16_000,
+        attachment_buffer_bytes: 16_384,
+        turn_timeout_ms: 10_000,
     });
     AvsStatus::Ok
 }
@@ -204,10 +241,14 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
             backoff_max_ms: cfg.backoff_max_ms,
             max_event_attempts: cfg.max_event_attempts,
             log_level: log_level_from(cfg.log_level),
+            audio_ring_bytes: cfg.audio_ring_bytes as usize,
+            attachment_buffer_bytes: cfg.attachment_buffer_bytes as usize,
+            turn_timeout_ms: cfg.turn_timeout_ms.max(1),
         };
         match Client::new(settings, Box::new(CallbackHost { cb: *callbacks }), net) {
             Ok(client) => {
-                let boxed = Box::new(AvsClient { inner: UnsafeCell::new(client), busy: Cell::new(false), poisoned: Cell::new(false) });
+                let ring = client.audio_ring();
+                let boxed = Box::new(AvsClient { inner: UnsafeCell::new(client), busy: Cell::new(false), poisoned: Cell::new(false), ring });
                 *out = Box::into_raw(boxed);
                 AvsStatus::Ok
             }
@@ -368,6 +409,112 @@ pub unsafe extern "C" fn avs_client_fds(
     if !out_wants_write.is_null() {
         *out_wants_write = inner.wants_write();
     }
+    AvsStatus::Ok
+}
+
+/// Starts a voice turn (SpeechRecognizer.Recognize): the dialog goes to LISTENING and the audio
+/// written with `avs_client_audio_write` from now on is streamed to AVS in 10 ms frames as it
+/// arrives. After ExpectSpeech, its initiator is echoed automatically. Requires
+/// `AVS_CONNECTION_STATE_CONNECTED` and no turn in progress (`AVS_STATUS_WRONG_STATE`).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_start_turn(client: *mut AvsClient, options: *const AvsTurnOptions) -> AvsStatus {
+    if client.is_null() || options.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let o = &*options;
+    let profile = match o.profile {
+        0 => AvsProfile::CloseTalk,
+        1 => AvsProfile::NearField,
+        2 => AvsProfile::FarField,
+        _ => return AvsStatus::InvalidArgument,
+    };
+    let opts = TurnOptions { profile, wake_word: o.wake_word.then_some((o.wake_word_start_sample, o.wake_word_end_sample)) };
+    (*client).with(|c| c.start_turn(opts).err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Appends microphone audio to the current turn: `len` bytes of 16 kHz, 16-bit little-endian,
+/// mono PCM. **Safe to call from one other thread** (an audio thread or interrupt handler) while
+/// the client's thread polls; lock-free and allocation-free. All or nothing: returns
+/// `AVS_STATUS_RING_FULL` when the bytes do not fit (nothing was taken, so there is no gap),
+/// `AVS_STATUS_WRONG_STATE` when no turn is capturing (before `avs_client_start_turn`, after
+/// StopCapture or `avs_client_end_audio`).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_audio_write(client: *const AvsClient, pcm: *const u8, len: usize) -> AvsStatus {
+    if client.is_null() || (pcm.is_null() && len > 0) {
+        return AvsStatus::NullArgument;
+    }
+    if len == 0 {
+        return AvsStatus::Ok;
+    }
+    match (*client).ring.write(std::slice::from_raw_parts(pcm, len)) {
+        Ok(()) => AvsStatus::Ok,
+        Err(WriteError::Full) => AvsStatus::RingFull,
+        Err(WriteError::NotCapturing) => AvsStatus::WrongState,
+    }
+}
+
+/// Ends the current turn's audio (CLOSE_TALK: the talk button was released): what is buffered
+/// is still sent, then the stream closes and the dialog goes to THINKING.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_end_audio(client: *mut AvsClient) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| c.end_audio().err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Abandons the current turn: its stream is reset and the dialog returns to IDLE with
+/// `AVS_STATUS_CANCELLED`.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_cancel_turn(client: *mut AvsClient) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| c.cancel_turn().err().unwrap_or(AvsStatus::Ok))
+}
+
+/// The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING
+/// in the context.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_speech_started(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let token = match arg_str(token) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    (*client).with(|c| c.speech_started(token).err().unwrap_or(AvsStatus::Ok))
+}
+
+/// The host finished playing the Speak with this token: sends SpeechFinished; the dialog returns
+/// to IDLE when nothing else is playing (or waits for the turn ExpectSpeech asked for).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_speech_finished(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let token = match arg_str(token) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    (*client).with(|c| c.speech_finished(token).err().unwrap_or(AvsStatus::Ok))
+}
+
+/// Writes the dialog state to `*out_state`.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_dialog_state(client: *const AvsClient, out_state: *mut AvsDialogState) -> AvsStatus {
+    if client.is_null() || out_state.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let c = &*client;
+    if c.poisoned.get() {
+        return AvsStatus::Panic;
+    }
+    if c.busy.get() {
+        return AvsStatus::Reentrant;
+    }
+    *out_state = (*c.inner.get()).dialog_state();
     AvsStatus::Ok
 }
 

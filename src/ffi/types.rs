@@ -2,7 +2,7 @@
 
 use std::os::raw::{c_char, c_void};
 
-use crate::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+use crate::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsStatus};
 
 /// A borrowed byte string: `data` points at `len` bytes, not NUL-terminated. Valid only during
 /// the callback that receives it. Print with `printf("%.*s", (int)s.len, s.data)`.
@@ -66,6 +66,35 @@ pub struct AvsCallbacks {
     pub on_event_outcome: Option<unsafe extern "C" fn(user_data: *mut c_void, event_id: u32, status: AvsStatus, http_status: u16)>,
     /// A log line (no trailing newline), at or above the configured level.
     pub on_log: Option<unsafe extern "C" fn(user_data: *mut c_void, level: AvsLogLevel, message: AvsStr)>,
+    /// The dialog state changed (drive the device's lights from it). `reason` is
+    /// `AVS_STATUS_OK` normally; when a turn ends in an error (connection lost, server error,
+    /// `AVS_STATUS_TIMEOUT`, `AVS_STATUS_CANCELLED`) the state is `AVS_DIALOG_STATE_IDLE` and
+    /// `reason` says why.
+    pub on_dialog_state: Option<unsafe extern "C" fn(user_data: *mut c_void, state: AvsDialogState, reason: AvsStatus)>,
+    /// ExpectSpeech: Alexa asks for more speech. Open the microphone (after the current Speak
+    /// has finished playing) and call `avs_client_start_turn` within `timeout_ms`; otherwise the
+    /// library tells AVS the time ran out.
+    pub on_expect_speech: Option<unsafe extern "C" fn(user_data: *mut c_void, timeout_ms: u32)>,
+    /// A Speak directive: Alexa's answer, whose MP3 audio follows through `on_speech_audio` with
+    /// the same token. Report playback with `avs_client_speech_started`/`_finished`.
+    pub on_speak: Option<unsafe extern "C" fn(user_data: *mut c_void, token: AvsStr)>,
+    /// A piece of a Speak's MP3 audio, as the bytes arrive; `last` is true once per Speak.
+    pub on_speech_audio: Option<unsafe extern "C" fn(user_data: *mut c_void, token: AvsStr, mp3: *const u8, len: usize, last: bool)>,
+}
+
+/// How a voice turn starts.
+#[repr(C)]
+pub struct AvsTurnOptions {
+    /// An `avs_profile` value: `AVS_PROFILE_CLOSE_TALK` (the device ends the audio with
+    /// `avs_client_end_audio`), `AVS_PROFILE_NEAR_FIELD` or `AVS_PROFILE_FAR_FIELD` (AVS ends it).
+    pub profile: u32,
+    /// True when a wake word started the turn; false for a tap or button.
+    pub wake_word: bool,
+    /// With `wake_word`: first and last sample of the keyword, counted from the first sample
+    /// written for this turn (which should start about 500 ms, 8000 samples, before it).
+    pub wake_word_start_sample: u64,
+    /// See `wake_word_start_sample`.
+    pub wake_word_end_sample: u64,
 }
 
 /// Returned by host I/O `send`/`recv` when nothing can move now.
@@ -136,4 +165,13 @@ pub struct AvsConfig {
     pub log_level: u32,
     /// Host network I/O; NULL for the built-in POSIX sockets.
     pub io: *const AvsIo,
+    /// Microphone audio buffered between `avs_client_audio_write` and the network, in bytes
+    /// (default 16000 = 0.5 s). A write that does not fit returns `AVS_STATUS_RING_FULL`.
+    pub audio_ring_bytes: u32,
+    /// Speak audio held when it arrives before its directive (default 16384); larger such
+    /// attachments are refused with `System.ExceptionEncountered`.
+    pub attachment_buffer_bytes: u32,
+    /// How long a turn may wait for Alexa's answer after its audio ended (default 10000);
+    /// then it ends with `AVS_STATUS_TIMEOUT`.
+    pub turn_timeout_ms: u32,
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 pub use avs::ffi::client::*;
 pub use avs::ffi::types::*;
-pub use avs::status::{AvsConnectionState, AvsLogLevel, AvsStatus};
+pub use avs::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsProfile, AvsStatus};
 pub use serde_json::{json, Value};
 
 pub fn repo() -> PathBuf {
@@ -121,6 +121,12 @@ pub struct Recorder {
     pub attachments_done: Vec<String>,
     pub logs: Vec<(AvsLogLevel, String)>,
     pub echo_logs: bool,
+    pub dialog: Vec<(AvsDialogState, AvsStatus)>,
+    pub expect_speech: Vec<u32>,
+    pub speaks: Vec<String>,
+    /// Speak audio by token, and the tokens whose audio is complete.
+    pub speech_audio: HashMap<String, Vec<u8>>,
+    pub speech_done: Vec<String>,
 }
 
 fn s(v: AvsStr) -> String {
@@ -159,6 +165,25 @@ unsafe extern "C" fn on_log(ud: *mut c_void, level: AvsLogLevel, msg: AvsStr) {
         eprintln!("[avs {level:?}] {}", s(msg));
     }
     r.logs.push((level, s(msg)));
+}
+
+unsafe extern "C" fn on_dialog_state(ud: *mut c_void, state: AvsDialogState, reason: AvsStatus) {
+    let r = &mut *(ud as *mut Recorder);
+    r.dialog.push((state, reason));
+}
+unsafe extern "C" fn on_expect_speech(ud: *mut c_void, timeout_ms: u32) {
+    (*(ud as *mut Recorder)).expect_speech.push(timeout_ms);
+}
+unsafe extern "C" fn on_speak(ud: *mut c_void, token: AvsStr) {
+    (*(ud as *mut Recorder)).speaks.push(s(token));
+}
+unsafe extern "C" fn on_speech_audio(ud: *mut c_void, token: AvsStr, data: *const u8, len: usize, last: bool) {
+    let r = &mut *(ud as *mut Recorder);
+    let t = s(token);
+    r.speech_audio.entry(t.clone()).or_default().extend_from_slice(std::slice::from_raw_parts(data, len));
+    if last {
+        r.speech_done.push(t);
+    }
 }
 
 /// Owned copies of the strings a config points at.
@@ -210,6 +235,10 @@ impl TestClient {
             on_exception: Some(on_exception),
             on_event_outcome: Some(on_outcome),
             on_log: Some(on_log),
+            on_dialog_state: Some(on_dialog_state),
+            on_expect_speech: Some(on_expect_speech),
+            on_speak: Some(on_speak),
+            on_speech_audio: Some(on_speech_audio),
         };
         let mut ptr = std::ptr::null_mut();
         let st = unsafe { avs_client_new(&cfg, &cbs, &mut ptr) };
@@ -362,6 +391,10 @@ impl CountingClient {
             on_exception: None,
             on_event_outcome: Some(count_outcome),
             on_log: None,
+            on_dialog_state: None,
+            on_expect_speech: None,
+            on_speak: None,
+            on_speech_audio: None,
         };
         let mut ptr = std::ptr::null_mut();
         assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);

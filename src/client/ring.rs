@@ -1,0 +1,166 @@
+//! Lock-free single-producer single-consumer byte ring for microphone audio: the host's audio
+//! thread (or interrupt) writes, the thread that polls the client reads. Fixed capacity, set at
+//! creation; a write that does not fit is refused whole, so the stream never has a silent gap.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+
+/// Why a write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    /// No turn is capturing audio now.
+    NotCapturing,
+    /// Not enough room: nothing was written.
+    Full,
+}
+
+/// The ring. `write` may run on one other thread concurrently with `read`/`discard`/
+/// `set_capturing` on the owning thread.
+pub struct AudioRing {
+    buf: Box<[UnsafeCell<u8>]>,
+    /// Total bytes ever written / read; their difference is the fill level.
+    written: AtomicUsize,
+    read: AtomicUsize,
+    capturing: AtomicBool,
+    /// Writes refused because the ring was full, for diagnostics.
+    overruns: AtomicU64,
+}
+
+// SAFETY: the producer only writes bytes in [written, read + cap) and the consumer only reads
+// bytes in [read, written); the indices are published with release/acquire ordering, so the two
+// threads never touch the same byte at the same time.
+unsafe impl Sync for AudioRing {}
+unsafe impl Send for AudioRing {}
+
+impl AudioRing {
+    /// A ring holding up to `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        AudioRing {
+            buf: (0..capacity.max(1)).map(|_| UnsafeCell::new(0)).collect(),
+            written: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
+            capturing: AtomicBool::new(false),
+            overruns: AtomicU64::new(0),
+        }
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Producer: appends all of `data`, or nothing.
+    pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
+        if !self.capturing.load(Acquire) {
+            return Err(WriteError::NotCapturing);
+        }
+        let w = self.written.load(Relaxed);
+        let r = self.read.load(Acquire);
+        let cap = self.buf.len();
+        if cap - (w - r) < data.len() {
+            self.overruns.fetch_add(1, Relaxed);
+            return Err(WriteError::Full);
+        }
+        for (i, &b) in data.iter().enumerate() {
+            // SAFETY: this byte is outside the consumer's readable range (see the Sync impl).
+            unsafe { *self.buf[(w + i) % cap].get() = b };
+        }
+        self.written.store(w + data.len(), Release);
+        Ok(())
+    }
+
+    /// Consumer: bytes ready to read.
+    pub fn len(&self) -> usize {
+        self.written.load(Acquire) - self.read.load(Relaxed)
+    }
+
+    /// Consumer: whether nothing is ready.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Consumer: moves up to `out.len()` bytes out; returns how many.
+    pub fn read(&self, out: &mut [u8]) -> usize {
+        let r = self.read.load(Relaxed);
+        let n = (self.written.load(Acquire) - r).min(out.len());
+        let cap = self.buf.len();
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            // SAFETY: this byte is inside the readable range, which the producer does not touch.
+            *o = unsafe { *self.buf[(r + i) % cap].get() };
+        }
+        self.read.store(r + n, Release);
+        n
+    }
+
+    /// Consumer: drops everything buffered (after StopCapture nothing more is sent).
+    pub fn discard(&self) {
+        self.read.store(self.written.load(Acquire), Release);
+    }
+
+    /// Consumer: opens or closes the ring to the producer.
+    pub fn set_capturing(&self, on: bool) {
+        self.capturing.store(on, Release);
+    }
+
+    /// Whether the producer's writes are accepted now.
+    pub fn is_capturing(&self) -> bool {
+        self.capturing.load(Acquire)
+    }
+
+    /// Writes refused as full since creation.
+    pub fn overruns(&self) -> u64 {
+        self.overruns.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn full_is_refused_whole_and_nothing_is_lost() {
+        let r = AudioRing::new(8);
+        assert_eq!(r.write(b"abc"), Err(WriteError::NotCapturing));
+        r.set_capturing(true);
+        r.write(b"abcdef").unwrap();
+        assert_eq!(r.write(b"ghi"), Err(WriteError::Full));
+        assert_eq!(r.overruns(), 1);
+        let mut out = [0u8; 4];
+        assert_eq!(r.read(&mut out), 4);
+        assert_eq!(&out, b"abcd");
+        r.write(b"ghij").unwrap(); // wraps
+        let mut rest = [0u8; 8];
+        assert_eq!(r.read(&mut rest), 6);
+        assert_eq!(&rest[..6], b"efghij");
+        r.write(b"xy").unwrap();
+        r.discard();
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn concurrent_producer_and_consumer_keep_every_byte_in_order() {
+        let r = Arc::new(AudioRing::new(1000));
+        r.set_capturing(true);
+        let p = r.clone();
+        let producer = std::thread::spawn(move || {
+            let mut next = 0u32;
+            while next < 200_000 {
+                let chunk: Vec<u8> = (next..next + 320).map(|i| (i % 251) as u8).collect();
+                if p.write(&chunk).is_ok() {
+                    next += 320;
+                }
+            }
+        });
+        let mut got = 0u32;
+        let mut buf = [0u8; 300];
+        while got < 200_000 {
+            let n = r.read(&mut buf);
+            for &b in &buf[..n] {
+                assert_eq!(b, (got % 251) as u8);
+                got += 1;
+            }
+        }
+        producer.join().unwrap();
+    }
+}
