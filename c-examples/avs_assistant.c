@@ -1,12 +1,20 @@
 /*
- * avs_assistant — connects to AVS through the avs C API and stays connected, handling
+ * avs_assistant — a voice assistant on the avs C API: connects to AVS, runs voice turns
+ * (microphone audio in, Alexa's spoken answer out) and stays connected, handling
  * cloud-initiated directives, logging one line per thing sent or received.
  *
  *   avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]
  *                 [--ping-interval-ms N] [--connect-timeout SECONDS]
+ *                 [--audio-in WAV] [--speech-out FILE] [--profile P] [--utterances N] [--alsa]
  *
- * Exit codes: 0 done; 1 usage or set-up error; 2 not connected within --connect-timeout
- * (or the server's certificate was rejected).
+ * Audio: --audio-in is a 16 kHz mono 16-bit WAV used as the microphone, fed in real time, 10 ms
+ * at a time. With CLOSE_TALK the turn ends where the file ends (a released button); with
+ * NEAR_FIELD/FAR_FIELD silence follows the file until AVS sends StopCapture. --speech-out
+ * receives the raw bytes (MP3) of every Speak, in order. --alsa uses the ALSA devices instead
+ * ("default", or AVS_ALSA_CAPTURE / AVS_ALSA_PLAYBACK).
+ *
+ * Exit codes: 0 done, every turn answered; 1 usage or set-up error, or a turn without an
+ * answer; 2 not connected within --connect-timeout (or the server's certificate was rejected).
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,6 +31,19 @@ typedef struct {
     char last_error[256];
     unsigned directives;
     int ever_connected;
+    /* voice turns */
+    avs_dialog_state dialog;
+    avs_status turn_error;
+    int turn_failed;
+    int speech_pending;  /* Speaks whose audio has not fully arrived */
+    char speak_token[256];
+    int speak_started;
+    unsigned long speech_bytes;
+    FILE *speech_out;
+    int expect_speech;
+#ifdef AVS_FEATURE_ALSA
+    avs_alsa_player *player;
+#endif
 } assistant;
 
 static volatile sig_atomic_t stop_requested;
@@ -30,6 +51,16 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
+}
+
+static const char *dialog_name(avs_dialog_state s) {
+    switch (s) {
+    case AVS_DIALOG_STATE_IDLE: return "idle";
+    case AVS_DIALOG_STATE_LISTENING: return "listening";
+    case AVS_DIALOG_STATE_THINKING: return "thinking";
+    case AVS_DIALOG_STATE_SPEAKING: return "speaking";
+    }
+    return "?";
 }
 
 static const char *state_name(avs_connection_state s) {
@@ -58,6 +89,52 @@ static void on_directive(void *ud, const avs_directive *d) {
     printf("<- directive %.*s.%.*s %.*s\n", (int)d->namespace_.len, d->namespace_.data, (int)d->name.len,
            d->name.data, (int)d->payload.len, d->payload.data);
     fflush(stdout);
+}
+
+static void on_dialog_state(void *ud, avs_dialog_state state, avs_status reason) {
+    assistant *a = ud;
+    a->dialog = state;
+    if (reason != AVS_STATUS_OK) {
+        a->turn_failed = 1;
+        a->turn_error = reason;
+    }
+    printf("dialog %s (%s)\n", dialog_name(state), avs_status_str((int)reason));
+    fflush(stdout);
+}
+
+static void on_expect_speech(void *ud, uint32_t timeout_ms) {
+    assistant *a = ud;
+    a->expect_speech = 1;
+    printf("<- ExpectSpeech: microphone requested within %u ms\n", timeout_ms);
+}
+
+static void on_speak(void *ud, avs_str token) {
+    assistant *a = ud;
+    size_t n = token.len < sizeof a->speak_token - 1 ? token.len : sizeof a->speak_token - 1;
+    memcpy(a->speak_token, token.data, n);
+    a->speak_token[n] = '\0';
+    a->speech_pending++;
+    a->speak_started = 0;
+    printf("<- Speak token %s\n", a->speak_token);
+}
+
+static void on_speech_audio(void *ud, avs_str token, const uint8_t *mp3, size_t len, bool last) {
+    assistant *a = ud;
+    (void)token;
+    if (a->speech_out && len && fwrite(mp3, 1, len, a->speech_out) != len) perror("speech-out");
+#ifdef AVS_FEATURE_ALSA
+    if (a->player && len) avs_alsa_player_write_mp3(a->player, mp3, len);
+#endif
+    a->speech_bytes += len;
+    if (last) {
+        printf("<- Speak audio complete: %lu bytes\n", a->speech_bytes);
+        a->speech_bytes = 0;
+        a->speech_pending--;
+        if (a->speech_out) fflush(a->speech_out);
+#ifdef AVS_FEATURE_ALSA
+        if (a->player) avs_alsa_player_finish(a->player);
+#endif
+    }
 }
 
 static void on_attachment(void *ud, avs_str cid, const uint8_t *data, size_t len, bool last) {
@@ -94,6 +171,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]\n"
             "                     [--ping-interval-ms N] [--connect-timeout SECONDS]\n"
+            "                     [--audio-in WAV] [--speech-out FILE] [--profile CLOSE_TALK|NEAR_FIELD|FAR_FIELD]\n"
+            "                     [--utterances N] [--alsa]\n"
             "  --token may also come from the AVS_ACCESS_TOKEN environment variable.\n");
 }
 
@@ -106,6 +185,54 @@ static double parse_number(const char *s) {
     return v;
 }
 
+/* Reads the PCM of a 16 kHz mono 16-bit WAV file; returns NULL (with a message) otherwise. */
+static uint8_t *read_wav(const char *path, size_t *out_len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "avs_assistant: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t hdr[12];
+    uint8_t *pcm = NULL;
+    int fmt_ok = 0;
+    if (fread(hdr, 1, 12, f) != 12 || memcmp(hdr, "RIFF", 4) || memcmp(hdr + 8, "WAVE", 4)) goto bad;
+    for (;;) {
+        uint8_t ch[8];
+        if (fread(ch, 1, 8, f) != 8) goto bad;
+        uint32_t len = (uint32_t)ch[4] | (uint32_t)ch[5] << 8 | (uint32_t)ch[6] << 16 | (uint32_t)ch[7] << 24;
+        if (!memcmp(ch, "fmt ", 4)) {
+            uint8_t fmt[16];
+            if (len < 16 || fread(fmt, 1, 16, f) != 16) goto bad;
+            unsigned tag = fmt[0] | fmt[1] << 8, channels = fmt[2] | fmt[3] << 8, bits = fmt[14] | fmt[15] << 8;
+            uint32_t rate = (uint32_t)fmt[4] | (uint32_t)fmt[5] << 8 | (uint32_t)fmt[6] << 16 | (uint32_t)fmt[7] << 24;
+            fmt_ok = tag == 1 && channels == 1 && bits == 16 && rate == 16000;
+            if (fseek(f, (long)(len - 16 + (len & 1)), SEEK_CUR)) goto bad;
+        } else if (!memcmp(ch, "data", 4)) {
+            if (!fmt_ok) goto bad;
+            pcm = malloc(len ? len : 1);
+            if (!pcm || fread(pcm, 1, len, f) != len) goto bad;
+            fclose(f);
+            *out_len = len;
+            return pcm;
+        } else if (fseek(f, (long)(len + (len & 1)), SEEK_CUR)) {
+            goto bad;
+        }
+    }
+bad:
+    fprintf(stderr, "avs_assistant: %s is not a 16 kHz mono 16-bit PCM WAV\n", path);
+    free(pcm);
+    fclose(f);
+    return NULL;
+}
+
+static int parse_profile(const char *s, avs_profile *out) {
+    if (!strcmp(s, "CLOSE_TALK")) *out = AVS_PROFILE_CLOSE_TALK;
+    else if (!strcmp(s, "NEAR_FIELD")) *out = AVS_PROFILE_NEAR_FIELD;
+    else if (!strcmp(s, "FAR_FIELD")) *out = AVS_PROFILE_FAR_FIELD;
+    else return 0;
+    return 1;
+}
+
 /* True when a failure will not go away by retrying (configuration or trust problem). */
 static int is_permanent(avs_status s) {
     return s == AVS_STATUS_CERTIFICATE_REJECTED || s == AVS_STATUS_NO_H2 || s == AVS_STATUS_BAD_CA;
@@ -113,13 +240,20 @@ static int is_permanent(avs_status s) {
 
 int main(int argc, char **argv) {
     const char *endpoint = NULL, *ca_file = NULL, *token = getenv("AVS_ACCESS_TOKEN");
-    double run_for = 0, connect_timeout = 15, ping_interval_ms = -1;
+    const char *audio_in = NULL, *speech_out = NULL;
+    double run_for = 0, connect_timeout = 15, ping_interval_ms = -1, utterances = 1;
+    avs_profile profile = AVS_PROFILE_NEAR_FIELD;
+    int use_alsa = 0, utterances_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
             usage();
             return 0;
+        }
+        if (!strcmp(opt, "--alsa")) {
+            use_alsa = 1;
+            continue;
         }
         if (!val) {
             fprintf(stderr, "avs_assistant: %s needs a value\n", opt);
@@ -133,12 +267,24 @@ int main(int argc, char **argv) {
         else if (!strcmp(opt, "--run-for")) run_for = parse_number(val);
         else if (!strcmp(opt, "--connect-timeout")) connect_timeout = parse_number(val);
         else if (!strcmp(opt, "--ping-interval-ms")) ping_interval_ms = parse_number(val);
-        else {
+        else if (!strcmp(opt, "--audio-in")) audio_in = val;
+        else if (!strcmp(opt, "--speech-out")) speech_out = val;
+        else if (!strcmp(opt, "--utterances")) {
+            utterances = parse_number(val);
+            utterances_given = 1;
+        }
+        else if (!strcmp(opt, "--profile")) {
+            if (!parse_profile(val, &profile)) {
+                fprintf(stderr, "avs_assistant: --profile is CLOSE_TALK, NEAR_FIELD or FAR_FIELD, got %s\n", val);
+                return 1;
+            }
+        } else {
             fprintf(stderr, "avs_assistant: unknown option %s\n", opt);
             usage();
             return 1;
         }
-        if (run_for < 0 || connect_timeout < 0 || (ping_interval_ms < 0 && !strcmp(opt, "--ping-interval-ms"))) {
+        if (run_for < 0 || connect_timeout < 0 || utterances < 0 ||
+            (ping_interval_ms < 0 && !strcmp(opt, "--ping-interval-ms"))) {
             fprintf(stderr, "avs_assistant: %s needs a non-negative number, got %s\n", opt, val);
             return 1;
         }
@@ -149,7 +295,46 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* Without a microphone (no --audio-in, no --alsa) there is nothing to say: no turns unless asked. */
+    if (!audio_in && !use_alsa && !utterances_given) utterances = 0;
+    unsigned turns_wanted = (unsigned)utterances;
+    uint8_t *wav = NULL;
+    size_t wav_len = 0;
+#ifndef AVS_FEATURE_ALSA
+    if (use_alsa) {
+        fprintf(stderr, "avs_assistant: built without ALSA (make FEATURES=alsa)\n");
+        return 1;
+    }
+#endif
+    if (turns_wanted > 0 && !use_alsa) {
+        if (!audio_in) {
+            fprintf(stderr, "avs_assistant: voice turns need --audio-in WAV or --alsa (or --utterances 0)\n");
+            return 1;
+        }
+        wav = read_wav(audio_in, &wav_len);
+        if (!wav) return 1;
+    }
+
     assistant a = {0};
+    if (speech_out) {
+        a.speech_out = fopen(speech_out, "wb");
+        if (!a.speech_out) {
+            fprintf(stderr, "avs_assistant: cannot write %s: %s\n", speech_out, strerror(errno));
+            return 1;
+        }
+    }
+#ifdef AVS_FEATURE_ALSA
+    avs_alsa_capture *capture = NULL;
+    if (use_alsa) {
+        const char *cap_dev = getenv("AVS_ALSA_CAPTURE"), *play_dev = getenv("AVS_ALSA_PLAYBACK");
+        avs_status ast = avs_alsa_capture_open(cap_dev ? cap_dev : "default", &capture);
+        if (ast == AVS_STATUS_OK) ast = avs_alsa_player_open(play_dev ? play_dev : "default", &a.player);
+        if (ast != AVS_STATUS_OK) {
+            fprintf(stderr, "avs_assistant: ALSA: %s\n", avs_status_str((int)ast));
+            return 1;
+        }
+    }
+#endif
     avs_config cfg;
     avs_config_init(&cfg);
     cfg.endpoint = endpoint;
@@ -165,6 +350,10 @@ int main(int argc, char **argv) {
         .on_exception = on_exception,
         .on_event_outcome = on_outcome,
         .on_log = on_log,
+        .on_dialog_state = on_dialog_state,
+        .on_expect_speech = on_expect_speech,
+        .on_speak = on_speak,
+        .on_speech_audio = on_speech_audio,
     };
     avs_client *client = NULL;
     avs_status st = avs_client_new(&cfg, &cbs, &client);
@@ -181,6 +370,11 @@ int main(int argc, char **argv) {
     uint64_t connect_deadline = start + (uint64_t)(connect_timeout * 1000);
     uint64_t connected_at = 0;
     int exit_code = 0;
+    unsigned turns_done = 0, turns_answered = 0;
+    int in_turn = 0;
+    size_t audio_pos = 0;
+    uint64_t next_frame_at = 0;
+    static const uint8_t silence[320];
     while (!stop_requested) {
         uint32_t next_ms = 0;
         uint64_t now = avs_monotonic_ms();
@@ -198,7 +392,65 @@ int main(int argc, char **argv) {
             exit_code = 2;
             break;
         }
-        if (connected_at && now >= connected_at + (uint64_t)(run_for * 1000)) break;
+        /* Voice turns, one after another once connected. */
+        if (a.ever_connected && !in_turn && (turns_done < turns_wanted || a.expect_speech) &&
+            a.state == AVS_CONNECTION_STATE_CONNECTED && a.dialog == AVS_DIALOG_STATE_IDLE) {
+            avs_turn_options opts = {.profile = (uint32_t)profile};
+            a.expect_speech = 0;
+            a.turn_failed = 0;
+            st = avs_client_start_turn(client, &opts);
+            if (st == AVS_STATUS_OK) {
+                in_turn = 1;
+                audio_pos = 0;
+                next_frame_at = now;
+                printf("turn %u: listening (%s)\n", turns_done + 1,
+                       profile == AVS_PROFILE_CLOSE_TALK ? "CLOSE_TALK" : profile == AVS_PROFILE_NEAR_FIELD ? "NEAR_FIELD" : "FAR_FIELD");
+            }
+        }
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_LISTENING) {
+            /* The microphone: 10 ms every 10 ms, from the file (then silence) or from ALSA. */
+            while (now >= next_frame_at && a.dialog == AVS_DIALOG_STATE_LISTENING) {
+#ifdef AVS_FEATURE_ALSA
+                if (use_alsa) {
+                    int16_t pcm[160];
+                    size_t got = 0;
+                    avs_alsa_capture_read(capture, pcm, 160, &got);
+                    if (got) avs_client_audio_write(client, (const uint8_t *)pcm, got * 2);
+                    next_frame_at = now + 5;
+                    break;
+                }
+#endif
+                if (audio_pos < wav_len) {
+                    size_t n = wav_len - audio_pos < 320 ? wav_len - audio_pos : 320;
+                    if (avs_client_audio_write(client, wav + audio_pos, n) != AVS_STATUS_OK) break;
+                    audio_pos += n;
+                } else if (profile == AVS_PROFILE_CLOSE_TALK) {
+                    avs_client_end_audio(client); /* the button is released where the file ends */
+                    break;
+                } else if (avs_client_audio_write(client, silence, sizeof silence) != AVS_STATUS_OK) {
+                    break;
+                }
+                next_frame_at += 10;
+            }
+        }
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speech_pending == 0 && !a.speak_started) {
+            /* Playback: the whole answer has arrived (and was written / queued to ALSA). */
+            a.speak_started = 1;
+            avs_client_speech_started(client, a.speak_token);
+            avs_client_speech_finished(client, a.speak_token);
+            printf("played Speak %s\n", a.speak_token);
+        }
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_IDLE && a.speech_pending == 0) {
+            in_turn = 0;
+            turns_done++;
+            if (a.turn_failed) {
+                fprintf(stderr, "avs_assistant: turn %u got no answer: %s\n", turns_done, avs_status_str((int)a.turn_error));
+            } else {
+                turns_answered++;
+            }
+        }
+        int turns_finished = turns_done >= turns_wanted && !in_turn && !a.expect_speech;
+        if (connected_at && turns_finished && now >= connected_at + (uint64_t)(run_for * 1000)) break;
 
         int fds[4];
         size_t nfds = 0;
@@ -211,6 +463,11 @@ int main(int argc, char **argv) {
             pfds[i].revents = 0;
         }
         int timeout = next_ms > 1000 ? 1000 : (int)next_ms;
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_LISTENING) {
+            uint64_t t = avs_monotonic_ms();
+            int until_frame = next_frame_at > t ? (int)(next_frame_at - t) : 0;
+            if (until_frame < timeout) timeout = until_frame;
+        }
         if (poll(pfds, nfds, timeout) < 0 && errno != EINTR) {
             perror("poll");
             exit_code = 1;
@@ -219,8 +476,16 @@ int main(int argc, char **argv) {
     }
     if (exit_code == 0) {
         avs_client_state(client, &a.state);
-        printf("done: %u directives received, state %s\n", a.directives, state_name(a.state));
+        printf("done: %u of %u turns answered, %u directives received, state %s\n", turns_answered, turns_done,
+               a.directives, state_name(a.state));
+        if (turns_answered < turns_done || turns_done < turns_wanted) exit_code = 1;
     }
     avs_client_free(client);
+#ifdef AVS_FEATURE_ALSA
+    if (capture) avs_alsa_capture_close(capture);
+    if (a.player) avs_alsa_player_close(a.player);
+#endif
+    if (a.speech_out) fclose(a.speech_out);
+    free(wav);
     return exit_code;
 }

@@ -72,3 +72,78 @@ fn assistant_rejects_bad_usage() {
     let (code, _, _) = run(&["--endpoint", "https://x", "--ca-file", "/x", "--token", "t", "--run-for", "abc"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn assistant_runs_a_voice_turn_from_a_wav_and_writes_the_speak_mp3() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 16000}));
+    let out = repo().join("target/test-speech-out.mp3");
+    let _ = std::fs::remove_file(&out);
+    let (code, stdout, stderr) = run(&[
+        "--endpoint", &server.endpoint(),
+        "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+        "--token", "test-token",
+        "--audio-in", fixture("utterance.wav").to_str().unwrap(),
+        "--speech-out", out.to_str().unwrap(),
+        "--profile", "NEAR_FIELD",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("<- directive SpeechRecognizer.StopCapture") || stdout.contains("StopCapture"), "{stdout}");
+    assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(fixture("speak.mp3")).unwrap(), "Speak bytes written as received");
+    let a = server.cmd(json!({"cmd": "audio", "index": -1}));
+    let audio = unb64(a["audio_b64"].as_str().unwrap());
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    assert!(audio.len() >= 16000 && audio == pcm[..audio.len()], "the WAV's samples, byte for byte, up to StopCapture");
+}
+
+#[test]
+fn assistant_close_talk_turns_end_where_the_file_ends() {
+    let mut server = Server::start(&[]);
+    // A short utterance keeps the real-time feed quick: the first 0.5 s of the fixture.
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    let short = repo().join("target/test-short.wav");
+    let mut wav = Vec::new();
+    let data = &pcm[..16000];
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&[1, 0, 1, 0]);
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&32000u32.to_le_bytes());
+    wav.extend_from_slice(&[2, 0, 16, 0]);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(data);
+    std::fs::write(&short, wav).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "--endpoint", &server.endpoint(),
+        "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+        "--token", "test-token",
+        "--audio-in", short.to_str().unwrap(),
+        "--profile", "CLOSE_TALK",
+        "--utterances", "2",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("done: 2 of 2 turns answered"), "{stdout}");
+    for i in [-2i64, -1] {
+        let a = server.cmd(json!({"cmd": "audio", "index": i}));
+        assert_eq!(unb64(a["audio_b64"].as_str().unwrap()), data, "turn {i}: exactly the file");
+    }
+}
+
+#[test]
+fn assistant_fails_a_turn_without_an_answer() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "fail_status": 500}));
+    let (code, stdout, stderr) = run(&[
+        "--endpoint", &server.endpoint(),
+        "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+        "--token", "test-token",
+        "--audio-in", fixture("utterance.wav").to_str().unwrap(),
+        "--profile", "CLOSE_TALK",
+    ]);
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("got no answer"), "{stderr}");
+}

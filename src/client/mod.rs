@@ -432,7 +432,7 @@ impl Client {
                 self.connect_deadline = self.now + u64::from(self.settings.connect_timeout_ms);
             }
             Err(e) => {
-                log!(self.host, self.shared.log_level, LogLevel::Warn, "{e}");
+                log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
                 self.schedule_retry(tls_status(&e));
             }
         }

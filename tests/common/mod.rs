@@ -449,3 +449,93 @@ impl Drop for CountingClient {
         unsafe { avs_client_free(self.ptr) };
     }
 }
+
+pub fn unb64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => 0,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::new();
+    for q in bytes.chunks(4) {
+        let n = q.iter().fold(0u32, |acc, &c| (acc << 6) | u32::from(val(c)));
+        let pad = q.iter().filter(|&&c| c == b'=').count();
+        let b = n.to_be_bytes();
+        out.extend_from_slice(&b[1..4 - pad]);
+    }
+    out
+}
+
+/// The PCM samples of a 16-bit WAV file (the bytes of its `data` chunk).
+pub fn wav_pcm(path: &Path) -> Vec<u8> {
+    let wav = std::fs::read(path).unwrap();
+    let mut i = 12;
+    while i + 8 <= wav.len() {
+        let id = &wav[i..i + 4];
+        let len = u32::from_le_bytes(wav[i + 4..i + 8].try_into().unwrap()) as usize;
+        if id == b"data" {
+            return wav[i + 8..(i + 8 + len).min(wav.len())].to_vec();
+        }
+        i += 8 + len + (len & 1);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("emulator/fixtures").join(name)
+}
+
+impl TestClient {
+    pub fn start_turn(&mut self, profile: AvsProfile, wake_word: Option<(u64, u64)>) -> AvsStatus {
+        let opts = AvsTurnOptions {
+            profile: profile as u32,
+            wake_word: wake_word.is_some(),
+            wake_word_start_sample: wake_word.map(|w| w.0).unwrap_or(0),
+            wake_word_end_sample: wake_word.map(|w| w.1).unwrap_or(0),
+        };
+        unsafe { avs_client_start_turn(self.ptr, &opts) }
+    }
+
+    pub fn write_audio(&self, pcm: &[u8]) -> AvsStatus {
+        unsafe { avs_client_audio_write(self.ptr, pcm.as_ptr(), pcm.len()) }
+    }
+
+    pub fn dialog_state(&self) -> AvsDialogState {
+        let mut st = AvsDialogState::Idle;
+        assert_eq!(unsafe { avs_client_dialog_state(self.ptr, &mut st) }, AvsStatus::Ok);
+        st
+    }
+
+    /// Streams `pcm` in 10 ms frames, `pace` apart, polling in between, until it is all written or
+    /// the library stops taking audio. Returns the bytes taken.
+    pub fn stream_audio(&mut self, pcm: &[u8], pace: Duration) -> usize {
+        let mut sent = 0;
+        for frame in pcm.chunks(320) {
+            match self.write_audio(frame) {
+                AvsStatus::Ok => sent += frame.len(),
+                AvsStatus::WrongState => break,
+                other => panic!("audio write: {other:?}"),
+            }
+            let until = Instant::now() + pace;
+            while Instant::now() < until {
+                self.poll();
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+        sent
+    }
+
+    /// Plays every Speak that has arrived: reports started and finished.
+    pub fn play_speaks(&mut self) {
+        for token in self.rec.speaks.clone() {
+            let t = CString::new(token).unwrap();
+            assert_eq!(unsafe { avs_client_speech_started(self.ptr, t.as_ptr()) }, AvsStatus::Ok);
+            assert_eq!(unsafe { avs_client_speech_finished(self.ptr, t.as_ptr()) }, AvsStatus::Ok);
+        }
+        self.rec.speaks.clear();
+    }
+}
