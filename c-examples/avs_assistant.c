@@ -450,7 +450,13 @@ int main(int argc, char **argv) {
             }
         }
         int turns_finished = turns_done >= turns_wanted && !in_turn && !a.expect_speech;
-        if (connected_at && turns_finished && now >= connected_at + (uint64_t)(run_for * 1000)) break;
+        if (connected_at && turns_finished && now >= connected_at + (uint64_t)(run_for * 1000)) {
+            /* Let what was reported (SpeechStarted/Finished...) reach AVS before leaving, within reason. */
+            size_t pending = 0;
+            avs_client_pending_events(client, &pending);
+            if (!pending || a.state != AVS_CONNECTION_STATE_CONNECTED || now >= connected_at + (uint64_t)(run_for * 1000) + 5000)
+                break;
+        }
 
         int fds[4];
         size_t nfds = 0;

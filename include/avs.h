@@ -664,6 +664,13 @@ avs_status avs_client_speech_started(avs_client *client, const char *token);
 avs_status avs_client_speech_finished(avs_client *client, const char *token);
 
 /**
+ * Writes the number of events not yet settled (queued or awaiting their answer, the library's
+ * own included) to `*out_count`. A host about to shut down can poll until it is 0 so that
+ * nothing it reported (e.g. SpeechFinished) is lost.
+ */
+avs_status avs_client_pending_events(const avs_client *client, size_t *out_count);
+
+/**
  * Writes the dialog state to `*out_state`.
  */
 avs_status avs_client_dialog_state(const avs_client *client, avs_dialog_state *out_state);

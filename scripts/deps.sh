@@ -59,7 +59,7 @@ else
     fi
     log "apt: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" apt-get update -q || log "apt-get update reported errors (a mirror or foreign-architecture index); installing anyway"
     "${SUDO[@]}" apt-get install -y -q -o Dpkg::Use-Pty=0 "${missing[@]}"
 fi
 

@@ -876,6 +876,11 @@ impl Client {
         at.saturating_sub(now).min(u64::from(u32::MAX)) as u32
     }
 
+    /// Events queued or on the wire (the host's and the library's own, e.g. SpeechFinished).
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
     /// The ring the host's audio thread writes microphone samples into.
     pub fn audio_ring(&self) -> Arc<AudioRing> {
         self.shared.speech.ring.clone()
@@ -1039,11 +1044,13 @@ impl Client {
     pub fn cancel_all(&mut self) {
         let held: Vec<SlotIndex> = self.queue.held().collect();
         for slot in held {
+            let id = self.queue.event_id(slot);
             if self.queue.host_visible(slot) {
-                let id = self.queue.event_id(slot);
-                self.queue.release(slot);
                 self.host.event_outcome(id, AvsStatus::Cancelled, 0);
+            } else {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "{} not sent: client freed", self.queue.label(slot));
             }
+            self.queue.release(slot);
         }
     }
 }

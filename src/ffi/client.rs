@@ -501,6 +501,25 @@ pub unsafe extern "C" fn avs_client_speech_finished(client: *mut AvsClient, toke
     (*client).with(|c| c.speech_finished(token).err().unwrap_or(AvsStatus::Ok))
 }
 
+/// Writes the number of events not yet settled (queued or awaiting their answer, the library's
+/// own included) to `*out_count`. A host about to shut down can poll until it is 0 so that
+/// nothing it reported (e.g. SpeechFinished) is lost.
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_pending_events(client: *const AvsClient, out_count: *mut usize) -> AvsStatus {
+    if client.is_null() || out_count.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    let c = &*client;
+    if c.poisoned.get() {
+        return AvsStatus::Panic;
+    }
+    if c.busy.get() {
+        return AvsStatus::Reentrant;
+    }
+    *out_count = (*c.inner.get()).pending_events();
+    AvsStatus::Ok
+}
+
 /// Writes the dialog state to `*out_state`.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_dialog_state(client: *const AvsClient, out_state: *mut AvsDialogState) -> AvsStatus {
