@@ -4,7 +4,8 @@
   python3 avs_server.py gen-certs DIR [--key-type ec|rsa] [--force]
   python3 avs_server.py serve --certs DIR [--cert NAME] [--host H] [--port P]
         [--control-port C] [--token T] [--max-concurrent-streams N]
-        [--downchannel-deadline-s S] [--quiet] [--log-file F] [--no-stdin-watch]
+        [--downchannel-deadline-s S] [--stop-capture-after-bytes N] [--speak-mp3 F]
+        [--quiet] [--log-file F] [--no-stdin-watch]
 
 `serve` prints one JSON line {"port","control_port","pid"} on stdout, logs to
 stderr, and exits on SIGTERM/SIGINT or when stdin (a pipe) reaches EOF. Tests
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import certs  # noqa: E402
 import connection  # noqa: E402
 import control  # noqa: E402
+import events  # noqa: E402
 from connection import Conn, log, now  # noqa: E402
 
 
@@ -55,6 +57,13 @@ class Server:
         self.refuse_until = 0.0
         self._next_id = 0
         self._changed = asyncio.Event()
+        # SpeechRecognizer.Recognize (events.RecognizeHandler, control recognize_config / audio)
+        self.speak_mp3: bytes = events.load_speak_mp3(args.speak_mp3)
+        self.recognize_cli = dict(events.RECOGNIZE_DEFAULTS,
+                                  stop_capture_after_bytes=args.stop_capture_after_bytes)
+        self.recognize: dict = dict(self.recognize_cli)
+        self.recognize_audio: list[dict] = []  # one per Recognize in the log: {"rec", "buf", "truncated"}
+        self.pending_expect_speech: dict | None = None  # payload of the last ExpectSpeech sent
         self.ssl_ctx = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -90,6 +99,11 @@ class Server:
                 return dict(s)
         return None
 
+    def take_expect_speech(self) -> dict | None:
+        """The ExpectSpeech a new Recognize answers (consumed)."""
+        es, self.pending_expect_speech = self.pending_expect_speech, None
+        return es
+
     def find_downchannel(self, conn_id: int | None) -> tuple[Conn | None, Stream | None]:
         conns = [self.live[conn_id]] if conn_id is not None and conn_id in self.live else (
             [] if conn_id is not None else sorted(self.live.values(), key=lambda c: -c.id))
@@ -100,6 +114,9 @@ class Server:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.recognize_audio.clear()
+        self.recognize = dict(self.recognize_cli)
+        self.pending_expect_speech = None
         self.conn_records[:] = [c.rec for c in sorted(self.live.values(), key=lambda c: c.id)]
         self.scripts.clear()
         self.withhold_ping_acks = False
@@ -198,6 +215,11 @@ def main(argv: list[str]) -> int:
     s.add_argument("--max-concurrent-streams", type=int, default=10)
     s.add_argument("--downchannel-deadline-s", type=float, default=10.0,
                    help="close connections without a downchannel after this long (0 = never)")
+    s.add_argument("--stop-capture-after-bytes", type=int, default=32000,
+                   help="NEAR_FIELD/FAR_FIELD Recognize: send StopCapture after this many audio "
+                        "bytes (default 32000 = 1 s); recognize_config can change it")
+    s.add_argument("--speak-mp3", default=None,
+                   help="MP3 sent with SpeechSynthesizer.Speak (default emulator/fixtures/speak.mp3)")
     s.add_argument("--quiet", action="store_true", help="log only exceptions")
     s.add_argument("--no-stdin-watch", action="store_true",
                    help="do not exit on stdin EOF (for running detached)")

@@ -279,6 +279,8 @@ class Conn(asyncio.Protocol):
             self.close("server error while parsing")
             return
         for ev in evts:
+            if self.closed:
+                break  # aborted while handling an earlier event (e.g. drop_connection_after_bytes)
             try:
                 self._on_event(ev)
             except Exception:
@@ -370,6 +372,9 @@ class Conn(asyncio.Protocol):
         (self.transport or self.raw).abort()
         if self.transport is None:
             self._lost(reason)
+        # connection_lost comes later; until then, bytes already decrypted must
+        # not be processed as if the connection were still up.
+        self.closed = True
 
     # ---- hooks from AVSH2Connection
     def on_new_stream(self, sid: int, open_now: int, limit: int) -> None:
@@ -438,6 +443,7 @@ class Conn(asyncio.Protocol):
             "audio_bytes": 0, "audio_sha256": None, "status": None,
             "t_response_headers": None, "t_closed": None, "error": None, "parts": [],
         }
+        rec.update(events.audio_record_fields())
         self.server.requests.append(rec)
         st = Stream(self, sid, rec)
         self.streams[sid] = st

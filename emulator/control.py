@@ -9,6 +9,9 @@ once. The commands are listed in COMMANDS at the bottom and in README.md.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import sys
 import time
@@ -199,6 +202,89 @@ async def cmd_kill_connections(server, req):
     return {"killed": [c.id for c in conns]}
 
 
+def _int_or_none(req: dict, key: str, minimum: int = 0) -> int | None:
+    v = req[key]
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise CommandError(f"{key} must be null or an integer >= {minimum}")
+    return v
+
+
+def _recognize_config_view(server) -> dict:
+    c = dict(server.recognize)
+    mp3 = c.pop("speak_mp3")
+    data = mp3 if mp3 is not None else server.speak_mp3
+    c.update(speak_mp3_override=mp3 is not None, speak_mp3_bytes=len(data),
+             speak_mp3_sha256=hashlib.sha256(data).hexdigest())
+    return c
+
+
+async def cmd_recognize_config(server, req):
+    """Change how SpeechRecognizer.Recognize is answered (events.RecognizeHandler).
+    Only the given fields change; all persist until reset."""
+    _check_keys(req, {"stop_capture_after_bytes", "speak_mp3_b64", "attachment_first", "chunk_size",
+                      "expect_speech", "stale_directive", "fail_status", "hang",
+                      "drop_connection_after_bytes"})
+    new = dict(server.recognize)
+    if "stop_capture_after_bytes" in req:
+        v = _int_or_none(req, "stop_capture_after_bytes")
+        if v is None:
+            raise CommandError("stop_capture_after_bytes must be an integer >= 0")
+        new["stop_capture_after_bytes"] = v
+    if "chunk_size" in req:
+        new["chunk_size"] = _int_or_none(req, "chunk_size") or 0
+    if "drop_connection_after_bytes" in req:
+        new["drop_connection_after_bytes"] = _int_or_none(req, "drop_connection_after_bytes")
+    if "fail_status" in req:
+        v = _int_or_none(req, "fail_status")
+        if v is not None and not 300 <= v <= 599:
+            raise CommandError("fail_status must be null or 300..599")
+        new["fail_status"] = v
+    for key in ("attachment_first", "stale_directive", "hang"):
+        if key in req:
+            if not isinstance(req[key], bool):
+                raise CommandError(f"{key} must be true or false")
+            new[key] = req[key]
+    if "speak_mp3_b64" in req:
+        v = req["speak_mp3_b64"]
+        if v is None:
+            new["speak_mp3"] = None
+        else:
+            try:
+                new["speak_mp3"] = base64.b64decode(str(v), validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise CommandError(f"speak_mp3_b64 is not base64: {e}")
+    if "expect_speech" in req:
+        v = req["expect_speech"]
+        if v is not None:
+            if not isinstance(v, dict):
+                raise CommandError('expect_speech must be null or {"timeoutInMilliseconds": N, '
+                                   '"initiator"?: {...}, "once"?: bool}')
+            if "once" in v and not isinstance(v["once"], bool):
+                raise CommandError("expect_speech.once must be true or false")
+            v = dict(v)
+        new["expect_speech"] = v
+    server.recognize = new
+    return {"config": _recognize_config_view(server)}
+
+
+async def cmd_audio(server, req):
+    _check_keys(req, {"index"})
+    n = len(server.recognize_audio)
+    i = req.get("index", -1)
+    if isinstance(i, bool) or not isinstance(i, int):
+        raise CommandError("index must be an integer (0 = first Recognize since reset, -1 = last)")
+    if not -n <= i < n:
+        raise CommandError(f"no Recognize with index {i}: {n} in the log")
+    a = server.recognize_audio[i]
+    rec, buf = a["rec"], bytes(a["buf"])
+    return {"index": i % n, "count": n, "conn": rec["conn"], "stream": rec["stream"],
+            "bytes": rec["audio_bytes"], "stored_bytes": len(buf), "truncated": a["truncated"],
+            "complete": rec["t_audio_end"] is not None, "sha256": hashlib.sha256(buf).hexdigest(),
+            "audio_b64": base64.b64encode(buf).decode()}
+
+
 def _event_matches(rec: dict, name: str | None) -> bool:
     if name is None:
         return True
@@ -256,4 +342,6 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "set_max_concurrent_streams": cmd_set_max_concurrent_streams,
     "kill_connections": cmd_kill_connections,
     "wait_for": cmd_wait_for,
+    "recognize_config": cmd_recognize_config,
+    "audio": cmd_audio,
 }

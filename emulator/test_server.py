@@ -245,6 +245,126 @@ def boundary_of(content_type: str) -> str:
     return mp.parse_header_value(content_type)[1]["boundary"]
 
 
+# ---- Recognize helpers
+
+FIXTURES = os.path.join(HERE, "fixtures")
+UTTERANCE = open(os.path.join(FIXTURES, "utterance.wav"), "rb").read()[44:]  # 16 kHz L16 mono
+SPEAK_MP3 = open(os.path.join(FIXTURES, "speak.mp3"), "rb").read()
+TAP = {"type": "TAP"}
+
+
+def recognize_payload(profile: str, initiator=TAP) -> dict:
+    p = {"profile": profile, "format": "AUDIO_L16_RATE_16000_CHANNELS_1"}
+    if initiator is not None:
+        p["initiator"] = initiator
+    return p
+
+
+def start_recognize(c: Client, profile: str, dialog: str | None, initiator=TAP, payload=None,
+                    context=True) -> tuple[int, str]:
+    """Opens a Recognize and sends the metadata part and the audio part's
+    headers, not ending the stream. Returns (stream id, boundary)."""
+    boundary = f"rec-{uuid.uuid4().hex}"
+    header = {"namespace": "SpeechRecognizer", "name": "Recognize", "messageId": str(uuid.uuid4())}
+    if dialog is not None:
+        header["dialogRequestId"] = dialog
+    meta = {"event": {"header": header, "payload": payload or recognize_payload(profile, initiator)}}
+    if context:
+        meta = {"context": [{"header": {"namespace": "SpeechRecognizer", "name": "RecognizerState"},
+                             "payload": {"wakeword": "ALEXA"}}], **meta}
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n"
+            f"Content-Type: application/json; charset=UTF-8\r\n\r\n").encode() + json.dumps(meta).encode()
+    head += (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"\r\n"
+             f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    sid = c.request("POST", EVENTS, [("content-type", f"multipart/form-data; boundary={boundary}")],
+                    head, end=False)
+    return sid, boundary
+
+
+def end_recognize(c: Client, sid: int, boundary: str) -> None:
+    c.send(sid, f"\r\n--{boundary}--\r\n".encode(), end=True)
+
+
+def response_parts(s: dict) -> list[tuple[dict, bytes, bool]]:
+    """Parts of a multipart response so far: (headers, body, complete)."""
+    ct = s["headers"].get("content-type", "")
+    if not ct.startswith("multipart/related"):
+        return []
+    parts: list = []
+    p = mp.MultipartParser(boundary_of(ct),
+                           lambda h: parts.append([{k.lower(): v for k, v in h}, bytearray(), False]),
+                           lambda d: parts[-1][1].extend(d),
+                           lambda: parts[-1].__setitem__(2, True))
+    p.feed(bytes(s["data"]))
+    return [(h, bytes(b), done) for h, b, done in parts]
+
+
+def response_directives(s: dict) -> list[tuple[dict, dict]]:
+    """Complete JSON parts as (header, directive) with header = the directive header."""
+    out = []
+    for h, body, done in response_parts(s):
+        if done and h.get("content-type", "").startswith("application/json"):
+            d = json.loads(body)["directive"]
+            out.append((d["header"], d))
+    return out
+
+
+def attachments(s: dict) -> dict[str, bytes]:
+    return {h["content-id"].strip("<>"): body for h, body, done in response_parts(s)
+            if done and "content-id" in h}
+
+
+def stream_audio(c: Client, sid: int, pcm: bytes, speed: float = 1.0, until=None) -> int:
+    """Sends pcm in 320-byte DATA frames, paced at speed x real time (10 ms of
+    audio per frame), until `until()` is true. Returns the bytes sent."""
+    t0 = time.monotonic()
+    sent = 0
+    for i in range(0, len(pcm), 320):
+        if until is not None and until():
+            break
+        c.send(sid, pcm[i:i + 320], frame=320)
+        sent += len(pcm[i:i + 320])
+        due = t0 + (i // 320 + 1) * 0.010 / speed
+        while True:
+            left = due - time.monotonic()
+            c.pump(max(left, 0.0005) if left > 0 else 0.0005)
+            if left <= 0 or (until is not None and until()):
+                break
+    return sent
+
+
+def has_directive(s: dict, name: str) -> bool:
+    return any(h["name"] == name for h, _ in response_directives(s))
+
+
+def rec_for_dialog(ctl, dialog: str) -> dict:
+    for _ in range(200):
+        recs = [x for x in ctl("log")["requests"]
+                if x["event"] and x["event"].get("dialogRequestId") == dialog]
+        if recs and recs[-1]["t_closed"] is not None:
+            return recs[-1]
+        time.sleep(0.01)
+    return recs[-1]
+
+
+def check_speak(s: dict, dialog: str, mp3: bytes = SPEAK_MP3) -> dict:
+    assert s["status"] == 200, s["status"]
+    ct = s["headers"]["content-type"]
+    assert ct.startswith("multipart/related; boundary=") and 'type="application/json"' in ct, ct
+    speak = [d for h, d in response_directives(s) if h["name"] == "Speak"]
+    assert len(speak) == 1, response_directives(s)
+    sp = speak[0]
+    assert sp["header"]["namespace"] == "SpeechSynthesizer" and sp["header"]["dialogRequestId"] == dialog
+    p = sp["payload"]
+    assert p["format"] == "AUDIO_MPEG" and p["token"] and p["url"].startswith("cid:"), p
+    cid = p["url"][4:]
+    assert len(cid) > 30 and all(ch in cid for ch in ":._#"), cid
+    att = attachments(s)
+    assert att.get(cid) == mp3, (list(att), len(att.get(cid, b"")))
+    assert bytes(s["data"]).endswith(b"--\r\n") and s["ended"]
+    return sp
+
+
 def open_downchannel(c: Client) -> int:
     sid = c.request("GET", DIRECTIVES)
     c.until(lambda: c.streams[sid]["status"] is not None, what="downchannel headers")
@@ -525,12 +645,14 @@ def t_flow_control(env):
     c, ctl = env["client"], env["srv"].ctl
     # Upload 2 MiB of "audio": needs the server to give the window back.
     audio = os.urandom(2 * 1024 * 1024)
-    headers, body = event_body("SpeechRecognizer", "Recognize", audio=audio,
-                               payload={"profile": "CLOSE_TALK", "format": "AUDIO_L16_RATE_16000_CHANNELS_1"})
+    headers, body = event_body("SpeechRecognizer", "Recognize", audio=audio, dialog="flow-1",
+                               payload=recognize_payload("CLOSE_TALK"))
     sid = c.request("POST", EVENTS, headers, body)
-    assert c.response(sid, 20)["status"] == 204
+    r = c.response(sid, 20)
+    assert r["status"] == 200 and [d["name"] for d, _ in response_directives(r)] == ["Speak"], r["status"]
     rec = [x for x in ctl("log")["requests"] if x["stream"] == sid][-1]
     assert rec["audio_bytes"] == len(audio) and rec["audio_sha256"] == hashlib.sha256(audio).hexdigest()
+    assert rec["audio_max_frame_payload"] <= 16384 and rec["audio_frames"] >= len(audio) // 16384
     # Download 600 KB: larger than the 64 KiB default window.
     blob = os.urandom(600 * 1000)
     ctl("script_event", name="SynchronizeState", status=200,
@@ -538,6 +660,280 @@ def t_flow_control(env):
     r = c.response(post_event(c, "System", "SynchronizeState"), 20)
     parts = parse_multipart(r["headers"]["content-type"], bytes(r["data"]))
     assert parts[0][1] == blob
+
+
+RECOGNIZE_DEFAULTS = dict(stop_capture_after_bytes=32000, speak_mp3_b64=None, attachment_first=False,
+                          chunk_size=0, expect_speech=None, stale_directive=False, fail_status=None,
+                          hang=False, drop_connection_after_bytes=None)
+
+
+def t_recognize_near_field(env):
+    """NEAR_FIELD turn in real time: 200 at once, StopCapture after 1 s of
+    audio, the client stops and ends the stream, then Speak + the MP3."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    assert ctl("recognize_config")["config"] == {
+        **{k: v for k, v in RECOGNIZE_DEFAULTS.items() if k != "speak_mp3_b64"},
+        "speak_mp3_override": False, "speak_mp3_bytes": len(SPEAK_MP3),
+        "speak_mp3_sha256": hashlib.sha256(SPEAK_MP3).hexdigest()}
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog)
+    s = c.streams[sid]
+    c.until(lambda: s["status"] is not None, what="Recognize response headers")
+    assert s["status"] == 200 and not s["ended"]
+    t0 = time.monotonic()
+    sent = stream_audio(c, sid, UTTERANCE, 1.0, until=lambda: has_directive(s, "StopCapture"))
+    elapsed = time.monotonic() - t0
+    assert has_directive(s, "StopCapture"), f"no StopCapture after {sent} bytes"
+    assert 32000 <= sent <= 32000 + 20 * 320, sent
+    assert 0.9 < elapsed < 1.6, elapsed
+    (h, stop), = response_directives(s)
+    assert h["namespace"] == "SpeechRecognizer" and h["dialogRequestId"] == dialog and stop["payload"] == {}
+    assert not s["ended"] and not attachments(s)
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    check_speak(s, dialog)
+    assert [h["name"] for h, _ in response_directives(s)] == ["StopCapture", "Speak"]
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["status"] == 200 and rec["validation_error"] is None and rec["error"] is None, rec
+    assert rec["t_response_headers"] < rec["t_stop_capture"] < rec["t_audio_end"] <= rec["t_end"], rec
+    assert rec["audio_bytes"] == sent and rec["audio_sha256"] == hashlib.sha256(UTTERANCE[:sent]).hexdigest()
+    assert 0 <= rec["audio_bytes_after_stop"] <= sent - 32000, rec
+    assert rec["audio_frames"] == sent // 320 and rec["audio_max_frame"] == 320, rec
+    assert rec["audio_max_frame_payload"] == 320, rec
+    assert [d["name"] for d in rec["directives_sent"]] == ["StopCapture", "Speak"]
+    a = ctl("audio", index=-1)
+    assert base64.b64decode(a["audio_b64"]) == UTTERANCE[:sent] and a["bytes"] == sent and a["complete"]
+    assert a["stream"] == sid and a["sha256"] == hashlib.sha256(UTTERANCE[:sent]).hexdigest()
+    # The same through its absolute index.
+    assert ctl("audio", index=a["index"])["audio_b64"] == a["audio_b64"]
+    # The client plays the Speak and reports it.
+    for name in ("SpeechStarted", "SpeechFinished"):
+        r = c.response(post_event(c, "SpeechSynthesizer", name,
+                                  payload={"token": rec["directives_sent"][1]["payload"]["token"]}))
+        assert r["status"] == 204, r
+    c.close()
+    return f"StopCapture after {sent} bytes sent, {rec['audio_bytes_after_stop']} bytes after it"
+
+
+def t_recognize_close_talk(env):
+    """CLOSE_TALK: never StopCapture; the client ends the audio; Speak after END_STREAM."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)  # independent of earlier failures
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "CLOSE_TALK", dialog)
+    s = c.streams[sid]
+    sent = stream_audio(c, sid, UTTERANCE, 8.0)
+    assert sent == len(UTTERANCE) == 105600
+    c.pump(0.1)
+    assert s["status"] == 200 and not response_parts(s) and not s["ended"], "CLOSE_TALK got something early"
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    check_speak(s, dialog)
+    assert [h["name"] for h, _ in response_directives(s)] == ["Speak"]
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["t_stop_capture"] is None and rec["audio_bytes_after_stop"] == 0
+    assert rec["audio_frames"] == 330 and rec["audio_max_frame"] == 320
+    a = ctl("audio")
+    assert base64.b64decode(a["audio_b64"]) == UTTERANCE and a["bytes"] == 105600
+    c.close()
+
+
+def t_recognize_variants(env):
+    """attachment_first + chunk_size, expect_speech (once), stale_directive,
+    FAR_FIELD with a wake word, stop_capture_after_bytes."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)  # independent of earlier failures
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    mp3 = os.urandom(3000)
+    r = ctl("recognize_config", attachment_first=True, chunk_size=7, stop_capture_after_bytes=3200,
+            speak_mp3_b64=base64.b64encode(mp3).decode())
+    assert r["config"]["speak_mp3_override"] and r["config"]["speak_mp3_bytes"] == 3000
+    wake = {"type": "WAKEWORD", "payload": {"wakeWordIndices": {"startIndexInSamples": 8000,
+                                                                "endIndexInSamples": 16000}}}
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "FAR_FIELD", dialog, initiator=wake)
+    s = c.streams[sid]
+    sent = stream_audio(c, sid, UTTERANCE, 20.0, until=lambda: has_directive(s, "StopCapture"))
+    # (StopCapture comes in 7-byte frames and this client reads one TLS record
+    # per audio frame: it notices late.)
+    assert 3200 <= sent < len(UTTERANCE), sent
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    check_speak(s, dialog, mp3)
+    assert max(s["frames"]) <= 7
+    kinds = [("json" if h.get("content-type", "").startswith("application/json") else "mp3")
+             for h, _, _ in response_parts(s)]
+    assert kinds == ["json", "mp3", "json"], kinds  # StopCapture, then the MP3 before its Speak
+    ctl("recognize_config", attachment_first=False, chunk_size=0, speak_mp3_b64=None,
+        stop_capture_after_bytes=32000)
+
+    # expect_speech once + stale_directive.
+    initiator = {"type": "WAKEWORD", "payload": {"token": "opaque-token"}}
+    ctl("recognize_config", stale_directive=True,
+        expect_speech={"timeoutInMilliseconds": 8000, "initiator": initiator, "once": True})
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "CLOSE_TALK", dialog)
+    s = c.streams[sid]
+    stream_audio(c, sid, UTTERANCE[:6400], 50.0)
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    check_speak(s, dialog)
+    ds = response_directives(s)
+    assert [h["name"] for h, _ in ds] == ["SetVolume", "Speak", "ExpectSpeech"], ds
+    assert ds[0][0]["dialogRequestId"] not in (None, dialog)
+    assert ds[2][0]["dialogRequestId"] == dialog
+    assert ds[2][1]["payload"] == {"timeoutInMilliseconds": 8000, "initiator": initiator}
+    assert ctl("recognize_config", stale_directive=False)["config"]["expect_speech"] is None  # once
+    # The next turn echoes the (opaque) initiator: accepted, recorded, no ExpectSpeech any more.
+    dialog2 = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog2, initiator=initiator)
+    s = c.streams[sid]
+    stream_audio(c, sid, UTTERANCE, 50.0, until=lambda: has_directive(s, "StopCapture"))
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    check_speak(s, dialog2)
+    assert [h["name"] for h, _ in response_directives(s)] == ["StopCapture", "Speak"]
+    rec = rec_for_dialog(ctl, dialog2)
+    assert rec["initiator_echoed"] is True and rec["validation_error"] is None, rec
+    # A persistent expect_speech without an initiator; the timeout event is a 204.
+    ctl("recognize_config", expect_speech={"timeoutInMilliseconds": 5000})
+    for i in range(2):
+        dialog = f"dlg-{uuid.uuid4()}"
+        sid, boundary = start_recognize(c, "CLOSE_TALK", dialog)
+        c.send(sid, UTTERANCE[:640])
+        end_recognize(c, sid, boundary)
+        s = c.response(sid)
+        ds = response_directives(s)
+        assert [h["name"] for h, _ in ds] == ["Speak", "ExpectSpeech"] and ds[1][1]["payload"] == {
+            "timeoutInMilliseconds": 5000}, ds
+        assert c.response(post_event(c, "SpeechRecognizer", "ExpectSpeechTimedOut"))["status"] == 204
+    ctl("recognize_config", expect_speech=None)
+    c.close()
+
+
+def t_recognize_framing(env):
+    """DATA-frame accounting with awkward framing: audio sharing frames with
+    multipart bytes, 1-byte frames, audio that looks like a delimiter start."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    dialog = f"dlg-{uuid.uuid4()}"
+    boundary = f"rec-{uuid.uuid4().hex}"
+    meta = {"context": [], "event": {"header": {"namespace": "SpeechRecognizer", "name": "Recognize",
+                                                "messageId": "m", "dialogRequestId": dialog},
+                                     "payload": recognize_payload("CLOSE_TALK")}}
+    body = mp.encode(boundary, [([("Content-Disposition", 'form-data; name="metadata"'),
+                                  ("Content-Type", "application/json; charset=UTF-8")], json.dumps(meta).encode()),
+                                 ([("Content-Disposition", 'form-data; name="audio"'),
+                                   ("Content-Type", "application/octet-stream")], b"@AUDIO@")])
+    head, tail = body.split(b"@AUDIO@")
+    tricky = b"x" * 400 + b"\r\n--" + boundary[:10].encode()  # a delimiter start inside the audio
+    audio = UTTERANCE[:100] + UTTERANCE[100:150] + tricky + UTTERANCE[:320] + UTTERANCE[:200]
+    frames = [head + UTTERANCE[:100]] + [UTTERANCE[100 + i:101 + i] for i in range(50)]
+    frames += [tricky, UTTERANCE[:320], UTTERANCE[:200] + tail[:5]] + [tail[i:i + 1] for i in range(5, len(tail))]
+    sid = c.request("POST", EVENTS, [("content-type", f"multipart/form-data; boundary={boundary}")], b"", end=False)
+    for i, f in enumerate(frames):
+        c.send(sid, f, end=i == len(frames) - 1, frame=len(f))
+    check_speak(c.response(sid), dialog)
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["audio_bytes"] == len(audio) and rec["audio_sha256"] == hashlib.sha256(audio).hexdigest(), rec
+    assert rec["audio_frames"] == 1 + 50 + 3, rec["audio_frames"]
+    assert rec["audio_max_frame"] == len(tricky), rec
+    assert rec["audio_max_frame_payload"] == len(frames[0]), rec
+    assert base64.b64decode(ctl("audio")["audio_b64"]) == audio
+    c.close()
+
+
+def t_recognize_errors(env):
+    """fail_status, hang, drop_connection_after_bytes, metadata validation."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)  # independent of earlier failures
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    # fail_status: answered at once with a System.Exception, while the audio is still open.
+    ctl("recognize_config", fail_status=500)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog)
+    s = c.streams[sid]
+    c.until(lambda: s["ended"], what="500 answer")
+    assert s["status"] == 500 and s["headers"]["content-type"] == "application/json"
+    js = json.loads(bytes(s["data"]))
+    assert js["header"]["name"] == "Exception" and js["payload"]["code"] == "INTERNAL_SERVICE_EXCEPTION"
+    end_recognize(c, sid, boundary)
+    ctl("recognize_config", fail_status=None)
+    # hang: headers, then nothing, whatever the client does.
+    ctl("recognize_config", hang=True)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog)
+    s = c.streams[sid]
+    stream_audio(c, sid, UTTERANCE[:48000], 50.0)
+    end_recognize(c, sid, boundary)
+    end = time.monotonic() + 0.4
+    while time.monotonic() < end:
+        c.pump(0.05)
+    assert s["status"] == 200 and not s["data"] and not s["ended"], s
+    c.h2.reset_stream(sid, 8)  # CANCEL: the client gave up
+    c.flush()
+    ctl("recognize_config", hang=False)
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["t_stop_capture"] is None and "reset by client" in rec["error"], rec
+    # Validation: 400 at once, validation_error recorded.
+    bad = {
+        "no dialogRequestId": dict(dialog=None),
+        "bad profile": dict(payload={"profile": "LOUD", "format": "AUDIO_L16_RATE_16000_CHANNELS_1",
+                                     "initiator": TAP}),
+        "bad format": dict(payload={"profile": "NEAR_FIELD", "format": "OPUS", "initiator": TAP}),
+        "no initiator": dict(initiator=None),
+        "wakeword without indices": dict(initiator={"type": "WAKEWORD", "payload": {}}),
+        "wakeword float index": dict(initiator={"type": "WAKEWORD", "payload": {"wakeWordIndices": {
+            "startIndexInSamples": 1.5, "endIndexInSamples": 10}}}),
+        "no context": dict(context=False),
+    }
+    for what, kw in bad.items():
+        dialog = kw.pop("dialog", f"dlg-{uuid.uuid4()}")
+        sid, boundary = start_recognize(c, "NEAR_FIELD", dialog, **kw)
+        s = c.streams[sid]
+        c.until(lambda: s["ended"], what=f"400 for {what}")
+        assert s["status"] == 400, (what, s["status"])
+        assert json.loads(bytes(s["data"]))["payload"]["code"] == "INVALID_REQUEST_EXCEPTION"
+        end_recognize(c, sid, boundary)
+        rec = [x for x in ctl("log")["requests"] if x["stream"] == sid][-1]
+        assert rec["validation_error"], (what, rec)
+    # drop_connection_after_bytes: the TCP connection is torn mid-turn.
+    ctl("recognize_config", drop_connection_after_bytes=16000)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog)
+    try:
+        stream_audio(c, sid, UTTERANCE, 50.0, until=lambda: c.closed)
+    except OSError:
+        pass
+    c.until(lambda: c.closed, 3, what="dropped connection")
+    ctl("recognize_config", drop_connection_after_bytes=None)
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["audio_bytes"] == 16000 and rec["audio_frames"] == 50 and "dropped" in rec["error"], rec
+    conn = [x for x in ctl("connections")["connections"] if x["id"] == rec["conn"]][0]
+    assert "drop_connection_after_bytes" in conn["close_reason"], conn
+    a = ctl("audio")
+    assert base64.b64decode(a["audio_b64"]) == UTTERANCE[:rec["audio_bytes"]] and not a["complete"]
+    # Control errors.
+    assert ctl.raw("recognize_config", bogus=1)["ok"] is False
+    assert ctl.raw("recognize_config", fail_status=200)["ok"] is False
+    assert ctl.raw("recognize_config", speak_mp3_b64="not base64!")["ok"] is False
+    assert ctl.raw("audio", index=10**6)["ok"] is False
+    # reset restores the defaults and forgets the audio.
+    ctl("recognize_config", stop_capture_after_bytes=1, hang=True)
+    ctl("reset")
+    cfg = ctl("recognize_config")["config"]
+    assert cfg["stop_capture_after_bytes"] == 32000 and cfg["hang"] is False and not cfg["speak_mp3_override"]
+    assert cfg["speak_mp3_sha256"] == hashlib.sha256(SPEAK_MP3).hexdigest()
+    assert ctl.raw("audio", index=0)["ok"] is False
+    c.close()
 
 
 def t_close_downchannel(env):
@@ -749,7 +1145,10 @@ def t_stdin_eof(env):
 
 
 TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted_directives, t_auth,
-         t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control, t_close_downchannel,
+         t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control,
+         t_recognize_near_field, t_recognize_close_talk, t_recognize_variants, t_recognize_framing,
+         t_recognize_errors,
+         t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
          t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]
 
