@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/deps.sh
 echo "== cargo test"
-cargo test
+cargo test --workspace
 echo "== benches compile"
-cargo bench --no-run
+cargo bench --workspace --no-run
 echo "== local AVS server self-test"
 python3 emulator/test_server.py
 echo "== all tests passed"

@@ -25,11 +25,6 @@
 #include <stdint.h>
 
 /**
- * Deepest nesting of arrays and objects accepted in a message (AVS payloads use well under 10).
- */
-#define MAX_DEPTH 64
-
-/**
  * AVS allows at most this many concurrent streams per connection.
  */
 #define AVS_MAX_STREAMS 10
@@ -58,6 +53,8 @@
  * Returned by host I/O `send`/`recv`/`connect` on failure.
  */
 #define AVS_IO_ERROR -2
+
+
 
 /**
  * Result of every `avs_*` call and the reason carried by callbacks. `AVS_STATUS_OK` is 0; values are
@@ -534,11 +531,6 @@ typedef struct {
    */
   uint64_t wake_word_end_sample;
 } avs_turn_options;
-
-/**
- * Every status, for mapping integers from C without undefined behaviour.
- */
-#define avs_status_ALL { avs_status_Ok, avs_status_NullArgument, avs_status_InvalidArgument, avs_status_WrongState, avs_status_Reentrant, avs_status_QueueFull, avs_status_TooLarge, avs_status_NoMemory, avs_status_BadConfig, avs_status_BadCa, avs_status_Tls, avs_status_CertificateRejected, avs_status_NoH2, avs_status_ConnectFailed, avs_status_ConnectionLost, avs_status_ConnectTimeout, avs_status_PingTimeout, avs_status_HttpStatus, avs_status_TokenRejected, avs_status_ServerBusy, avs_status_Protocol, avs_status_Malformed, avs_status_Panic, avs_status_Cancelled, avs_status_GoAway, avs_status_RingFull, avs_status_Timeout, }
 
 #ifdef __cplusplus
 extern "C" {

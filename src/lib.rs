@@ -16,3 +16,5 @@ pub mod transport;
 pub mod client;
 #[cfg(feature = "std")]
 pub mod ffi;
+#[cfg(feature = "alsa")]
+pub mod audio;

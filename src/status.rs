@@ -173,7 +173,7 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub const ALL: [AvsStatus; 27] = [
+    pub(crate) const ALL: [AvsStatus; 27] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,

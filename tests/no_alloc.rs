@@ -79,3 +79,62 @@ fn steady_state_directives_and_events_allocate_nothing_in_the_rust_core() {
     }
     assert_eq!(c.counts().other_outcomes, 0);
 }
+
+#[test]
+fn voice_turns_allocate_nothing_per_audio_write_frame_or_attachment_chunk() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 6400, "chunk_size": 700}));
+    let mut c = CountingClient::new(&server, |_| {});
+    assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
+    c.poll_until(Duration::from_secs(10), |k| k.connected);
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: false, wake_word_start_sample: 0, wake_word_end_sample: 0 };
+    let mut frames_written = 0usize;
+    let turns = 100;
+    let before = ALLOCS.load(Relaxed);
+    let (_, _, ng_before) = avs::transport::h2::mem::stats();
+    for turn in 0..turns {
+        let st = armed(|| unsafe { avs_client_start_turn(c.ptr, &opts) });
+        assert_eq!(st, AvsStatus::Ok, "turn {turn}");
+        let mut pos = 0;
+        // Audio as fast as the ring takes it, until StopCapture closes the ring.
+        loop {
+            let frame = &pcm[pos % pcm.len()..(pos % pcm.len() + 320).min(pcm.len())];
+            let st = armed(|| unsafe { avs_client_audio_write(c.ptr, frame.as_ptr(), frame.len()) });
+            match st {
+                AvsStatus::Ok => {
+                    pos += frame.len();
+                    frames_written += 1;
+                }
+                AvsStatus::RingFull => {}
+                AvsStatus::WrongState => break,
+                other => panic!("{other:?}"),
+            }
+            armed(|| c.poll_once());
+            if st == AvsStatus::RingFull {
+                c.wait_io(1);
+            }
+        }
+        armed(|| c.poll_until(Duration::from_secs(5), |k| k.speech_done > turn));
+        let token = c.counts().token;
+        armed(|| unsafe {
+            assert_eq!(avs_client_speech_started(c.ptr, token.as_ptr() as *const _), AvsStatus::Ok);
+            assert_eq!(avs_client_speech_finished(c.ptr, token.as_ptr() as *const _), AvsStatus::Ok);
+        });
+        armed(|| c.poll_until(Duration::from_secs(5), |k| k.dialog == Some(AvsDialogState::Idle)));
+    }
+    let allocs = ALLOCS.load(Relaxed) - before;
+    let (_, _, ng_after) = avs::transport::h2::mem::stats();
+    let k = c.counts();
+    eprintln!(
+        "{turns} turns: {frames_written} audio writes, {} Speak chunks ({} bytes): Rust core allocations {allocs}; nghttp2 allocation calls {} ({:.1} per turn)",
+        k.speech_chunks,
+        k.speech_bytes,
+        ng_after - ng_before,
+        (ng_after - ng_before) as f64 / turns as f64
+    );
+    assert_eq!(k.speech_done, turns);
+    assert_eq!(k.idle_errors, 0);
+    assert!(k.speech_chunks > turns * 5, "attachments arrived in many chunks ({})", k.speech_chunks);
+    assert_eq!(allocs, 0, "the Rust core allocated {allocs} times over {turns} voice turns");
+}

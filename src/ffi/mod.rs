@@ -2,6 +2,8 @@
 //! returns an [`AvsStatus`]; outputs are written only on success. This is the only module with
 //! `#[no_mangle]`.
 
+#[cfg(feature = "alsa")]
+pub mod alsa;
 pub mod client;
 pub mod io;
 pub mod types;

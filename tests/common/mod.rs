@@ -340,8 +340,15 @@ pub fn directive(ns: &str, name: &str, payload: Value) -> Value {
 }
 
 /// Callback counters that never allocate, for allocation and heap measurements.
-#[derive(Default)]
 pub struct Counts {
+    pub speaks: usize,
+    pub speech_chunks: usize,
+    pub speech_bytes: usize,
+    pub speech_done: usize,
+    pub idle_errors: usize,
+    pub dialog: Option<AvsDialogState>,
+    /// The last Speak token, NUL-terminated, for reporting playback without allocating.
+    pub token: [u8; 257],
     pub directives: usize,
     pub ok_outcomes: usize,
     pub other_outcomes: usize,
@@ -353,6 +360,43 @@ unsafe extern "C" fn count_state(ud: *mut c_void, st: AvsConnectionState, _: Avs
     let c = &mut *(ud as *mut Counts);
     c.connected = st == AvsConnectionState::Connected;
     c.connected_events += usize::from(c.connected);
+}
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            speaks: 0,
+            speech_chunks: 0,
+            speech_bytes: 0,
+            speech_done: 0,
+            idle_errors: 0,
+            dialog: None,
+            token: [0; 257],
+            directives: 0,
+            ok_outcomes: 0,
+            other_outcomes: 0,
+            connected_events: 0,
+            connected: false,
+        }
+    }
+}
+
+unsafe extern "C" fn count_dialog(ud: *mut c_void, st: AvsDialogState, reason: AvsStatus) {
+    let c = &mut *(ud as *mut Counts);
+    c.dialog = Some(st);
+    c.idle_errors += usize::from(reason != AvsStatus::Ok);
+}
+unsafe extern "C" fn count_speak(ud: *mut c_void, token: AvsStr) {
+    let c = &mut *(ud as *mut Counts);
+    c.speaks += 1;
+    let n = token.len.min(256);
+    std::ptr::copy_nonoverlapping(token.data as *const u8, c.token.as_mut_ptr(), n);
+    c.token[n] = 0;
+}
+unsafe extern "C" fn count_speech_audio(ud: *mut c_void, _: AvsStr, _: *const u8, len: usize, last: bool) {
+    let c = &mut *(ud as *mut Counts);
+    c.speech_chunks += 1;
+    c.speech_bytes += len;
+    c.speech_done += usize::from(last);
 }
 unsafe extern "C" fn count_directive(ud: *mut c_void, _: *const AvsDirective) {
     (*(ud as *mut Counts)).directives += 1;
@@ -391,10 +435,10 @@ impl CountingClient {
             on_exception: None,
             on_event_outcome: Some(count_outcome),
             on_log: None,
-            on_dialog_state: None,
+            on_dialog_state: Some(count_dialog),
             on_expect_speech: None,
-            on_speak: None,
-            on_speech_audio: None,
+            on_speak: Some(count_speak),
+            on_speech_audio: Some(count_speech_audio),
         };
         let mut ptr = std::ptr::null_mut();
         assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);

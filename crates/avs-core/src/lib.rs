@@ -1,6 +1,6 @@
-//! The AVS wire protocol: multipart framing and the JSON message model.
+//! avs-core — the AVS wire protocol: multipart framing and the JSON message model.
 //!
-//! Everything here is `no_std` without `alloc`: pure functions and state machines over byte
+//! Everything here is `no_std` without `alloc` (it builds for Cortex-M, `thumbv7em-none-eabihf`): pure functions and state machines over byte
 //! slices and caller-supplied buffers. Nothing below this module knows about sockets, TLS,
 //! HTTP/2 or C.
 //!
@@ -8,6 +8,11 @@
 //!   and the `multipart/form-data` event encoder.
 //! - [`message`]: directive and exception parsing, event writing, message ids.
 //! - [`json`]: the small validating JSON scanner both of them rest on.
+
+#![no_std]
+
+#[cfg(test)]
+extern crate std;
 
 pub mod json;
 pub mod message;
