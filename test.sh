@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 scripts/deps.sh
 echo "== cargo test"
 cargo test --workspace
+echo "== ALSA capture and MP3 playback (feature alsa, ALSA file/null plugins, no sound card)"
+cargo test --features alsa --lib --test alsa
 echo "== benches compile"
 cargo bench --workspace --no-run
 echo "== local AVS server self-test"

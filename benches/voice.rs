@@ -5,7 +5,9 @@
 //! blocks in poll(2) on the fds from `avs_client_fds`; when poll returns with a readable fd the
 //! time is taken ("wake-up") and `avs_client_poll` runs at once. For every `on_speech_audio`
 //! invocation the delay from the last readable wake-up to the callback is recorded.
-//! Also prints nghttp2 allocation calls per turn (`avs::transport::h2::mem::stats()`).
+//! Also prints nghttp2 allocation calls per turn (`avs::transport::h2::mem::stats()`), and, to tell
+//! the library's own work from scheduling on a busy machine, the thread's CPU time from wake-up to
+//! callback and whether it was preempted in between.
 //!
 //! Run: `cargo bench --bench voice` (env: AVS_BENCH_TURNS, default 100; AVS_BENCH_CHUNK, default 1000).
 
@@ -19,6 +21,15 @@ use std::time::{Duration, Instant};
 struct Lat {
     /// Time poll(2) last returned with a readable client fd.
     wake: Instant,
+    /// This thread's CPU time and involuntary context switches at that wake-up.
+    wake_cpu: Duration,
+    wake_nivcsw: i64,
+    /// CPU-time delay (µs) of every invocation: time this thread actually ran since the wake-up.
+    cpu_delays: Vec<f64>,
+    /// Wall delay (µs) of the invocations during which the thread was not preempted.
+    unpreempted_delays: Vec<f64>,
+    /// Invocations whose thread was involuntarily switched out since the wake-up.
+    preempted: usize,
     /// False when the current avs_client_poll was not preceded by a readable wake-up (timeout).
     wake_readable: bool,
     /// Callbacks since the last readable wake-up.
@@ -56,12 +67,32 @@ unsafe extern "C" fn on_speak(ud: *mut c_void, token: AvsStr) {
     std::ptr::copy_nonoverlapping(token.data as *const u8, l.token.as_mut_ptr(), n);
     l.token[n] = 0;
 }
+/// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// This thread's involuntary context switches so far.
+fn thread_nivcsw() -> i64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    ru.ru_nivcsw as i64
+}
+
 unsafe extern "C" fn on_speech_audio(ud: *mut c_void, _: AvsStr, _: *const u8, len: usize, last: bool) {
     let now = Instant::now();
     let l = &mut *(ud as *mut Lat);
     if l.measuring && len > 0 {
         let d = now.duration_since(l.wake).as_secs_f64() * 1e6;
         l.delays.push(d);
+        l.cpu_delays.push(thread_cpu().saturating_sub(l.wake_cpu).as_secs_f64() * 1e6);
+        if thread_nivcsw() != l.wake_nivcsw {
+            l.preempted += 1;
+        } else {
+            l.unpreempted_delays.push(d);
+        }
         if l.cbs_in_wake == 0 {
             l.first_delays.push(d);
         }
@@ -96,6 +127,11 @@ impl Client {
         cfg.log_level = AvsLogLevel::Warn as u32;
         let mut lat = Box::new(Lat {
             wake: Instant::now(),
+            wake_cpu: Duration::ZERO,
+            wake_nivcsw: 0,
+            cpu_delays: Vec::with_capacity(1 << 16),
+            unpreempted_delays: Vec::with_capacity(1 << 16),
+            preempted: 0,
             wake_readable: false,
             cbs_in_wake: 0,
             measuring: false,
@@ -152,6 +188,10 @@ impl Client {
             let readable = r > 0 && pfds[..n].iter().any(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0);
             if readable {
                 self.lat.wake = t;
+                if self.lat.measuring {
+                    self.lat.wake_cpu = thread_cpu();
+                    self.lat.wake_nivcsw = thread_nivcsw();
+                }
                 self.lat.wake_readable = true;
                 self.lat.cbs_in_wake = 0;
             } else {
@@ -244,6 +284,11 @@ fn main() {
     );
     summary("readable wake-up -> on_speech_audio, every invocation", &mut l.delays);
     summary("readable wake-up -> first on_speech_audio of that wake-up", &mut l.first_delays);
+    summary("this thread's CPU time from wake-up to on_speech_audio (CLOCK_THREAD_CPUTIME_ID)", &mut l.cpu_delays);
+    println!("  invocations after which the thread had been preempted (RUSAGE_THREAD nivcsw changed): {}", l.preempted);
+    if !l.unpreempted_delays.is_empty() {
+        summary("wall delay, invocations without preemption", &mut l.unpreempted_delays);
+    }
     let over_1ms = l.delays.iter().filter(|&&d| d > 1000.0).count();
     println!("  invocations over 1 ms: {over_1ms}");
     println!(
@@ -251,6 +296,9 @@ fn main() {
         ng1 - ng0,
         (ng1 - ng0) as f64 / turns as f64
     );
+    // Let the last turn's SpeechStarted/SpeechFinished go out before the client is freed.
+    let end = Instant::now() + Duration::from_millis(300);
+    c.run_until(Duration::from_secs(1), |_| Instant::now() >= end);
     drop(c);
     drop(server);
 }

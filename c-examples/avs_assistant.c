@@ -43,6 +43,7 @@ typedef struct {
     int expect_speech;
 #ifdef AVS_FEATURE_ALSA
     avs_alsa_player *player;
+    uint32_t played; /* the player's count of utterances drained */
 #endif
 } assistant;
 
@@ -330,7 +331,7 @@ int main(int argc, char **argv) {
         avs_status ast = avs_alsa_capture_open(cap_dev ? cap_dev : "default", &capture);
         if (ast == AVS_STATUS_OK) ast = avs_alsa_player_open(play_dev ? play_dev : "default", &a.player);
         if (ast != AVS_STATUS_OK) {
-            fprintf(stderr, "avs_assistant: ALSA: %s\n", avs_status_str((int)ast));
+            fprintf(stderr, "avs_assistant: ALSA: %s: %s\n", avs_status_str((int)ast), avs_alsa_last_error());
             return 1;
         }
     }
@@ -433,12 +434,25 @@ int main(int argc, char **argv) {
                 next_frame_at += 10;
             }
         }
-        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speech_pending == 0 && !a.speak_started) {
-            /* Playback: the whole answer has arrived (and was written / queued to ALSA). */
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && !a.speak_started) {
+            /* Playback starts with the first bytes (the speaker, or the file being written). */
             a.speak_started = 1;
             avs_client_speech_started(client, a.speak_token);
-            avs_client_speech_finished(client, a.speak_token);
-            printf("played Speak %s\n", a.speak_token);
+        }
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speak_started && a.speech_pending == 0) {
+            int played = 1;
+#ifdef AVS_FEATURE_ALSA
+            /* With a speaker, the Speak is finished when the player has drained it. */
+            if (a.player) {
+                avs_alsa_player_info info;
+                played = avs_alsa_player_get_info(a.player, &info) == AVS_STATUS_OK && info.finished != a.played;
+                if (played) a.played = info.finished;
+            }
+#endif
+            if (played) {
+                avs_client_speech_finished(client, a.speak_token);
+                printf("played Speak %s\n", a.speak_token);
+            }
         }
         if (in_turn && a.dialog == AVS_DIALOG_STATE_IDLE && a.speech_pending == 0) {
             in_turn = 0;

@@ -15,6 +15,9 @@
  * - Time: the host passes a monotonic clock in milliseconds to avs_client_poll; every timer
  *   (ping, back-off, timeouts) runs from it. avs_client_poll says how long the host may sleep.
  * - No panic crosses this API: an internal panic returns AVS_STATUS_PANIC and poisons the client.
+ * - avs_alsa_* (ALSA capture and MP3 playback) exist only in a library built with the `alsa`
+ *   feature (`cargo build --features alsa`, `make FEATURES=alsa`); define AVS_FEATURE_ALSA to
+ *   declare them, and link -lasound.
  */
 
 #ifndef AVS_H
@@ -53,8 +56,6 @@
  * Returned by host I/O `send`/`recv`/`connect` on failure.
  */
 #define AVS_IO_ERROR -2
-
-
 
 /**
  * Result of every `avs_*` call and the reason carried by callbacks. `AVS_STATUS_OK` is 0; values are
@@ -169,6 +170,14 @@ typedef enum {
    * The server did not answer in time.
    */
   AVS_STATUS_TIMEOUT = 26,
+  /**
+   * An audio device could not be opened or failed while in use (see `avs_alsa_last_error`).
+   */
+  AVS_STATUS_AUDIO_DEVICE = 27,
+  /**
+   * An audio device cannot take the format needed.
+   */
+  AVS_STATUS_AUDIO_FORMAT = 28,
 } avs_status;
 
 /**
@@ -259,11 +268,137 @@ typedef enum {
   AVS_PROFILE_FAR_FIELD = 2,
 } avs_profile;
 
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * An ALSA microphone: a PCM capture stream at 16 kHz, mono, signed 16-bit native-endian
+ * (S16_LE on every supported target) — the format `avs_client_audio_write` streams to AVS.
+ * Create with `avs_alsa_capture_open`, free with `avs_alsa_capture_close`.
+ * One thread at a time may use a capture.
+ */
+typedef struct avs_alsa_capture avs_alsa_capture;
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * An MP3 speech player on an ALSA PCM playback device. Create with `avs_alsa_player_open`, free
+ * with `avs_alsa_player_close`.
+ *
+ * Threads: the player owns one worker thread that decodes (minimp3) and writes to the device
+ * (non-blocking, in bounded waits). No `avs_alsa_player_*` call but `avs_alsa_player_close`
+ * waits for the device: they copy bytes or read counters under a short lock, so they are safe
+ * to call from the client's callbacks (`on_speech_audio`) and never stall its event loop. Nothing
+ * needs pumping. One thread at a time may call the functions of one player.
+ *
+ * The device is set up at each utterance's MP3 rate and channel count (16 000, 22 050, 24 000 Hz,
+ * mono...) when ALSA accepts them; otherwise at the nearest it offers, and the player converts
+ * (channel mapping, linear resampling).
+ */
+typedef struct avs_alsa_player avs_alsa_player;
+#endif
+
 /**
  * An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
  * time may use a client.
  */
 typedef struct avs_client avs_client;
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * What a capture is doing, from `avs_alsa_capture_get_info`.
+ */
+typedef struct {
+  /**
+   * Sample rate in Hz: 16000.
+   */
+  uint32_t rate;
+  /**
+   * Channels: 1.
+   */
+  uint32_t channels;
+  /**
+   * Period ALSA granted, in frames (160 = 10 ms asked): the device wakes the poll descriptors
+   * about once per period.
+   */
+  uint32_t period_frames;
+  /**
+   * Capture ring ALSA granted, in frames (5120 = 320 ms asked): audio not read within this
+   * time is lost (an overrun).
+   */
+  uint32_t buffer_frames;
+  /**
+   * Samples read since open.
+   */
+  uint64_t frames_read;
+  /**
+   * Overruns since open: each lost some audio (the capture was not read in time). They are
+   * recovered automatically; reading goes on.
+   */
+  uint64_t overruns;
+} avs_alsa_capture_info;
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * What a player is doing, from `avs_alsa_player_get_info`.
+ */
+typedef struct {
+  /**
+   * True while something is still to be played: MP3 bytes not yet decoded, audio not yet
+   * drained, or an `avs_alsa_player_finish` not yet reached. False once idle (and after
+   * `avs_alsa_player_stop`).
+   */
+  bool active;
+  /**
+   * Utterances played to their end since open (each `avs_alsa_player_finish`, once its audio
+   * has drained from the device): when it goes up, send SpeechFinished
+   * (`avs_client_speech_finished`). Stopped utterances are not counted. Wraps around.
+   */
+  uint32_t finished;
+  /**
+   * MP3 bytes written and not yet taken by the decoder.
+   */
+  size_t mp3_buffered;
+  /**
+   * Room for `avs_alsa_player_write_mp3` now, in bytes.
+   */
+  size_t mp3_free;
+  /**
+   * Frames written to the device since open.
+   */
+  uint64_t frames_written;
+  /**
+   * Underruns since open (the device ran dry because MP3 bytes arrived more slowly than they
+   * play); recovered automatically.
+   */
+  uint64_t underruns;
+  /**
+   * Sample rate of the last MP3 frame decoded, in Hz (0 before the first).
+   */
+  uint32_t mp3_rate;
+  /**
+   * Channels of the last MP3 frame decoded (0 before the first).
+   */
+  uint32_t mp3_channels;
+  /**
+   * Rate the device runs at (0 before the first frame); differs from `mp3_rate` when the
+   * player converts.
+   */
+  uint32_t device_rate;
+  /**
+   * Channels the device runs with (0 before the first frame).
+   */
+  uint32_t device_channels;
+  /**
+   * Input bytes skipped as not MP3 audio (ID3 tags, garbage).
+   */
+  uint64_t skipped_bytes;
+  /**
+   * `AVS_STATUS_OK`, or why the player stopped working (e.g. `AVS_STATUS_CONNECTION_LOST`
+   * when the device failed); `avs_alsa_last_error()` after a failing call says more.
+   */
+  avs_status error;
+} avs_alsa_player_info;
+#endif
 
 /**
  * Host-supplied network I/O, for firmware with its own TCP stack. All four functions are
@@ -535,6 +670,143 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * A description of why the last `avs_alsa_*` call that failed on the calling thread failed
+ * (which device, which step, the system's reason), e.g. `cannot open ALSA capture device
+ * "hw:3,0": No such file or directory (...)`. An empty string if none has failed. The string is
+ * NUL-terminated, owned by the library, and valid until the next `avs_alsa_*` call on the same
+ * thread. Safe from any thread.
+ */
+const char *avs_alsa_last_error(void);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Opens the ALSA PCM `device` for capture at 16 kHz, mono, S16 and writes the capture to
+ * `*out`. `device` is an ALSA PCM name: `"default"`, `"plughw:1,0"` (a card with rate/format
+ * conversion), `"hw:1,0"` (no conversion: must support the format itself), `"dsnoop"`...
+ * The device is opened non-blocking (a busy device fails instead of waiting). Recording starts
+ * at once: read at least every `buffer_frames` (320 ms asked), or an overrun loses audio —
+ * close the capture while audio is not wanted.
+ *
+ * Errors: `AVS_STATUS_BAD_CONFIG` when the device does not exist, is busy or not accessible, or
+ * cannot record 16 kHz mono S16 (use a `plughw:` or `default` device, which convert);
+ * `avs_alsa_last_error()` says which and why.
+ */
+avs_status avs_alsa_capture_open(const char *device, avs_alsa_capture **out);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Reads the audio available now without blocking: up to `max_samples` samples into `pcm`, their
+ * number to `*out_samples` — possibly 0 when nothing new was recorded. Call it about every 10 ms
+ * (or when the descriptors of `avs_alsa_capture_fds` are readable) and hand the samples on,
+ * e.g. 160 at a time (320 bytes, one 10 ms AVS audio chunk).
+ *
+ * An overrun (the capture was not read within the ring's time) is recovered here: the audio lost
+ * is gone, reading goes on, and `avs_alsa_capture_info.overruns` counts it.
+ *
+ * Errors: `AVS_STATUS_CONNECTION_LOST` when the device failed or was unplugged (close it);
+ * `AVS_STATUS_NULL_ARGUMENT` when `pcm` is NULL with `max_samples` > 0.
+ */
+avs_status avs_alsa_capture_read(avs_alsa_capture *capture,
+                                 int16_t *pcm,
+                                 size_t max_samples,
+                                 size_t *out_samples);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Writes up to `capacity` poll descriptors of the capture into `fds` (and, when `events` is not
+ * NULL, the `poll(2)` events to wait for on each into `events`; `POLLIN` for most devices) and
+ * their total number to `*out_count`. Wait on them together with `avs_client_fds`, then call
+ * `avs_alsa_capture_read`; a wake-up may still read 0 samples. The descriptors stay valid until
+ * `avs_alsa_capture_close`.
+ */
+avs_status avs_alsa_capture_fds(const avs_alsa_capture *capture,
+                                int *fds,
+                                short *events,
+                                size_t capacity,
+                                size_t *out_count);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Writes the capture's setup and counters to `*out_info`.
+ */
+avs_status avs_alsa_capture_get_info(const avs_alsa_capture *capture,
+                                     avs_alsa_capture_info *out_info);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Stops recording and closes the device. NULL is ignored.
+ */
+void avs_alsa_capture_close(avs_alsa_capture *capture);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Opens the ALSA PCM `device` for playback (`"default"`, `"plughw:0,0"`, `"dmix"`...) and
+ * starts the player's worker thread; writes the player to `*out`. The device is opened
+ * non-blocking and checked for interleaved S16 output; its rate and channels are set at the
+ * first MP3 frame. The MP3 buffer holds 256 KiB (about 40 s of 48 kbit/s speech).
+ *
+ * Errors: `AVS_STATUS_BAD_CONFIG` when the device does not exist, is busy or not accessible, or
+ * cannot play S16; `AVS_STATUS_NO_MEMORY` when the thread cannot be started;
+ * `avs_alsa_last_error()` says which and why.
+ */
+avs_status avs_alsa_player_open(const char *device, avs_alsa_player **out);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Queues `len` MP3 bytes of the current utterance — a piece of any size, e.g. straight from
+ * `on_speech_audio`. The bytes are copied; decoding and playback happen on the player's thread,
+ * so this returns at once. All or nothing: `AVS_STATUS_QUEUE_FULL` when they do not fit in the
+ * free space now (nothing was taken: keep them and retry once `mp3_free` grows, as playback
+ * progresses), `AVS_STATUS_TOO_LARGE` when `len` exceeds the whole buffer.
+ * `data` may be NULL when `len` is 0.
+ */
+avs_status avs_alsa_player_write_mp3(avs_alsa_player *player, const uint8_t *data, size_t len);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Ends the current utterance (e.g. when `on_speech_audio` says `last`): the player decodes its
+ * tail, plays it out and drains the device, then counts it in `avs_alsa_player_info.finished`.
+ * Returns at once. MP3 bytes written afterwards form the next utterance, played after this one
+ * (up to 16 utterances may wait; `AVS_STATUS_QUEUE_FULL` beyond).
+ */
+avs_status avs_alsa_player_finish(avs_alsa_player *player);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Stops playback at once (barge-in, `SpeechSynthesizer` interrupted): drops every buffered MP3
+ * byte and waiting utterance and silences the device within a few tens of milliseconds. Dropped
+ * utterances are not counted as finished. The player stays open for the next utterance.
+ */
+avs_status avs_alsa_player_stop(avs_alsa_player *player);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Writes the player's state and counters to `*out_info`.
+ */
+avs_status avs_alsa_player_get_info(const avs_alsa_player *player, avs_alsa_player_info *out_info);
+#endif
+
+#if defined(AVS_FEATURE_ALSA)
+/**
+ * Stops playback (what is still buffered is dropped: wait for `finished` first to hear it all),
+ * joins the worker thread (it notices within about 50 ms) and closes the device. NULL is
+ * ignored.
+ */
+void avs_alsa_player_close(avs_alsa_player *player);
+#endif
 
 /**
  * Fills `config` with defaults: no endpoint, CA or token; capacities and timers as documented on

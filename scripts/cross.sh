@@ -246,4 +246,11 @@ else
     set -- "${pre[@]}" --target "$target"
 fi
 note "cargo $*"
+# pkg-config for the target's libraries (alsa-sys with --features alsa): the multiarch .pc files of
+# e.g. libasound2-dev:armhf, unless the environment says otherwise.
+if [ -d "/usr/lib/${triple}/pkgconfig" ]; then
+    isset "PKG_CONFIG_ALLOW_CROSS_${tu}" || export "PKG_CONFIG_ALLOW_CROSS_${tu}=1"
+    isset "PKG_CONFIG_LIBDIR_${tu}" || export "PKG_CONFIG_LIBDIR_${tu}=/usr/lib/${triple}/pkgconfig"
+fi
+
 exec cargo "$@"

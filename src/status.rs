@@ -59,6 +59,10 @@ pub enum AvsStatus {
     RingFull = 25,
     /// The server did not answer in time.
     Timeout = 26,
+    /// An audio device could not be opened or failed while in use (see `avs_alsa_last_error`).
+    AudioDevice = 27,
+    /// An audio device cannot take the format needed.
+    AudioFormat = 28,
 }
 
 impl AvsStatus {
@@ -100,6 +104,8 @@ impl AvsStatus {
             AvsStatus::GoAway => c"server sent GOAWAY",
             AvsStatus::RingFull => c"audio ring full; samples not taken",
             AvsStatus::Timeout => c"no answer in time",
+            AvsStatus::AudioDevice => c"audio device unavailable or failed",
+            AvsStatus::AudioFormat => c"audio device cannot take the format",
         }
     }
 }
@@ -173,13 +179,13 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub(crate) const ALL: [AvsStatus; 27] = [
+    pub(crate) const ALL: [AvsStatus; 29] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
         AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
-        AvsStatus::RingFull, AvsStatus::Timeout,
+        AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat,
     ];
 
     /// The status with this numeric value, if there is one.

@@ -147,3 +147,40 @@ fn assistant_fails_a_turn_without_an_answer() {
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("got no answer"), "{stderr}");
 }
+
+#[test]
+fn assistant_with_alsa_captures_and_plays_through_real_alsa_devices() {
+    // ALSA's `file` plugin over its `null` device: a raw file is the microphone, a WAV file the
+    // speaker (tests/fixtures/alsa/asoundrc); no sound card needed.
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 16000}));
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    let mic = repo().join("target/test-alsa-mic.raw");
+    let speaker = repo().join("target/test-alsa-speaker.wav");
+    std::fs::write(&mic, &pcm).unwrap();
+    let _ = std::fs::remove_file(&speaker);
+    let out = Command::new(build())
+        .args([
+            "--endpoint", &server.endpoint(),
+            "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+            "--token", "test-token",
+            "--alsa", "--profile", "NEAR_FIELD",
+        ])
+        .env("ALSA_CONFIG_PATH", repo().join("tests/fixtures/alsa/asoundrc"))
+        .env("AVS_ALSA_CAPTURE", format!("avs_test_capture:INFILE=\"{}\"", mic.display()))
+        .env("AVS_ALSA_PLAYBACK", format!("avs_test_wav:FILE=\"{}\"", speaker.display()))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
+    let a = server.cmd(json!({"cmd": "audio", "index": -1}));
+    let audio = unb64(a["audio_b64"].as_str().unwrap());
+    assert!(audio.len() >= 16000 && audio == pcm[..audio.len()], "the ALSA capture's samples reached AVS intact");
+    // The Speak MP3 (22.05 kHz mono, ~1.96 s) decoded and played: the WAV holds about that much.
+    let wav = std::fs::read(&speaker).unwrap();
+    let seconds = (wav.len() - 44) as f64 / (22050.0 * 2.0);
+    assert!((1.8..2.2).contains(&seconds), "speaker got {seconds:.2} s of audio");
+    let fin = server.requests().into_iter().filter(|r| r["event"]["name"] == "SpeechFinished").count();
+    assert_eq!(fin, 1, "SpeechFinished once the player drained");
+}

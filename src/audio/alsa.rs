@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ::alsa::pcm::{Access, Format, HwParams, State, PCM};
+use ::alsa::pcm::{Access, Format, HwParams, State as PcmState, PCM};
 use ::alsa::{Direction, PollDescriptors, ValueOr};
 
 use super::convert::Converter;
@@ -52,7 +52,9 @@ fn describe(e: &::alsa::Error) -> String {
 
 fn open_error(kind: &str, device: &str, e: &::alsa::Error) -> AudioError {
     let hint = match e.errno() {
-        libc::ENOENT | libc::ENODEV | libc::ENXIO => " (list the device names with `aplay -L` / `arecord -L`)",
+        libc::ENOENT | libc::ENODEV | libc::ENXIO => {
+            " (no such PCM, or a card or file it needs is missing; `aplay -L` / `arecord -L` list the names)"
+        }
         libc::EBUSY => " (another program has it open; a `dmix`/`dsnoop` or `default` device can be shared)",
         libc::EACCES | libc::EPERM => " (the process needs access to /dev/snd, e.g. the `audio` group)",
         _ => "",
@@ -105,12 +107,12 @@ pub struct Capture {
     pcm: PCM,
     device: String,
     info: CaptureInfo,
-    started: bool,
 }
 
 impl Capture {
     /// Opens `device` (an ALSA PCM name: `default`, `plughw:1,0`, `dsnoop`...) for capture at
-    /// 16 kHz mono S16. Recording starts at the first [`read`](Self::read).
+    /// 16 kHz mono S16 and starts recording: read at least every buffer's time (320 ms asked), or
+    /// an overrun loses audio.
     pub fn open(device: &CStr) -> Result<Capture, AudioError> {
         let name = device.to_string_lossy().into_owned();
         let pcm = PCM::open(device, Direction::Capture, true).map_err(|e| open_error("capture", &name, &e))?;
@@ -142,6 +144,9 @@ impl Capture {
             swp.set_start_threshold(1).map_err(|e| failed("capture", &name, "start threshold", &e))?;
             pcm.sw_params(&swp).map_err(|e| failed("capture", &name, "sw params", &e))?;
         }
+        // Record from now on, so that the poll descriptors wake a host that waits on them
+        // before its first read.
+        pcm.start().map_err(|e| failed("capture", &name, "start", &e))?;
         Ok(Capture {
             pcm,
             device: name,
@@ -153,7 +158,6 @@ impl Capture {
                 frames_read: 0,
                 overruns: 0,
             },
-            started: false,
         })
     }
 
@@ -204,25 +208,19 @@ impl Capture {
     }
 
     /// Reads the samples available now, up to `out.len()`, and returns how many (possibly 0).
-    /// The first call starts recording. An overrun (audio not read in time) is recovered and
+    /// An overrun (audio not read in time) is recovered and
     /// counted in [`CaptureInfo::overruns`]; the samples lost with it are gone.
     pub fn read(&mut self, out: &mut [i16]) -> Result<usize, AudioError> {
         if out.is_empty() {
             return Ok(0);
         }
         self.consume_poll_events();
-        if !self.started {
-            if self.pcm.state() == State::Prepared {
-                self.pcm.start().map_err(|e| failed("capture", &self.device, "start", &e))?;
-            }
-            self.started = true;
-        }
         match self.pcm.state() {
-            State::XRun | State::Suspended => {
-                let e = ::alsa::Error::new("snd_pcm_state", if self.pcm.state() == State::XRun { libc::EPIPE } else { libc::ESTRPIPE });
+            PcmState::XRun | PcmState::Suspended => {
+                let e = ::alsa::Error::new("snd_pcm_state", if self.pcm.state() == PcmState::XRun { libc::EPIPE } else { libc::ESTRPIPE });
                 self.recover(e)?;
             }
-            State::Disconnected => {
+            PcmState::Disconnected => {
                 return Err(AudioError::new(DEVICE_FAILED, format!("ALSA capture device \"{}\" was disconnected", self.device)));
             }
             _ => {}
@@ -558,7 +556,7 @@ impl Output {
             Ok(()) => {}
             Err(e) if e.errno() == libc::EAGAIN => {
                 // Non-blocking: the device drains on its own; watch it in bounded steps.
-                while self.pcm.state() == State::Draining {
+                while self.pcm.state() == PcmState::Draining {
                     if stop() {
                         let _ = self.pcm.drop();
                         let _ = self.pcm.prepare();

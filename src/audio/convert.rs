@@ -101,9 +101,8 @@ impl Converter {
             // Output frames that fall between `prev` (phase 0) and `cur` (phase ONE).
             while self.phase < ONE {
                 let f = (self.phase >> 16) as i64; // 16-bit fraction
-                for c in 0..oc {
-                    let a = self.prev[c] as i64;
-                    let b = cur[c] as i64;
+                for (&a, &b) in self.prev[..oc].iter().zip(&cur[..oc]) {
+                    let (a, b) = (a as i64, b as i64);
                     self.out.push((a + (((b - a) * f) >> 16)) as i16);
                 }
                 self.phase += self.step;

@@ -18,11 +18,11 @@ use std::fmt;
 use crate::status::AvsStatus;
 
 /// Status of a device that cannot be opened: no PCM of that name, busy, no permission.
-pub const DEVICE_UNAVAILABLE: AvsStatus = AvsStatus::BadConfig;
+pub const DEVICE_UNAVAILABLE: AvsStatus = AvsStatus::AudioDevice;
 /// Status of a device that cannot take the format (rate, channels, sample format, access).
-pub const FORMAT_UNSUPPORTED: AvsStatus = AvsStatus::BadConfig;
+pub const FORMAT_UNSUPPORTED: AvsStatus = AvsStatus::AudioFormat;
 /// Status of a device that failed while in use (unplugged, driver error).
-pub const DEVICE_FAILED: AvsStatus = AvsStatus::ConnectionLost;
+pub const DEVICE_FAILED: AvsStatus = AvsStatus::AudioDevice;
 
 /// Why an audio call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

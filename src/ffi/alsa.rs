@@ -81,7 +81,8 @@ pub struct AvsAlsaCaptureInfo {
 /// `*out`. `device` is an ALSA PCM name: `"default"`, `"plughw:1,0"` (a card with rate/format
 /// conversion), `"hw:1,0"` (no conversion: must support the format itself), `"dsnoop"`...
 /// The device is opened non-blocking (a busy device fails instead of waiting). Recording starts
-/// at the first `avs_alsa_capture_read`.
+/// at once: read at least every `buffer_frames` (320 ms asked), or an overrun loses audio —
+/// close the capture while audio is not wanted.
 ///
 /// Errors: `AVS_STATUS_BAD_CONFIG` when the device does not exist, is busy or not accessible, or
 /// cannot record 16 kHz mono S16 (use a `plughw:` or `default` device, which convert);
@@ -217,9 +218,10 @@ pub unsafe extern "C" fn avs_alsa_capture_close(capture: *mut AvsAlsaCapture) {
 /// with `avs_alsa_player_close`.
 ///
 /// Threads: the player owns one worker thread that decodes (minimp3) and writes to the device
-/// (non-blocking, in bounded waits); no `avs_alsa_player_*` call waits for the device, they only
-/// copy bytes or read counters under a short lock — safe to call from the client's callbacks
-/// (`on_speech_audio`). One thread at a time may call the functions of one player.
+/// (non-blocking, in bounded waits). No `avs_alsa_player_*` call but `avs_alsa_player_close`
+/// waits for the device: they copy bytes or read counters under a short lock, so they are safe
+/// to call from the client's callbacks (`on_speech_audio`) and never stall its event loop. Nothing
+/// needs pumping. One thread at a time may call the functions of one player.
 ///
 /// The device is set up at each utterance's MP3 rate and channel count (16 000, 22 050, 24 000 Hz,
 /// mono...) when ALSA accepts them; otherwise at the nearest it offers, and the player converts
@@ -373,8 +375,8 @@ pub unsafe extern "C" fn avs_alsa_player_get_info(player: *const AvsAlsaPlayer, 
 }
 
 /// Stops playback (what is still buffered is dropped: wait for `finished` first to hear it all),
-/// joins the worker thread — within about 50 ms, or the time left to drain a device (at most its
-/// 200 ms buffer) — and closes the device. NULL is ignored.
+/// joins the worker thread (it notices within about 50 ms) and closes the device. NULL is
+/// ignored.
 #[no_mangle]
 pub unsafe extern "C" fn avs_alsa_player_close(player: *mut AvsAlsaPlayer) {
     if player.is_null() {
