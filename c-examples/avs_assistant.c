@@ -372,6 +372,8 @@ int main(int argc, char **argv) {
     uint64_t connected_at = 0;
     int exit_code = 0;
     unsigned turns_done = 0, turns_answered = 0;
+    uint64_t leaving_since = 0;
+    int acted; /* this round called into the client: poll again at once */
     int in_turn = 0;
     size_t audio_pos = 0;
     uint64_t next_frame_at = 0;
@@ -379,6 +381,7 @@ int main(int argc, char **argv) {
     while (!stop_requested) {
         uint32_t next_ms = 0;
         uint64_t now = avs_monotonic_ms();
+        acted = 0;
         st = avs_client_poll(client, now, &next_ms);
         if (st != AVS_STATUS_OK) {
             fprintf(stderr, "avs_assistant: poll failed: %s\n", avs_status_str((int)st));
@@ -400,6 +403,7 @@ int main(int argc, char **argv) {
             a.expect_speech = 0;
             a.turn_failed = 0;
             st = avs_client_start_turn(client, &opts);
+            acted = 1;
             if (st == AVS_STATUS_OK) {
                 in_turn = 1;
                 audio_pos = 0;
@@ -427,6 +431,7 @@ int main(int argc, char **argv) {
                     audio_pos += n;
                 } else if (profile == AVS_PROFILE_CLOSE_TALK) {
                     avs_client_end_audio(client); /* the button is released where the file ends */
+                    acted = 1;
                     break;
                 } else if (avs_client_audio_write(client, silence, sizeof silence) != AVS_STATUS_OK) {
                     break;
@@ -438,6 +443,7 @@ int main(int argc, char **argv) {
             /* Playback starts with the first bytes (the speaker, or the file being written). */
             a.speak_started = 1;
             avs_client_speech_started(client, a.speak_token);
+            acted = 1;
         }
         if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speak_started && a.speech_pending == 0) {
             int played = 1;
@@ -450,6 +456,7 @@ int main(int argc, char **argv) {
             }
 #endif
             if (played) {
+                acted = 1;
                 avs_client_speech_finished(client, a.speak_token);
                 printf("played Speak %s\n", a.speak_token);
             }
@@ -468,8 +475,8 @@ int main(int argc, char **argv) {
             /* Let what was reported (SpeechStarted/Finished...) reach AVS before leaving, within reason. */
             size_t pending = 0;
             avs_client_pending_events(client, &pending);
-            if (!pending || a.state != AVS_CONNECTION_STATE_CONNECTED || now >= connected_at + (uint64_t)(run_for * 1000) + 5000)
-                break;
+            if (!leaving_since) leaving_since = now;
+            if (!pending || a.state != AVS_CONNECTION_STATE_CONNECTED || now >= leaving_since + 5000) break;
         }
 
         int fds[4];
@@ -482,6 +489,7 @@ int main(int argc, char **argv) {
             pfds[i].events = POLLIN | (wants_write ? POLLOUT : 0);
             pfds[i].revents = 0;
         }
+        if (acted) continue; /* what was just queued goes out now, not after the next wait */
         int timeout = next_ms > 1000 ? 1000 : (int)next_ms;
         if (in_turn && a.dialog == AVS_DIALOG_STATE_LISTENING) {
             uint64_t t = avs_monotonic_ms();

@@ -7,10 +7,13 @@
  * Conventions
  * - Every function returns an avs_status (AVS_STATUS_OK = 0) unless it says otherwise, checks its
  *   pointer arguments (AVS_STATUS_NULL_ARGUMENT), and writes its outputs only on success.
- * - Threads: a client is used by one thread at a time. All callbacks run on that thread, inside
- *   avs_client_poll (or avs_client_free). A callback must not call back into its client; such
- *   calls return AVS_STATUS_REENTRANT. avs_status_str, avs_version and avs_monotonic_ms are safe
- *   from any thread.
+ * - Threads: a client is used by one thread at a time. All callbacks run on that thread: inside
+ *   avs_client_poll, or inside the call whose effect they report (on_state inside
+ *   avs_client_connect/_disconnect/_set_token, on_dialog_state inside avs_client_start_turn/
+ *   _end_audio/_cancel_turn/_speech_finished, final on_event_outcome inside avs_client_free).
+ *   A callback must not call back into its client; such calls return AVS_STATUS_REENTRANT.
+ *   avs_client_audio_write is the one call safe from another thread (an audio thread), and
+ *   avs_status_str, avs_version and avs_monotonic_ms are safe from any thread.
  * - Pointers passed to callbacks (avs_str, avs_directive, data) are valid only during the call.
  * - Time: the host passes a monotonic clock in milliseconds to avs_client_poll; every timer
  *   (ping, back-off, timeouts) runs from it. avs_client_poll says how long the host may sleep.
@@ -523,6 +526,12 @@ typedef struct {
    * then it ends with `AVS_STATUS_TIMEOUT`.
    */
   uint32_t turn_timeout_ms;
+  /**
+   * Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 65536: two sessions
+   * during a GOAWAY hand-over). nghttp2 draws every block from it and makes no heap calls; a
+   * session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
+   */
+  uint32_t http2_memory_bytes;
 } avs_config;
 
 /**
@@ -571,9 +580,9 @@ typedef struct {
 } avs_directive;
 
 /**
- * Host callbacks. Every member may be NULL. All run inside `avs_client_poll` (or
- * `avs_client_free` for final event outcomes), on the thread that called it, and must not call
- * back into the same client except for read-only `avs_status_str`.
+ * Host callbacks. Every member may be NULL. They run on the client's thread, inside
+ * `avs_client_poll` or inside the call whose effect they report (see the header's conventions),
+ * and must not call back into the same client (`AVS_STATUS_REENTRANT`).
  */
 typedef struct {
   /**

@@ -22,6 +22,8 @@
 #     (default 5) minus a `--utterances 0` run, divided by N x 3.3 s (BENCH_CPU_REPS runs each,
 #     median), and instructions per second of audio from the callgrind runs.
 # Outputs (callgrind files, logs) go to target/bench-turn/. Last lines: one summary line each.
+# Env: BENCH_NO_BUILD=1, BENCH_FEATURES=<Makefile FEATURES, e.g. empty for no ALSA>,
+#      BENCH_UTTERANCES (5), BENCH_CPU_REPS (3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -50,10 +52,12 @@ curl -V | grep -q 'HTTP2' || { echo "bench-turn: curl lacks HTTP2: $(curl -V | h
 curl -V | head -1 | grep -q 'OpenSSL' || echo "bench-turn: warning: curl is not built with OpenSSL: $(curl -V | head -1)" >&2
 
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-    make -C c-examples BUILD="$OUT/build" >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; exit 1; }
+    # BENCH_FEATURES (may be empty) is passed on as the Makefile's FEATURES (default there: alsa).
+    make -C c-examples BUILD="$OUT/build" ${BENCH_FEATURES+FEATURES="$BENCH_FEATURES"} >"$OUT/build.log" 2>&1 ||
+        { cat "$OUT/build.log" >&2; exit 1; }
 fi
 [ -x "$APP" ] || { echo "bench-turn: $APP missing (make -C c-examples BUILD=$OUT/build)" >&2; exit 1; }
-echo "avs_assistant: $APP ($(size "$APP" | awk 'NR == 2 { print $1 " B text, " $2 " B data, " $3 " B bss" }'))"
+echo "avs_assistant: $APP, links $(ldd "$APP" | awk '/=>/ { printf "%s ", $1 }')($(size "$APP" | awk 'NR == 2 { print $1 " B text, " $2 " B data, " $3 " B bss" }'))"
 python3 emulator/avs_server.py gen-certs "$CERTS" >/dev/null
 
 # ------------------------------------------------------------------ server

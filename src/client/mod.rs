@@ -14,6 +14,7 @@ use crate::protocol::multipart;
 use crate::status::{AvsStatus, ConnectionState, LogLevel};
 use crate::transport::h2::{H2Session, Header};
 use crate::transport::io::{IoError, Network};
+use crate::transport::pool::Pool;
 use crate::transport::tls::{TlsConfig, TlsError, TlsStream};
 use backoff::Backoff;
 use context::ContextState;
@@ -55,6 +56,7 @@ pub struct Settings {
     pub audio_ring_bytes: usize,
     pub attachment_buffer_bytes: usize,
     pub turn_timeout_ms: u32,
+    pub http2_memory_bytes: usize,
 }
 
 /// The parts of the endpoint URL the connection needs.
@@ -203,6 +205,8 @@ pub struct Client {
     rx: Box<[u8]>,
     busy: bool,
     now: u64,
+    /// nghttp2's memory. Declared after `conns` so that the sessions are dropped first.
+    h2_pool: Box<Pool>,
 }
 
 fn tls_status(e: &TlsError) -> AvsStatus {
@@ -279,6 +283,7 @@ impl Client {
             rx: vec![0u8; RECV_CHUNK].into_boxed_slice(),
             busy: false,
             now: 0,
+            h2_pool: Box::new(Pool::new(settings.http2_memory_bytes)),
             settings,
         })
     }
@@ -496,9 +501,12 @@ impl Client {
     }
 
     fn on_established(&mut self, i: usize) -> Result<(), AvsStatus> {
-        let conn = self.conns[i].as_mut().expect("connection present");
-        let h2 = H2Session::new().map_err(|_| AvsStatus::Protocol)?;
-        conn.h2 = Some(h2);
+        let pool = core::ptr::NonNull::from(&mut *self.h2_pool);
+        let h2 = H2Session::new(pool).map_err(|e| {
+            log!(self.host, self.shared.log_level, LogLevel::Error, "{e} (http2_memory_bytes {} may be too small)", self.h2_pool.stats().capacity);
+            AvsStatus::NoMemory
+        })?;
+        self.conns[i].as_mut().expect("connection present").h2 = Some(h2);
         log!(self.host, self.shared.log_level, LogLevel::Info, "TLS established with {} (ALPN h2)", self.endpoint.authority);
         self.open_downchannel(i)
     }

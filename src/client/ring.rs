@@ -61,9 +61,14 @@ impl AudioRing {
             self.overruns.fetch_add(1, Relaxed);
             return Err(WriteError::Full);
         }
-        for (i, &b) in data.iter().enumerate() {
-            // SAFETY: this byte is outside the consumer's readable range (see the Sync impl).
-            unsafe { *self.buf[(w + i) % cap].get() = b };
+        let start = w % cap;
+        let first = data.len().min(cap - start);
+        // SAFETY: these bytes are outside the consumer's readable range (see the Sync impl);
+        // UnsafeCell<u8> has the layout of u8, so the cells form one contiguous byte run.
+        unsafe {
+            let base = UnsafeCell::raw_get(self.buf.as_ptr());
+            core::ptr::copy_nonoverlapping(data.as_ptr(), base.add(start), first);
+            core::ptr::copy_nonoverlapping(data.as_ptr().add(first), base, data.len() - first);
         }
         self.written.store(w + data.len(), Release);
         Ok(())
@@ -84,9 +89,13 @@ impl AudioRing {
         let r = self.read.load(Relaxed);
         let n = (self.written.load(Acquire) - r).min(out.len());
         let cap = self.buf.len();
-        for (i, o) in out[..n].iter_mut().enumerate() {
-            // SAFETY: this byte is inside the readable range, which the producer does not touch.
-            *o = unsafe { *self.buf[(r + i) % cap].get() };
+        let start = r % cap;
+        let first = n.min(cap - start);
+        // SAFETY: these bytes are inside the readable range, which the producer does not touch.
+        unsafe {
+            let base = UnsafeCell::raw_get(self.buf.as_ptr()) as *const u8;
+            core::ptr::copy_nonoverlapping(base.add(start), out.as_mut_ptr(), first);
+            core::ptr::copy_nonoverlapping(base, out.as_mut_ptr().add(first), n - first);
         }
         self.read.store(r + n, Release);
         n

@@ -168,6 +168,7 @@ pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
         audio_ring_bytes: 16_000,
         attachment_buffer_bytes: 16_384,
         turn_timeout_ms: 10_000,
+        http2_memory_bytes: 65_536,
     });
     AvsStatus::Ok
 }
@@ -244,6 +245,7 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
             audio_ring_bytes: cfg.audio_ring_bytes as usize,
             attachment_buffer_bytes: cfg.attachment_buffer_bytes as usize,
             turn_timeout_ms: cfg.turn_timeout_ms.max(1),
+            http2_memory_bytes: cfg.http2_memory_bytes as usize,
         };
         match Client::new(settings, Box::new(CallbackHost { cb: *callbacks }), net) {
             Ok(client) => {

@@ -38,9 +38,9 @@ pub struct AvsDirective {
     pub json: AvsStr,
 }
 
-/// Host callbacks. Every member may be NULL. All run inside `avs_client_poll` (or
-/// `avs_client_free` for final event outcomes), on the thread that called it, and must not call
-/// back into the same client except for read-only `avs_status_str`.
+/// Host callbacks. Every member may be NULL. They run on the client's thread, inside
+/// `avs_client_poll` or inside the call whose effect they report (see the header's conventions),
+/// and must not call back into the same client (`AVS_STATUS_REENTRANT`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct AvsCallbacks {
@@ -174,4 +174,8 @@ pub struct AvsConfig {
     /// How long a turn may wait for Alexa's answer after its audio ended (default 10000);
     /// then it ends with `AVS_STATUS_TIMEOUT`.
     pub turn_timeout_ms: u32,
+    /// Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 65536: two sessions
+    /// during a GOAWAY hand-over). nghttp2 draws every block from it and makes no heap calls; a
+    /// session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
+    pub http2_memory_bytes: u32,
 }

@@ -7,6 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use libnghttp2_sys as ng;
+use std::ptr::NonNull;
+
+use super::pool::Pool;
 
 /// What the body source had for a request stream.
 pub enum BodyChunk {
@@ -49,18 +52,22 @@ impl std::fmt::Display for H2Error {
     }
 }
 
-/// Counting allocator for nghttp2 (`nghttp2_mem`): live bytes, peak and call counts, so the
-/// footprint and per-operation allocations of nghttp2 can be reported.
+/// nghttp2's allocator (`nghttp2_mem`): every block comes from the client's [`Pool`], sized at
+/// creation, so the HTTP/2 layer makes no heap calls after set-up. Process-wide counters (live
+/// bytes, peak, calls) report what nghttp2 uses; tests can make the n-th allocation fail.
 pub mod mem {
     use std::os::raw::c_void;
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+    use crate::transport::pool::Pool;
 
     static LIVE: AtomicUsize = AtomicUsize::new(0);
     static PEAK: AtomicUsize = AtomicUsize::new(0);
     static CALLS: AtomicUsize = AtomicUsize::new(0);
-    const HEADER: usize = 16;
+    /// Allocation index (counted from 1 by `CALLS`) that fails; 0 = none.
+    static FAIL_AT: AtomicU64 = AtomicU64::new(0);
 
-    /// Bytes nghttp2 holds now, its high-water mark, and how many allocation calls it made.
+    /// Bytes nghttp2 holds now (all clients), its high-water mark, and its allocation calls.
     pub fn stats() -> (usize, usize, usize) {
         (LIVE.load(Relaxed), PEAK.load(Relaxed), CALLS.load(Relaxed))
     }
@@ -70,35 +77,54 @@ pub mod mem {
         PEAK.store(LIVE.load(Relaxed), Relaxed);
     }
 
-    fn note_alloc(size: usize) {
-        CALLS.fetch_add(1, Relaxed);
-        let live = LIVE.fetch_add(size, Relaxed) + size;
-        PEAK.fetch_max(live, Relaxed);
+    /// Failure injection for tests: the allocation call whose number (see [`stats`]) is `call`
+    /// fails as if the pool were exhausted. `None` turns it off.
+    pub fn fail_allocation_at(call: Option<usize>) {
+        FAIL_AT.store(call.map(|c| c as u64).unwrap_or(0), Relaxed);
     }
 
-    // Each block carries its size in a 16-byte header so free and realloc can account for it.
-    pub(super) unsafe extern "C" fn malloc(size: usize, _: *mut c_void) -> *mut c_void {
-        let p = libc::malloc(size + HEADER) as *mut usize;
-        if p.is_null() {
-            return p as *mut c_void;
-        }
-        *p = size;
-        note_alloc(size);
-        (p as *mut u8).add(HEADER) as *mut c_void
+    fn pool<'a>(ud: *mut c_void) -> &'a mut Pool {
+        // SAFETY: mem_user_data is the client's pool, which outlives its sessions, and nghttp2
+        // calls these only from inside the client's own calls (one thread).
+        unsafe { &mut *(ud as *mut Pool) }
     }
 
-    pub(super) unsafe extern "C" fn free(ptr: *mut c_void, _: *mut c_void) {
-        if ptr.is_null() {
-            return;
+    fn take(p: &mut Pool, size: usize) -> *mut c_void {
+        let n = CALLS.fetch_add(1, Relaxed) as u64 + 1;
+        if FAIL_AT.load(Relaxed) == n {
+            return std::ptr::null_mut();
         }
-        let p = (ptr as *mut u8).sub(HEADER) as *mut usize;
-        LIVE.fetch_sub(*p, Relaxed);
-        libc::free(p as *mut c_void);
+        match p.alloc(size) {
+            Some(ptr) => {
+                let got = p.size_of(ptr.as_ptr()).unwrap_or(size);
+                let live = LIVE.fetch_add(got, Relaxed) + got;
+                PEAK.fetch_max(live, Relaxed);
+                ptr.as_ptr() as *mut c_void
+            }
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    fn give(p: &mut Pool, ptr: *mut c_void) {
+        if let Some(size) = p.size_of(ptr as *const u8) {
+            LIVE.fetch_sub(size, Relaxed);
+            p.free(ptr as *const u8);
+        }
+    }
+
+    pub(super) unsafe extern "C" fn malloc(size: usize, ud: *mut c_void) -> *mut c_void {
+        take(pool(ud), size)
+    }
+
+    pub(super) unsafe extern "C" fn free(ptr: *mut c_void, ud: *mut c_void) {
+        if !ptr.is_null() {
+            give(pool(ud), ptr);
+        }
     }
 
     pub(super) unsafe extern "C" fn calloc(n: usize, size: usize, ud: *mut c_void) -> *mut c_void {
         let Some(total) = n.checked_mul(size) else { return std::ptr::null_mut() };
-        let p = malloc(total, ud);
+        let p = take(pool(ud), total);
         if !p.is_null() {
             std::ptr::write_bytes(p as *mut u8, 0, total);
         }
@@ -106,19 +132,20 @@ pub mod mem {
     }
 
     pub(super) unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize, ud: *mut c_void) -> *mut c_void {
+        let p = pool(ud);
         if ptr.is_null() {
-            return malloc(size, ud);
+            return take(p, size);
         }
-        let old = (ptr as *mut u8).sub(HEADER) as *mut usize;
-        let old_size = *old;
-        let p = libc::realloc(old as *mut c_void, size + HEADER) as *mut usize;
-        if p.is_null() {
-            return p as *mut c_void;
+        let old = p.size_of(ptr as *const u8).unwrap_or(0);
+        if size <= old {
+            return ptr;
         }
-        *p = size;
-        LIVE.fetch_sub(old_size, Relaxed);
-        note_alloc(size);
-        (p as *mut u8).add(HEADER) as *mut c_void
+        let new = take(p, size);
+        if !new.is_null() {
+            std::ptr::copy_nonoverlapping(ptr as *const u8, new as *mut u8, old);
+            give(p, ptr);
+        }
+        new
     }
 }
 
@@ -234,8 +261,9 @@ unsafe extern "C" fn read_body(
 pub struct Header<'a>(pub &'a [u8], pub &'a [u8]);
 
 impl H2Session {
-    /// Creates a client session and queues the connection preface and SETTINGS.
-    pub fn new() -> Result<Self, H2Error> {
+    /// Creates a client session drawing its memory from `pool`, and queues the connection
+    /// preface and SETTINGS. The pool must outlive the session.
+    pub fn new(pool: NonNull<Pool>) -> Result<Self, H2Error> {
         // SAFETY: standard nghttp2 set-up; every pointer is checked and freed on every path.
         unsafe {
             let mut cbs = ptr::null_mut();
@@ -248,7 +276,7 @@ impl H2Session {
             ng::nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, Some(on_data_chunk));
             ng::nghttp2_session_callbacks_set_on_stream_close_callback(cbs, Some(on_stream_close));
             let mut mem = ng::nghttp2_mem {
-                mem_user_data: ptr::null_mut(),
+                mem_user_data: pool.as_ptr() as *mut c_void,
                 malloc: Some(mem::malloc),
                 free: Some(mem::free),
                 calloc: Some(mem::calloc),

@@ -135,6 +135,17 @@ impl PosixConnection {
     }
 }
 
+impl PosixConnection {
+    /// Maps a failed send/recv; only a real failure pays for the SO_ERROR lookup (EAGAIN is the
+    /// common case on a non-blocking socket).
+    fn error_from(&self, errno: i32) -> Result<usize, IoError> {
+        match map_errno(errno) {
+            IoError::WouldBlock => Err(IoError::WouldBlock),
+            other => Err(self.pending_error().map(IoError::Failed).unwrap_or(other)),
+        }
+    }
+}
+
 impl Connection for PosixConnection {
     fn send(&mut self, buf: &[u8]) -> Result<usize, IoError> {
         // SAFETY: buf is valid for buf.len() bytes; MSG_NOSIGNAL keeps a dead peer from raising SIGPIPE.
@@ -142,11 +153,7 @@ impl Connection for PosixConnection {
         if n >= 0 {
             return Ok(n as usize);
         }
-        let errno = last_errno();
-        match self.pending_error() {
-            Some(e) if errno != libc::EAGAIN => Err(IoError::Failed(e)),
-            _ => Err(map_errno(errno)),
-        }
+        self.error_from(last_errno())
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
@@ -158,11 +165,7 @@ impl Connection for PosixConnection {
         if n == 0 {
             return Err(IoError::Closed);
         }
-        let errno = last_errno();
-        match self.pending_error() {
-            Some(e) if errno != libc::EAGAIN => Err(IoError::Failed(e)),
-            _ => Err(map_errno(errno)),
-        }
+        self.error_from(last_errno())
     }
 
     fn fd(&self) -> Option<i32> {

@@ -2,4 +2,5 @@
 
 pub mod h2;
 pub mod io;
+pub mod pool;
 pub mod tls;

@@ -1,0 +1,224 @@
+//! A fixed memory pool: one arena, allocated once when the client is created, that nghttp2 draws
+//! from through `nghttp2_mem`. After set-up the HTTP/2 layer therefore makes no heap calls, and a
+//! session that would exceed the budget gets an allocation failure (an error), never more memory.
+//!
+//! First fit over an address-ordered free list, split on allocation, coalesced on free: simple,
+//! and enough for nghttp2's few dozen live blocks.
+
+use core::ptr::NonNull;
+
+/// Allocation granule and alignment (malloc's alignment on 64-bit targets).
+const UNIT: usize = 16;
+const MAGIC_USED: u32 = 0xA110_C8ED;
+const NONE: u32 = u32::MAX;
+
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+struct Unit([u8; UNIT]);
+
+/// Block header, one unit in front of every block: its size in units, and the next free block
+/// (free) or a marker (in use).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Header {
+    units: u32,
+    next: u32,
+}
+
+/// Counters of a pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Bytes handed out and not yet freed.
+    pub live: usize,
+    /// The most `live` has been.
+    pub peak: usize,
+    /// Allocation calls served (malloc, calloc and growing reallocs).
+    pub allocs: u64,
+    /// Allocation calls refused for lack of room.
+    pub failures: u64,
+    /// Arena size in bytes.
+    pub capacity: usize,
+}
+
+/// The pool.
+pub struct Pool {
+    arena: Box<[Unit]>,
+    free: u32,
+    stats: PoolStats,
+}
+
+impl Pool {
+    /// A pool of `bytes` (rounded up to 16).
+    pub fn new(bytes: usize) -> Self {
+        let units = bytes.div_ceil(UNIT).clamp(2, NONE as usize - 1);
+        let mut pool = Pool { arena: vec![Unit([0; UNIT]); units].into_boxed_slice(), free: 0, stats: PoolStats::default() };
+        pool.stats.capacity = units * UNIT;
+        pool.set_header(0, Header { units: units as u32, next: NONE });
+        pool
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> PoolStats {
+        self.stats
+    }
+
+    fn header(&self, at: u32) -> Header {
+        let b = &self.arena[at as usize].0;
+        Header { units: u32::from_ne_bytes(b[0..4].try_into().unwrap()), next: u32::from_ne_bytes(b[4..8].try_into().unwrap()) }
+    }
+
+    fn set_header(&mut self, at: u32, h: Header) {
+        let b = &mut self.arena[at as usize].0;
+        b[0..4].copy_from_slice(&h.units.to_ne_bytes());
+        b[4..8].copy_from_slice(&h.next.to_ne_bytes());
+    }
+
+    fn base(&self) -> *const u8 {
+        self.arena.as_ptr() as *const u8
+    }
+
+    /// The unit index of a block handed out by this pool, if `p` is one.
+    fn block_of(&self, p: *const u8) -> Option<u32> {
+        let off = (p as usize).checked_sub(self.base() as usize)?;
+        if off % UNIT != 0 || off == 0 || off >= self.arena.len() * UNIT {
+            return None;
+        }
+        let at = (off / UNIT - 1) as u32;
+        (self.header(at).next == MAGIC_USED).then_some(at)
+    }
+
+    /// Whether `p` points into this pool's arena.
+    pub fn owns(&self, p: *const u8) -> bool {
+        let start = self.base() as usize;
+        (p as usize) >= start && (p as usize) < start + self.arena.len() * UNIT
+    }
+
+    /// Allocates `size` bytes (16-byte aligned), or `None` when the pool has no room.
+    pub fn alloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        let need = 1 + size.max(1).div_ceil(UNIT);
+        let mut prev = NONE;
+        let mut at = self.free;
+        while at != NONE {
+            let h = self.header(at);
+            if h.units as usize >= need {
+                let rest = h.units as usize - need;
+                let next = if rest >= 2 {
+                    // Split: the tail stays free, in the same place in the list.
+                    let tail = at + need as u32;
+                    self.set_header(tail, Header { units: rest as u32, next: h.next });
+                    self.set_header(at, Header { units: need as u32, next: MAGIC_USED });
+                    tail
+                } else {
+                    self.set_header(at, Header { units: h.units, next: MAGIC_USED });
+                    h.next
+                };
+                if prev == NONE {
+                    self.free = next;
+                } else {
+                    let ph = self.header(prev);
+                    self.set_header(prev, Header { units: ph.units, next });
+                }
+                let units = self.header(at).units as usize;
+                self.stats.allocs += 1;
+                self.stats.live += (units - 1) * UNIT;
+                self.stats.peak = self.stats.peak.max(self.stats.live);
+                // SAFETY: the block lies inside the arena.
+                return NonNull::new(unsafe { self.base().add((at as usize + 1) * UNIT) as *mut u8 });
+            }
+            prev = at;
+            at = h.next;
+        }
+        self.stats.failures += 1;
+        None
+    }
+
+    /// Returns a block to the pool. Pointers the pool did not hand out are ignored (false).
+    pub fn free(&mut self, p: *const u8) -> bool {
+        let Some(at) = self.block_of(p) else { return false };
+        let units = self.header(at).units;
+        self.stats.live -= (units as usize - 1) * UNIT;
+        // Insert in address order, then merge with the neighbours it touches.
+        let mut prev = NONE;
+        let mut next = self.free;
+        while next != NONE && next < at {
+            prev = next;
+            next = self.header(next).next;
+        }
+        self.set_header(at, Header { units, next });
+        if next != NONE && at + units == next {
+            let nh = self.header(next);
+            self.set_header(at, Header { units: units + nh.units, next: nh.next });
+        }
+        if prev == NONE {
+            self.free = at;
+        } else {
+            let ph = self.header(prev);
+            if prev + ph.units == at {
+                let h = self.header(at);
+                self.set_header(prev, Header { units: ph.units + h.units, next: h.next });
+            } else {
+                self.set_header(prev, Header { units: ph.units, next: at });
+            }
+        }
+        true
+    }
+
+    /// The usable size of a block handed out by this pool.
+    pub fn size_of(&self, p: *const u8) -> Option<usize> {
+        self.block_of(p).map(|at| (self.header(at).units as usize - 1) * UNIT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_frees_coalesces_and_refuses_when_full() {
+        let mut p = Pool::new(1024);
+        let a = p.alloc(100).unwrap();
+        let b = p.alloc(200).unwrap();
+        let c = p.alloc(300).unwrap();
+        assert_eq!(a.as_ptr() as usize % 16, 0);
+        assert!(p.alloc(1024).is_none(), "more than the arena");
+        assert_eq!(p.stats().failures, 1);
+        assert!(p.free(b.as_ptr()));
+        assert!(!p.free(b.as_ptr()), "double free is ignored");
+        assert!(p.free(a.as_ptr()));
+        assert!(p.free(c.as_ptr()));
+        assert_eq!(p.stats().live, 0);
+        // Everything merged back: one block as large as the arena minus its header fits again.
+        assert!(p.alloc(1024 - 16).is_some());
+        assert!(!p.free(core::ptr::null()));
+    }
+
+    #[test]
+    fn random_workload_keeps_blocks_disjoint_and_returns_to_empty() {
+        let mut p = Pool::new(64 * 1024);
+        let mut live: Vec<(usize, usize, u8)> = Vec::new();
+        let mut rng = 0x1234_5678u32;
+        for i in 0..20_000u32 {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            if rng % 3 != 0 || live.is_empty() {
+                let size = (rng as usize >> 8) % 2000 + 1;
+                if let Some(ptr) = p.alloc(size) {
+                    let tag = i as u8;
+                    unsafe { core::ptr::write_bytes(ptr.as_ptr(), tag, size) };
+                    live.push((ptr.as_ptr() as usize, size, tag));
+                }
+            } else {
+                let (ptr, size, tag) = live.swap_remove(rng as usize % live.len());
+                let bytes = unsafe { core::slice::from_raw_parts(ptr as *const u8, size) };
+                assert!(bytes.iter().all(|&b| b == tag), "a block was overwritten");
+                assert!(p.free(ptr as *const u8));
+            }
+        }
+        for (ptr, ..) in live.drain(..) {
+            assert!(p.free(ptr as *const u8));
+        }
+        assert_eq!(p.stats().live, 0);
+        assert!(p.alloc(64 * 1024 - 16).is_some(), "fully coalesced");
+    }
+}
