@@ -67,20 +67,23 @@ FEATURES_FLAG := $(if $(strip $(FEATURES)),--features '$(strip $(FEATURES))')
 CARGO_OUT := $(if $(CARGO_TARGET_DIR),$(abspath $(if $(filter /%,$(CARGO_TARGET_DIR)),,$(TOP)/)$(CARGO_TARGET_DIR)),$(TOP)/target)
 ifneq ($(strip $(TARGET)),)
   ifneq ($(filter $(TARGET),$(CROSS_SH_TARGETS)),)
-    CARGO_BUILD := '$(TOP)/scripts/cross.sh' $(TARGET) build
+    CARGO_BUILD := '$(TOP)/scripts/cross.sh' $(TARGET) rustc
   else
-    CARGO_BUILD := $(CARGO) build --target $(TARGET)
+    CARGO_BUILD := $(CARGO) rustc --target $(TARGET)
   endif
   OUTDIR := $(CARGO_OUT)/$(TARGET)/$(PROFILE)
   RUSTC_TARGET_FLAG := --target $(TARGET)
   TARGET_NAME := $(TARGET)
 else
-  CARGO_BUILD := $(CARGO) build
+  CARGO_BUILD := $(CARGO) rustc
   OUTDIR := $(CARGO_OUT)/$(PROFILE)
   RUSTC_TARGET_FLAG :=
   TARGET_NAME := host
 endif
-CARGO_CMD := cd '$(TOP)' && $(CARGO_BUILD) --lib $(CARGO_PROFILE_FLAG) $(FEATURES_FLAG)
+# Only the C crate types: with the rlib in the same build, cargo skips the release profile's LTO
+# (measured: libavs.a 29 MB -> 11 MB, libavs.so text 918 KB -> 837 KB on x86_64).
+C_CRATE_TYPES := --crate-type staticlib --crate-type cdylib
+CARGO_CMD := cd '$(TOP)' && $(CARGO_BUILD) --lib $(CARGO_PROFILE_FLAG) $(FEATURES_FLAG) $(C_CRATE_TYPES)
 
 STATIC_LIB := $(OUTDIR)/libavs.a
 SHARED_LIB := $(OUTDIR)/libavs.so
