@@ -111,7 +111,7 @@ def _make(dirpath: str, name: str, key_type: str) -> None:
         os.replace(pem_tmp, os.path.join(dirpath, f"{name}.pem"))
 
 
-def gen_certs(dirpath: str, key_type: str = "ec", force: bool = False) -> list[str]:
+def gen_certs(dirpath: str, key_type: str = "rsa", force: bool = False) -> list[str]:
     """Create the missing certificates in dirpath; returns the names (re)generated.
 
     Idempotent: existing pairs are kept, except that leaves are re-issued when
@@ -133,8 +133,8 @@ def main(argv: list[str]) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="avs_server.py gen-certs")
     ap.add_argument("dir")
-    ap.add_argument("--key-type", choices=["ec", "rsa"], default="ec",
-                    help="ec = P-256 (default, fast); rsa = RSA 2048")
+    ap.add_argument("--key-type", choices=["ec", "rsa"], default="rsa",
+                    help="rsa = RSA 2048 (default: what AVS serves, and cheap for mbedTLS to verify); ec = P-256")
     ap.add_argument("--force", action="store_true", help="regenerate everything")
     a = ap.parse_args(argv)
     made = gen_certs(a.dir, a.key_type, a.force)
