@@ -1,0 +1,192 @@
+//! The whole client over a long run: 1000 voice turns, hours of simulated idle with pings, and
+//! GOAWAY reconnects. Between connection set-ups it makes no heap calls at all — not the Rust
+//! core (a counting global allocator), not nghttp2 (its fixed pool), not mbedTLS (calloc, which
+//! is all it uses, is interposed here) — and its heap does not grow from cycle to cycle.
+
+mod common;
+use common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+struct Counting;
+static RUST_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static RUST_LIVE: AtomicUsize = AtomicUsize::new(0);
+static CALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ARMED.with(|a| a.get()) {
+            RUST_ALLOCS.fetch_add(1, Relaxed);
+        }
+        RUST_LIVE.fetch_add(l.size(), Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        RUST_LIVE.fetch_sub(l.size(), Relaxed);
+        System.dealloc(p, l)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+extern "C" {
+    fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
+}
+
+/// mbedTLS allocates only with calloc (its platform hooks are compiled out): count the calls.
+#[no_mangle]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    CALLOCS.fetch_add(1, Relaxed);
+    __libc_calloc(n, size)
+}
+
+fn armed<R>(f: impl FnOnce() -> R) -> R {
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    r
+}
+
+fn heap_in_use() -> usize {
+    unsafe { libc::mallinfo2() }.uordblks
+}
+
+/// Heap calls made by the whole client: Rust allocations and callocs.
+fn heap_calls() -> usize {
+    RUST_ALLOCS.load(Relaxed) + CALLOCS.load(Relaxed)
+}
+
+fn voice_turn(c: &mut CountingClient, pcm: &[u8], turn: usize) {
+    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: false, wake_word_start_sample: 0, wake_word_end_sample: 0 };
+    // Counted before the turn starts: its answer may well arrive while the audio is still written.
+    let done = c.counts().speech_done;
+    assert_eq!(unsafe { avs_client_start_turn(c.ptr, &opts) }, AvsStatus::Ok, "turn {turn}");
+    let mut pos = 0;
+    loop {
+        let frame = &pcm[pos % pcm.len()..(pos % pcm.len() + 320).min(pcm.len())];
+        match unsafe { avs_client_audio_write(c.ptr, frame.as_ptr(), frame.len()) } {
+            AvsStatus::Ok => pos += frame.len(),
+            AvsStatus::RingFull => c.wait_io(1),
+            AvsStatus::WrongState => break,
+            other => panic!("{other:?}"),
+        }
+        c.poll_once();
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while c.counts().speech_done <= done {
+        assert!(
+            std::time::Instant::now() < end,
+            "turn {turn}: no Speak; dialog {:?}, speaks {}, errors {}, connected {}, nghttp2 {:?}",
+            c.counts().dialog,
+            c.counts().speaks,
+            c.counts().idle_errors,
+            c.counts().connected,
+            avs::transport::h2::mem::stats()
+        );
+        c.poll_once();
+        c.wait_io(2);
+    }
+    let token = c.counts().token;
+    unsafe {
+        assert_eq!(avs_client_speech_started(c.ptr, token.as_ptr() as *const _), AvsStatus::Ok);
+        assert_eq!(avs_client_speech_finished(c.ptr, token.as_ptr() as *const _), AvsStatus::Ok);
+    }
+    c.poll_until(Duration::from_secs(5), |k| k.dialog == Some(AvsDialogState::Idle));
+    // Let SpeechStarted/SpeechFinished be answered before the next turn.
+    for _ in 0..20 {
+        c.poll_once();
+        c.wait_io(1);
+    }
+}
+
+const TEST: &str = "a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_and_no_growth";
+
+#[test]
+fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_and_no_growth() {
+    // glibc's per-thread caches count cached chunks as in use, which would hide or fake growth:
+    // run the measurement in a child of this test binary with them turned off.
+    if std::env::var_os("AVS_LONG_RUN_CHILD").is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .env("AVS_LONG_RUN_CHILD", "1")
+            .env("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the measuring child failed");
+        return;
+    }
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 3200}));
+    let mut c = CountingClient::new(&server, |_| {});
+    assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
+    c.poll_until(Duration::from_secs(10), |k| k.connected);
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    voice_turn(&mut c, &pcm, 0); // first use of every path
+
+    // AVS_LONG_RUN_CYCLES / AVS_LONG_RUN_TURNS shrink the run (e.g. under valgrind).
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let cycles = env("AVS_LONG_RUN_CYCLES", 10);
+    let turns_per_cycle = env("AVS_LONG_RUN_TURNS", 100);
+    // Sized up front: the test's own bookkeeping must not show up as growth.
+    let mut heap_after_cycle = Vec::with_capacity(cycles);
+    let mut steady_calls = 0;
+    let mut turns = 0;
+    for cycle in 0..cycles {
+        // Steady state: voice turns.
+        let before = heap_calls();
+        armed(|| {
+            for _ in 0..turns_per_cycle {
+                voice_turn(&mut c, &pcm, turns);
+                turns += 1;
+            }
+        });
+        // Steady state: an hour of idle, simulated: the clock jumps 5 min at a time and the
+        // client pings; the server answers each ping.
+        let pings_before = server.connections().last().unwrap()["pings_received"].as_u64().unwrap();
+        armed(|| {
+            for _ in 0..12 {
+                c.clock_offset_ms += 5 * 60 * 1000 + 1000;
+                for _ in 0..20 {
+                    c.poll_once();
+                    c.wait_io(2);
+                }
+            }
+        });
+        let pings = server.connections().last().unwrap()["pings_received"].as_u64().unwrap() - pings_before;
+        assert!(pings >= 12, "cycle {cycle}: {pings} pings over a simulated hour of idle");
+        assert!(c.counts().connected, "pings were answered: still connected");
+        let calls = heap_calls() - before;
+        steady_calls += calls;
+        assert_eq!(calls, 0, "cycle {cycle}: {calls} heap calls in steady state");
+        // GOAWAY: a new connection (which does allocate: a TLS session), then the heap again.
+        let connected = c.counts().connected_events;
+        server.cmd(json!({"cmd": "goaway"}));
+        c.poll_until(Duration::from_secs(10), |k| k.connected_events > connected);
+        for _ in 0..50 {
+            c.poll_once();
+            c.wait_io(2);
+        }
+        heap_after_cycle.push((heap_in_use(), RUST_LIVE.load(Relaxed), avs::transport::h2::mem::stats().0));
+    }
+    eprintln!(
+        "{turns} turns, {cycles} simulated idle hours, {cycles} GOAWAY reconnects: steady-state heap calls {steady_calls}; \
+         heap after each cycle (process, Rust, nghttp2 pool): {heap_after_cycle:?}"
+    );
+    assert_eq!(turns, cycles * turns_per_cycle);
+    // No growth: from the second cycle on, the Rust heap stays exactly where it was; nghttp2's
+    // pool and the process heap (mbedTLS included) within a few blocks of what happens to be in
+    // flight when the figure is taken.
+    let (p1, r1, n1) = heap_after_cycle[1];
+    for (i, &(p, r, n)) in heap_after_cycle.iter().enumerate().skip(2) {
+        assert_eq!(r, r1, "cycle {i}: Rust heap grew from {r1} to {r} bytes");
+        assert!(n <= n1 + 64, "cycle {i}: nghttp2 pool use grew from {n1} to {n} bytes");
+        assert!(p <= p1 + 256, "cycle {i}: process heap grew from {p1} to {p} bytes");
+    }
+}
