@@ -132,7 +132,15 @@ impl TlsStream {
     /// Starts the handshake with `host` (used for SNI and certificate host-name verification).
     pub fn start(config: &TlsConfig, conn: Box<dyn Connection>, host: &str) -> Result<Self, TlsError> {
         let fd = conn.fd();
-        let mut stream = TlsStream { ctx: Context::new(config.config.clone()), fd, established: false };
+        let mut ctx = Context::new(config.config.clone());
+        // Context::new ignores mbedtls_ssl_setup's result; when allocating the record buffers
+        // failed they are NULL and the first handshake step would crash. Refuse that session.
+        let raw: *mut mbedtls_sys::ssl_context = (&mut ctx).into();
+        // SAFETY: `raw` points at the context just initialised; only two pointers are read.
+        if unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() } {
+            return Err(TlsError::Protocol("out of memory for the TLS record buffers".into()));
+        }
+        let mut stream = TlsStream { ctx, fd, established: false };
         let io = NetIo { conn, last_error: None };
         match stream.ctx.establish(io, Some(host)) {
             Ok(()) => {
