@@ -184,3 +184,29 @@ fn assistant_with_alsa_captures_and_plays_through_real_alsa_devices() {
     let fin = server.requests().into_iter().filter(|r| r["event"]["name"] == "SpeechFinished").count();
     assert_eq!(fin, 1, "SpeechFinished once the player drained");
 }
+
+#[test]
+fn assistant_is_clean_under_valgrind() {
+    // Memory errors and leaks in the C example or the library, on a whole voice turn.
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 6400}));
+    let out = Command::new("valgrind")
+        .args(["--error-exitcode=97", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--quiet"])
+        .arg(build())
+        .args([
+            "--endpoint", &server.endpoint(),
+            "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+            "--token", "test-token",
+            "--audio-in", fixture("utterance.wav").to_str().unwrap(),
+            "--profile", "NEAR_FIELD",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "valgrind found errors or the turn failed:\n{stderr}\n{stdout}");
+    assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
+}
