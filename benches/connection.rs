@@ -104,12 +104,16 @@ fn main() {
     let rust_peak = PEAK.load(Relaxed) - base_rust;
     let (ng_live, ng_peak, ng_calls) = avs::transport::h2::mem::stats();
     let total = process_heap() - base_total;
-    let mbed = total.saturating_sub(rust_live + ng_live);
-    println!("heap of one connected client (one root CA), after 20 directives + 20 events:");
+    // nghttp2 lives inside the pool the Rust core allocates at creation (http2_memory_bytes).
+    let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
+    unsafe { avs_config_init(cfg.as_mut_ptr()) };
+    let pool = unsafe { cfg.assume_init() }.http2_memory_bytes as usize;
+    let mbed = total.saturating_sub(rust_live);
+    println!("heap of one connected client (one root CA, default config), after 20 directives + 20 events:");
     println!("  created, not connected: rust {created_rust} B, process heap +{created_total} B");
-    println!("  rust core: steady {rust_live} B, peak {rust_peak} B");
-    println!("  nghttp2:   steady {ng_live} B, peak {ng_peak} B, {ng_calls} allocation calls in all");
-    println!("  mbedTLS:   steady ~{mbed} B (process heap growth minus the two above)");
+    println!("  rust core: steady {rust_live} B, peak {rust_peak} B, of which the nghttp2 pool {pool} B");
+    println!("  nghttp2:   steady {ng_live} B, peak {ng_peak} B of its pool, {ng_calls} allocation calls in all");
+    println!("  mbedTLS:   steady ~{mbed} B (process heap growth minus the Rust core)");
     println!("  total:     steady {total} B, peak {peak_total} B (mallinfo2, sampled after each poll)");
     println!(
         "  calloc (mbedTLS, plus Rust zeroed buffers at creation): {} calls / {} B from creation to synchronized; {} calls for 20 directives + 20 events",
