@@ -36,6 +36,11 @@
 #define AVS_MAX_STREAMS 10
 
 /**
+ * Slots only the library's own events use.
+ */
+#define INTERNAL_SLOTS 3
+
+/**
  * 10 ms of 16 kHz 16-bit mono: the DATA frame size AVS asks for.
  */
 #define AUDIO_FRAME_BYTES 320
@@ -835,7 +840,9 @@ avs_status avs_client_new(const avs_config *config,
 /**
  * Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
  * `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
- * one of the client's callbacks (it is then refused, the client stays valid).
+ * one of the client's callbacks (it is then refused, the client stays valid). Stop the audio
+ * thread first: no `avs_client_audio_write` may be running or follow. After a caught panic
+ * (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
  */
 void avs_client_free(avs_client *client);
 

@@ -41,6 +41,8 @@ pub struct StreamSlot {
     decoder: Decoder<Box<[u8]>>,
     /// Bytes of a non-multipart body held in the decoder's storage.
     raw_len: usize,
+    /// The final (non-1xx) response header block has been handled; later blocks are trailers.
+    headers_done: bool,
 }
 
 /// All open streams of the client (both connections while one drains), allocated at creation.
@@ -60,6 +62,7 @@ impl StreamTable {
                 mode: BodyMode::None,
                 decoder: Decoder::new(vec![0u8; part_bytes].into_boxed_slice()),
                 raw_len: 0,
+                headers_done: false,
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -95,6 +98,7 @@ impl StreamTable {
         s.status = 0;
         s.mode = BodyMode::None;
         s.raw_len = 0;
+        s.headers_done = false;
         true
     }
 
@@ -168,6 +172,9 @@ impl H2Handler for Dispatch<'_> {
     fn on_header(&mut self, stream_id: i32, name: &[u8], value: &[u8]) {
         let conn = self.flags.id;
         let Some(s) = self.streams.find(conn, stream_id) else { return };
+        if s.headers_done {
+            return; // trailers change nothing
+        }
         if name == b":status" {
             s.status = core::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         } else if name.eq_ignore_ascii_case(b"content-type") {
@@ -187,6 +194,11 @@ impl H2Handler for Dispatch<'_> {
     fn on_headers_done(&mut self, stream_id: i32) {
         let conn = self.flags.id;
         let Some(s) = self.streams.find(conn, stream_id) else { return };
+        // Only the final response header block counts: not 1xx, not trailers.
+        if s.headers_done || (100..200).contains(&s.status) {
+            return;
+        }
+        s.headers_done = true;
         let (kind, status) = (s.kind, s.status);
         if s.mode == BodyMode::None && !(200..300).contains(&status) {
             s.mode = BodyMode::Raw;

@@ -669,7 +669,7 @@ impl Client {
             progressed = true;
         }
         let c = self.conns[i].as_ref().expect("connection present");
-        if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced {
+        if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced && self.streams.has_free() {
             let slot = self.queue.sync_slot();
             let shared = &mut self.shared;
             let built = self.queue.push(0, "System.SynchronizeState", false, Some(slot), |out| {
@@ -709,7 +709,11 @@ impl Client {
     /// response headers, under the stream cap, not backing off.
     fn send_next_event(&mut self, i: usize) -> bool {
         let c = self.conns[i].as_ref().expect("connection present");
-        if !c.flags.synced || c.flags.awaiting_headers.is_some() || c.flags.goaway.is_some() || self.now < c.flags.events_paused_until {
+        if !c.flags.synced || c.flags.goaway.is_some() || self.now < c.flags.events_paused_until {
+            return false;
+        }
+        // One event waiting for response headers at a time, across a GOAWAY hand-over too.
+        if self.conns.iter().flatten().any(|k| k.flags.awaiting_headers.is_some()) {
             return false;
         }
         let remote = c.h2.as_ref().map(|h| h.remote_max_concurrent_streams()).unwrap_or(0);
@@ -762,11 +766,18 @@ impl Client {
         let old_id = old.flags.id;
         // Streams the server will not process are refused by nghttp2 and requeued by the
         // dispatcher; the others finish on the old connection.
+        let was_synced = old.flags.synced;
         self.conns[1] = Some(old);
-        log!(self.host, self.shared.log_level, LogLevel::Info, "connection {old_id} draining after GOAWAY; opening a new one");
-        self.reconnect_at = Some(self.now);
-        self.set_state(ConnectionState::Connecting, AvsStatus::GoAway);
-        self.start_connection_if_due();
+        if was_synced {
+            log!(self.host, self.shared.log_level, LogLevel::Info, "connection {old_id} draining after GOAWAY; opening a new one");
+            self.reconnect_at = Some(self.now);
+            self.set_state(ConnectionState::Connecting, AvsStatus::GoAway);
+            self.start_connection_if_due();
+        } else {
+            // GOAWAY before the connection was even synchronized: back off, no reconnect storm.
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {old_id} sent GOAWAY before synchronizing");
+            self.schedule_retry(AvsStatus::GoAway);
+        }
     }
 
     /// Closes connection `i` and settles what was on it.
@@ -777,18 +788,25 @@ impl Client {
         let http = conn.flags.fail_http;
         // After GOAWAY the server may close before we got round to retiring the connection:
         // that is the normal end of a connection, not a failure to back off from.
-        let after_goaway = conn.flags.goaway.is_some();
+        let after_goaway = conn.flags.goaway.is_some() && conn.flags.synced;
         drop(conn);
         let queue = &mut self.queue;
         let sync = queue.sync_slot();
-        let mut lost = heapless::Vec::<(u32, bool), 16>::new();
+        let max_attempts = self.shared.max_event_attempts;
+        let mut lost = heapless::Vec::<(u32, bool), 64>::new();
         self.streams.drop_connection(id, |kind, status| {
             if let StreamKind::Event(slot) = kind {
                 if slot == sync {
                     queue.release(slot);
-                } else if queue.state(slot) == queue::SlotState::InFlight {
+                } else if queue.state(slot) == queue::SlotState::InFlight && queue.attempts(slot) < max_attempts {
                     // No answer arrived: the event goes out again on the next connection.
                     queue.requeue(slot);
+                } else if queue.state(slot) == queue::SlotState::InFlight {
+                    // It has killed (or been lost with) too many connections: give up on it.
+                    if queue.host_visible(slot) {
+                        let _ = lost.push((queue.event_id(slot), false));
+                    }
+                    queue.release(slot);
                 } else if queue.state(slot) == queue::SlotState::Answered {
                     let ok = (200..300).contains(&status);
                     if !ok && queue.host_visible(slot) {
@@ -804,6 +822,9 @@ impl Client {
         if matches!(self.shared.speech.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, _)) if c == id) {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "voice turn lost with connection {id}");
             self.shared.speech.finish_turn(&mut *self.host, AvsStatus::ConnectionLost);
+        } else if self.conns.iter().flatten().next().is_none() {
+            // No connection left that could still carry a Speak's audio.
+            self.shared.speech.abandon_speaks(&mut *self.host);
         }
         if after_goaway || reason == AvsStatus::GoAway || reason == AvsStatus::Cancelled {
             log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} closed");
@@ -991,17 +1012,17 @@ impl Client {
 
     /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED.
     pub fn speech_finished(&mut self, token: &str) -> Result<(), AvsStatus> {
-        self.speech_event("SpeechFinished", token, false)?;
+        let sent = self.speech_event("SpeechFinished", token, false);
+        // Playback did finish, whether or not the event could be queued: the dialog moves on.
         let now = self.now;
         self.shared.speech.on_playback_finished(&mut *self.host, now);
-        Ok(())
+        sent
     }
 
     fn speech_event(&mut self, name: &str, token: &str, playing: bool) -> Result<(), AvsStatus> {
-        let ctx = &mut self.shared.context;
-        ctx.speech_token.clear();
-        ctx.speech_token.push_str(token).map_err(|_| AvsStatus::InvalidArgument)?;
-        ctx.speech_playing = playing;
+        if token.len() > speech::ID_MAX {
+            return Err(AvsStatus::InvalidArgument);
+        }
         let mut payload: heapless::Vec<u8, { speech::ID_MAX * 6 + 16 }> = heapless::Vec::new();
         let _ = payload.resize(payload.capacity(), 0);
         let mut n = 0;
@@ -1015,8 +1036,19 @@ impl Client {
         let shared = &mut self.shared;
         let mut label: heapless::String<48> = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut label, format_args!("SpeechSynthesizer.{name}"));
-        self.queue.push(0, &label, false, None, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true))?;
-        Ok(())
+        // The context this event carries already says what it reports.
+        let (old_playing, mut old_token) = (shared.context.speech_playing, heapless::String::<256>::new());
+        let _ = old_token.push_str(&shared.context.speech_token);
+        shared.context.speech_token.clear();
+        let _ = shared.context.speech_token.push_str(token);
+        shared.context.speech_playing = playing;
+        let pushed = self.queue.push(0, &label, false, None, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true));
+        if pushed.is_err() {
+            // Not sent, so the context keeps saying what AVS last heard.
+            shared.context.speech_playing = old_playing;
+            shared.context.speech_token = old_token;
+        }
+        pushed.map(|_| ())
     }
 
     fn speech_timers(&mut self) {
@@ -1033,8 +1065,6 @@ impl Client {
                 }) {
                     log!(self.host, self.shared.log_level, LogLevel::Error, "could not queue ExpectSpeechTimedOut: {}", e.text());
                 }
-            } else if self.shared.speech.turn.is_some() {
-                self.shared.speech.expect_deadline = None;
             }
         }
         let timeout = u64::from(self.shared.speech.turn_timeout_ms);
@@ -1042,7 +1072,12 @@ impl Client {
             let since = t.audio_done_ms.unwrap_or(t.started_ms);
             let waiting_answer = t.audio_done_ms.is_some() && !t.answered;
             let never_sent = t.phase == TurnPhase::Pending;
-            if (waiting_answer || never_sent) && now >= since + timeout {
+            // AVS ends NEAR_FIELD/FAR_FIELD capture itself; without StopCapture, stop listening
+            // after three answer timeouts rather than stay LISTENING for ever.
+            let no_stop_capture = t.audio_done_ms.is_none()
+                && t.profile != crate::status::AvsProfile::CloseTalk
+                && now >= t.started_ms + 3 * timeout;
+            if ((waiting_answer || never_sent) && now >= since + timeout) || no_stop_capture {
                 let _ = self.abort_turn(AvsStatus::Timeout);
             }
         }

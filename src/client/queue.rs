@@ -34,7 +34,9 @@ struct Slot {
 }
 
 /// Fixed-capacity event store. Slot `capacity` is reserved for the library's own
-/// SynchronizeState, so a full host queue never blocks a reconnect.
+/// SynchronizeState, so a full host queue never blocks a reconnect, and `INTERNAL_SLOTS` more
+/// for the library's other events (SpeechFinished, ExceptionEncountered...), so that a host that
+/// filled its queue does not make the library drop its own.
 pub struct EventQueue {
     slots: Box<[Slot]>,
     bodies: Box<[u8]>,
@@ -45,6 +47,9 @@ pub struct EventQueue {
 
 /// The slot index reserved for SynchronizeState.
 pub type SlotIndex = usize;
+
+/// Slots only the library's own events use.
+pub const INTERNAL_SLOTS: usize = 3;
 
 impl EventQueue {
     /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included).
@@ -61,8 +66,8 @@ impl EventQueue {
             label_len: 0,
         };
         EventQueue {
-            slots: vec![free; capacity + 1].into_boxed_slice(),
-            bodies: vec![0u8; (capacity + 1) * body_capacity].into_boxed_slice(),
+            slots: vec![free; capacity + 1 + INTERNAL_SLOTS].into_boxed_slice(),
+            bodies: vec![0u8; (capacity + 1 + INTERNAL_SLOTS) * body_capacity].into_boxed_slice(),
             body_capacity,
             capacity,
             next_seq: 0,
@@ -74,9 +79,14 @@ impl EventQueue {
         self.capacity
     }
 
-    /// Host events currently held (queued or on the wire).
+    /// Events currently held (queued or on the wire), the library's own included.
     pub fn len(&self) -> usize {
-        self.slots[..self.capacity].iter().filter(|s| s.state != SlotState::Free).count()
+        self.others().filter(|&i| self.slots[i].state != SlotState::Free).count()
+    }
+
+    /// Every slot but SynchronizeState's.
+    fn others(&self) -> impl Iterator<Item = SlotIndex> + '_ {
+        (0..self.slots.len()).filter(move |&i| i != self.capacity)
     }
 
     /// Whether no host event is held.
@@ -99,10 +109,15 @@ impl EventQueue {
         slot: Option<SlotIndex>,
         build: impl FnOnce(&mut [u8]) -> Result<usize, AvsStatus>,
     ) -> Result<SlotIndex, AvsStatus> {
+        let free = |range: core::ops::Range<usize>, slots: &[Slot]| range.into_iter().find(|&i| slots[i].state == SlotState::Free);
+        let internal = self.capacity + 1..self.slots.len();
         let idx = match slot {
-            Some(i) => i,
-            None => self.slots[..self.capacity].iter().position(|s| s.state == SlotState::Free).ok_or(AvsStatus::QueueFull)?,
-        };
+            Some(i) => Some(i),
+            None if host_visible => free(0..self.capacity, &self.slots),
+            // The library's own events: their reserved slots first, then any free host slot.
+            None => free(internal, &self.slots).or_else(|| free(0..self.capacity, &self.slots)),
+        }
+        .ok_or(AvsStatus::QueueFull)?;
         let len = build(self.body_mut(idx))?;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -114,14 +129,9 @@ impl EventQueue {
         Ok(idx)
     }
 
-    /// The oldest queued host event (the reserved slot is sent by the connection logic itself).
+    /// The oldest queued event (SynchronizeState's slot is sent by the connection logic itself).
     pub fn next_queued(&self) -> Option<SlotIndex> {
-        self.slots[..self.capacity]
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.state == SlotState::Queued)
-            .min_by_key(|(_, s)| s.seq)
-            .map(|(i, _)| i)
+        self.others().filter(|&i| self.slots[i].state == SlotState::Queued).min_by_key(|&i| self.slots[i].seq)
     }
 
     /// Marks a slot as sent on a stream.
@@ -185,9 +195,9 @@ impl EventQueue {
         (n, s.sent == s.len)
     }
 
-    /// Slots of host events still held, in submission order (for cancelling them all).
+    /// Slots of events still held (for cancelling them all).
     pub fn held(&self) -> impl Iterator<Item = SlotIndex> + '_ {
-        (0..self.capacity).filter(|&i| self.slots[i].state != SlotState::Free)
+        self.others().filter(|&i| self.slots[i].state != SlotState::Free)
     }
 }
 
@@ -222,5 +232,21 @@ mod tests {
         q.release(a);
         assert_eq!(q.len(), 1);
         assert_eq!(put(&mut q, 4, &[0u8; 17]), Err(AvsStatus::TooLarge));
+    }
+
+    #[test]
+    fn library_events_have_slots_of_their_own() {
+        let mut q = EventQueue::new(1, 16);
+        put(&mut q, 1, b"host").unwrap();
+        assert_eq!(put(&mut q, 2, b"more"), Err(AvsStatus::QueueFull));
+        for _ in 0..INTERNAL_SLOTS {
+            q.push(0, "S.F", false, None, |out| {
+                out[..2].copy_from_slice(b"ok");
+                Ok(2)
+            })
+            .unwrap();
+        }
+        assert_eq!(q.len(), 1 + INTERNAL_SLOTS);
+        assert!(q.held().count() == 1 + INTERNAL_SLOTS);
     }
 }

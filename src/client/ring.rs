@@ -3,7 +3,7 @@
 //! creation; a write that does not fit is refused whole, so the stream never has a silent gap.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 
 /// Why a write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +18,10 @@ pub enum WriteError {
 /// `set_capturing` on the owning thread.
 pub struct AudioRing {
     buf: Box<[UnsafeCell<u8>]>,
-    /// Total bytes ever written / read; their difference is the fill level.
-    written: AtomicUsize,
-    read: AtomicUsize,
+    /// Total bytes ever written / read; their difference is the fill level. 64-bit so that they
+    /// never wrap, also on 32-bit targets (4 GiB of audio is only about 37 hours).
+    written: AtomicU64,
+    read: AtomicU64,
     capturing: AtomicBool,
     /// Writes refused because the ring was full, for diagnostics.
     overruns: AtomicU64,
@@ -37,8 +38,8 @@ impl AudioRing {
     pub fn new(capacity: usize) -> Self {
         AudioRing {
             buf: (0..capacity.max(1)).map(|_| UnsafeCell::new(0)).collect(),
-            written: AtomicUsize::new(0),
-            read: AtomicUsize::new(0),
+            written: AtomicU64::new(0),
+            read: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
             overruns: AtomicU64::new(0),
         }
@@ -57,11 +58,11 @@ impl AudioRing {
         let w = self.written.load(Relaxed);
         let r = self.read.load(Acquire);
         let cap = self.buf.len();
-        if cap - (w - r) < data.len() {
+        if cap - ((w - r) as usize) < data.len() {
             self.overruns.fetch_add(1, Relaxed);
             return Err(WriteError::Full);
         }
-        let start = w % cap;
+        let start = (w % cap as u64) as usize;
         let first = data.len().min(cap - start);
         // SAFETY: these bytes are outside the consumer's readable range (see the Sync impl);
         // UnsafeCell<u8> has the layout of u8, so the cells form one contiguous byte run.
@@ -70,13 +71,13 @@ impl AudioRing {
             core::ptr::copy_nonoverlapping(data.as_ptr(), base.add(start), first);
             core::ptr::copy_nonoverlapping(data.as_ptr().add(first), base, data.len() - first);
         }
-        self.written.store(w + data.len(), Release);
+        self.written.store(w + data.len() as u64, Release);
         Ok(())
     }
 
     /// Consumer: bytes ready to read.
     pub fn len(&self) -> usize {
-        self.written.load(Acquire) - self.read.load(Relaxed)
+        (self.written.load(Acquire) - self.read.load(Relaxed)) as usize
     }
 
     /// Consumer: whether nothing is ready.
@@ -87,9 +88,9 @@ impl AudioRing {
     /// Consumer: moves up to `out.len()` bytes out; returns how many.
     pub fn read(&self, out: &mut [u8]) -> usize {
         let r = self.read.load(Relaxed);
-        let n = (self.written.load(Acquire) - r).min(out.len());
+        let n = ((self.written.load(Acquire) - r) as usize).min(out.len());
         let cap = self.buf.len();
-        let start = r % cap;
+        let start = (r % cap as u64) as usize;
         let first = n.min(cap - start);
         // SAFETY: these bytes are inside the readable range, which the producer does not touch.
         unsafe {
@@ -97,7 +98,7 @@ impl AudioRing {
             core::ptr::copy_nonoverlapping(base.add(start), out.as_mut_ptr(), first);
             core::ptr::copy_nonoverlapping(base, out.as_mut_ptr().add(first), n - first);
         }
-        self.read.store(r + n, Release);
+        self.read.store(r + n as u64, Release);
         n
     }
 

@@ -212,11 +212,22 @@ impl Speech {
         let next = if reason == AvsStatus::Ok && self.speaking_tokens > 0 { DialogState::Speaking } else { DialogState::Idle };
         if reason != AvsStatus::Ok {
             // A failed turn leaves nothing half-delivered behind.
-            self.pending.clear();
-            self.streaming = None;
+            self.abandon_speaks(host);
             self.unclaimed = None;
         }
         self.set_state(host, next, reason);
+    }
+
+    /// Speaks whose audio will not arrive (its stream or connection is gone): each is ended for
+    /// the host with an empty last piece, so its player is not left waiting.
+    pub fn abandon_speaks(&mut self, host: &mut dyn Host) {
+        if let Some((_, token)) = self.streaming.take() {
+            host.speech_audio(token.as_bytes(), &[], true);
+        }
+        for p in self.pending.iter() {
+            host.speech_audio(p.token.as_bytes(), &[], true);
+        }
+        self.pending.clear();
     }
 
     /// Moves the dialog state, telling the host.

@@ -261,7 +261,9 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
 
 /// Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
 /// `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
-/// one of the client's callbacks (it is then refused, the client stays valid).
+/// one of the client's callbacks (it is then refused, the client stays valid). Stop the audio
+/// thread first: no `avs_client_audio_write` may be running or follow. After a caught panic
+/// (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_free(client: *mut AvsClient) {
     if client.is_null() {
