@@ -63,7 +63,7 @@ fn heap_calls() -> usize {
     RUST_ALLOCS.load(Relaxed) + CALLOCS.load(Relaxed)
 }
 
-fn voice_turn(c: &mut CountingClient, pcm: &[u8], turn: usize) {
+fn voice_turn(c: &mut CountingClient, server: &mut Server, pcm: &[u8], turn: usize) {
     let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: false, wake_word_start_sample: 0, wake_word_end_sample: 0 };
     // Counted before the turn starts: its answer may well arrive while the audio is still written.
     let done = c.counts().speech_done;
@@ -79,8 +79,13 @@ fn voice_turn(c: &mut CountingClient, pcm: &[u8], turn: usize) {
         }
         c.poll_once();
     }
-    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let end = std::time::Instant::now() + Duration::from_secs(10);
     while c.counts().speech_done <= done {
+        if std::time::Instant::now() >= end {
+            // What the server saw of this turn, to tell a client stall from a server one.
+            let last = server.requests().into_iter().filter(|r| r["event"]["name"] == "Recognize").last();
+            eprintln!("server's last Recognize: {last:?}");
+        }
         assert!(
             std::time::Instant::now() < end,
             "turn {turn}: no Speak; dialog {:?}, speaks {}, errors {}, connected {}, nghttp2 {:?}",
@@ -128,7 +133,7 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
     c.poll_until(Duration::from_secs(10), |k| k.connected);
     let pcm = wav_pcm(&fixture("utterance.wav"));
-    voice_turn(&mut c, &pcm, 0); // first use of every path
+    voice_turn(&mut c, &mut server, &pcm, 0); // first use of every path
 
     // AVS_LONG_RUN_CYCLES / AVS_LONG_RUN_TURNS shrink the run (e.g. under valgrind).
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -143,7 +148,7 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
         let before = heap_calls();
         armed(|| {
             for _ in 0..turns_per_cycle {
-                voice_turn(&mut c, &pcm, turns);
+                voice_turn(&mut c, &mut server, &pcm, turns);
                 turns += 1;
             }
         });
