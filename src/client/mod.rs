@@ -531,7 +531,8 @@ impl Client {
         Ok(())
     }
 
-    fn submit_event(&mut self, i: usize, slot: SlotIndex) -> Result<(), AvsStatus> {
+    /// Opens a `POST /v20160207/events` stream whose multipart body comes from `read_body`.
+    fn post_event(&mut self, i: usize) -> Result<i32, AvsStatus> {
         let conn = self.conns[i].as_mut().expect("connection present");
         let mut content_type: heapless::String<80> = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut content_type, format_args!("multipart/form-data; boundary={}", self.shared.boundary));
@@ -543,7 +544,12 @@ impl Client {
             Header(b"authorization", self.auth_header.as_bytes()),
             Header(b"content-type", content_type.as_bytes()),
         ];
-        let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, true).map_err(|_| AvsStatus::Protocol)?;
+        conn.h2.as_mut().expect("h2 session").submit_request(&headers, true).map_err(|_| AvsStatus::Protocol)
+    }
+
+    fn submit_event(&mut self, i: usize, slot: SlotIndex) -> Result<(), AvsStatus> {
+        let id = self.post_event(i)?;
+        let conn = self.conns[i].as_mut().expect("connection present");
         self.queue.mark_in_flight(slot);
         conn.flags.awaiting_headers = Some(id);
         if slot == self.queue.sync_slot() {
@@ -735,18 +741,8 @@ impl Client {
     }
 
     fn submit_recognize(&mut self, i: usize) -> Result<(), AvsStatus> {
+        let id = self.post_event(i)?;
         let conn = self.conns[i].as_mut().expect("connection present");
-        let mut content_type: heapless::String<80> = heapless::String::new();
-        let _ = core::fmt::Write::write_fmt(&mut content_type, format_args!("multipart/form-data; boundary={}", self.shared.boundary));
-        let headers = [
-            Header(b":method", b"POST"),
-            Header(b":scheme", b"https"),
-            Header(b":authority", self.endpoint.authority.as_bytes()),
-            Header(b":path", EVENTS_PATH),
-            Header(b"authorization", self.auth_header.as_bytes()),
-            Header(b"content-type", content_type.as_bytes()),
-        ];
-        let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, true).map_err(|_| AvsStatus::Protocol)?;
         conn.flags.awaiting_headers = Some(id);
         self.streams.open(conn.flags.id, id, StreamKind::Recognize);
         if let Some(t) = self.shared.speech.turn.as_mut() {

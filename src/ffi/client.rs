@@ -48,6 +48,20 @@ impl AvsClient {
     }
 }
 
+impl AvsClient {
+    /// Shared access for read-only queries, refused like `with` from a callback or after a panic.
+    fn peek(&self) -> Result<&Client, AvsStatus> {
+        if self.poisoned.get() {
+            return Err(AvsStatus::Panic);
+        }
+        if self.busy.get() {
+            return Err(AvsStatus::Reentrant);
+        }
+        // SAFETY: not busy, so no mutable reference into `inner` is live.
+        Ok(unsafe { &*self.inner.get() })
+    }
+}
+
 struct CallbackHost {
     cb: AvsCallbacks,
 }
@@ -374,15 +388,13 @@ pub unsafe extern "C" fn avs_client_state(client: *const AvsClient, out_state: *
     if client.is_null() || out_state.is_null() {
         return AvsStatus::NullArgument;
     }
-    let c = &*client;
-    if c.poisoned.get() {
-        return AvsStatus::Panic;
+    match (*client).peek() {
+        Ok(c) => {
+            *out_state = c.state();
+            AvsStatus::Ok
+        }
+        Err(e) => e,
     }
-    if c.busy.get() {
-        return AvsStatus::Reentrant;
-    }
-    *out_state = (*c.inner.get()).state();
-    AvsStatus::Ok
 }
 
 /// Writes up to `capacity` socket descriptors to wait on into `fds` and their number to
@@ -399,11 +411,10 @@ pub unsafe extern "C" fn avs_client_fds(
     if client.is_null() || out_count.is_null() || (fds.is_null() && capacity > 0) {
         return AvsStatus::NullArgument;
     }
-    let c = &*client;
-    if c.busy.get() {
-        return AvsStatus::Reentrant;
-    }
-    let inner = &*c.inner.get();
+    let inner = match (*client).peek() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
     let mut n = 0;
     for fd in inner.fds().take(capacity) {
         *fds.add(n) = fd;
@@ -477,32 +488,29 @@ pub unsafe extern "C" fn avs_client_cancel_turn(client: *mut AvsClient) -> AvsSt
     (*client).with(|c| c.cancel_turn().err().unwrap_or(AvsStatus::Ok))
 }
 
+/// Runs a playback report with its NUL-terminated token argument checked.
+unsafe fn with_token(client: *mut AvsClient, token: *const c_char, f: fn(&mut Client, &str) -> Result<(), AvsStatus>) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    match arg_str(token) {
+        Ok(t) => (*client).with(|c| f(c, t).err().unwrap_or(AvsStatus::Ok)),
+        Err(e) => e,
+    }
+}
+
 /// The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING
 /// in the context.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_speech_started(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    let token = match arg_str(token) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    (*client).with(|c| c.speech_started(token).err().unwrap_or(AvsStatus::Ok))
+    with_token(client, token, Client::speech_started)
 }
 
 /// The host finished playing the Speak with this token: sends SpeechFinished; the dialog returns
 /// to IDLE when nothing else is playing (or waits for the turn ExpectSpeech asked for).
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_speech_finished(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    let token = match arg_str(token) {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    (*client).with(|c| c.speech_finished(token).err().unwrap_or(AvsStatus::Ok))
+    with_token(client, token, Client::speech_finished)
 }
 
 /// Writes the number of events not yet settled (queued or awaiting their answer, the library's
@@ -513,15 +521,13 @@ pub unsafe extern "C" fn avs_client_pending_events(client: *const AvsClient, out
     if client.is_null() || out_count.is_null() {
         return AvsStatus::NullArgument;
     }
-    let c = &*client;
-    if c.poisoned.get() {
-        return AvsStatus::Panic;
+    match (*client).peek() {
+        Ok(c) => {
+            *out_count = c.pending_events();
+            AvsStatus::Ok
+        }
+        Err(e) => e,
     }
-    if c.busy.get() {
-        return AvsStatus::Reentrant;
-    }
-    *out_count = (*c.inner.get()).pending_events();
-    AvsStatus::Ok
 }
 
 /// Writes the dialog state to `*out_state`.
@@ -530,15 +536,13 @@ pub unsafe extern "C" fn avs_client_dialog_state(client: *const AvsClient, out_s
     if client.is_null() || out_state.is_null() {
         return AvsStatus::NullArgument;
     }
-    let c = &*client;
-    if c.poisoned.get() {
-        return AvsStatus::Panic;
+    match (*client).peek() {
+        Ok(c) => {
+            *out_state = c.dialog_state();
+            AvsStatus::Ok
+        }
+        Err(e) => e,
     }
-    if c.busy.get() {
-        return AvsStatus::Reentrant;
-    }
-    *out_state = (*c.inner.get()).dialog_state();
-    AvsStatus::Ok
 }
 
 /// A static, NUL-terminated description of a status value (any integer is accepted).
