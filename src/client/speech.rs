@@ -46,7 +46,8 @@ pub struct Turn {
     head_sent: usize,
     /// No more audio: the host ended it, or StopCapture.
     pub audio_done: bool,
-    close_sent: bool,
+    /// Bytes of the close delimiter already handed to nghttp2.
+    close_sent: usize,
     /// nghttp2 holds the stream deferred until audio arrives.
     pub deferred: bool,
     /// When the audio ended (the answer is awaited from then).
@@ -144,7 +145,7 @@ impl Speech {
             head_len,
             head_sent: 0,
             audio_done: false,
-            close_sent: false,
+            close_sent: 0,
             deferred: false,
             audio_done_ms: None,
             answered: false,
@@ -183,13 +184,13 @@ impl Speech {
             return BodyChunk::Data(n);
         }
         if t.audio_done {
-            if t.close_sent {
-                return BodyChunk::Last(0);
-            }
-            let n = close.len().min(buf.len());
-            buf[..n].copy_from_slice(&close[..n]);
-            t.close_sent = true;
-            return BodyChunk::Last(n);
+            // The flow-control window may leave room for only part of the close delimiter:
+            // the rest goes in the next frame, and only the frame that completes it ends the body.
+            let rest = &close[t.close_sent.min(close.len())..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            t.close_sent += n;
+            return if t.close_sent >= close.len() { BodyChunk::Last(n) } else { BodyChunk::Data(n) };
         }
         t.deferred = true;
         BodyChunk::Deferred
@@ -379,5 +380,50 @@ impl Speech {
                 self.set_state(host, DialogState::Idle, AvsStatus::Ok);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_is_head_then_320_byte_frames_then_the_whole_close_delimiter_even_in_tiny_windows() {
+        let ring = Arc::new(AudioRing::new(4000));
+        let mut sp = Speech::new(ring.clone(), 64, 64, 1000);
+        let mut head = sp.take_head();
+        head[..4].copy_from_slice(b"HEAD");
+        sp.put_head(head);
+        sp.begin_turn("d", AvsProfile::CloseTalk, 4, 0);
+        ring.write(&[7u8; 700]).unwrap();
+        let close = b"\r\n--boundary--\r\n";
+        let mut body = Vec::new();
+        let mut buf = [0u8; 1024];
+        // Frames as nghttp2 would ask for them, the window shrinking to 5 bytes at the end.
+        let mut last = false;
+        let mut sizes = Vec::new();
+        for step in 0..100 {
+            if step == 3 {
+                sp.end_audio(0, false);
+            }
+            let room = if body.len() > 700 { 5 } else { buf.len() };
+            match sp.read_body(&mut buf[..room], close) {
+                BodyChunk::Data(n) => {
+                    body.extend_from_slice(&buf[..n]);
+                    sizes.push(n);
+                }
+                BodyChunk::Last(n) => {
+                    body.extend_from_slice(&buf[..n]);
+                    last = true;
+                    break;
+                }
+                BodyChunk::Deferred => {}
+            }
+        }
+        assert!(last, "the body ended");
+        assert_eq!(&body[..4], b"HEAD");
+        assert_eq!(&sizes[1..3], &[320, 320], "10 ms frames");
+        assert!(body.ends_with(close), "the whole close delimiter, across frames");
+        assert_eq!(body.len(), 4 + 700 + close.len());
     }
 }
