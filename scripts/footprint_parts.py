@@ -37,16 +37,16 @@ G_CRYPTO = "mbedTLS libmbedcrypto (C)"
 G_X509 = "mbedTLS libmbedx509 (C)"
 G_TLS = "mbedTLS libmbedtls (C)"
 G_NGHTTP2 = "nghttp2 (C, libnghttp2-sys)"
-G_ALSA_RS = "alsa crate (Rust; libasound itself is a shared lib)"
+G_ALSA_RS = "alsa crate (Rust; libasound is a shared lib)"
 G_MP3 = "minimp3 (C, via rmp3)"
 G_STD = "Rust std / alloc / core (+ compiler-builtins)"
-G_BT = "Rust std: panic backtrace printing (addr2line, gimli, object, miniz_oxide, rustc-demangle)"
+G_BT = "Rust std: backtrace printing (gimli/addr2line/object/miniz_oxide/demangle)"
 G_OTHER_RS = "other Rust deps (libc, bitflags, cfg-if, ...)"
-G_ANON = "Rust anonymous constants (strings, panic locations, vtables; no symbol name)"
+G_ANON = "Rust anonymous constants (strings, panic locations, vtables)"
 G_RS_UNK = "Rust, unattributed"
 G_RT = "toolchain runtime (crt*.o, libgcc, libc_nonshared)"
-G_DYN = "ELF dynamic linking (.dynsym/.dynstr/.gnu.hash/.rel.dyn/.plt/.got/.dynamic/...)"
-G_LINKER = "linker-generated / alignment padding / unwind-table merging"
+G_DYN = "ELF dynamic linking tables (.dynsym/.dynstr/.rel.dyn/.plt/.got/...)"
+G_LINKER = "linker: padding, stubs, unwind-table merging (+/-)"
 
 ORDER = [G_AVS, G_CORE, G_CORE_DEPS, G_MBED_RS, G_MBED_SHIM, G_CRYPTO, G_X509, G_TLS, G_NGHTTP2,
          G_ALSA_RS, G_MP3, G_STD, G_BT, G_OTHER_RS, G_ANON, G_RS_UNK, G_RT, G_DYN, G_LINKER]
@@ -76,6 +76,10 @@ def crate_group(demangled):
     """The group of a demangled Rust symbol: the first non-std crate named in it (generic std code
     instantiated for a crate's types counts for that crate), else backtrace support or std."""
     crates = PATH_START.findall(demangled)
+    # (std::sys::backtrace::__rust_{begin,end}_short_backtrace are the thread/panic trampolines: not printing)
+    if re.search(r"\bstd::(backtrace_rs|backtrace|sys::backtrace)::(?!__rust_(begin|end)_short_backtrace)", demangled) \
+            and not any(c in CRATE_GROUP for c in crates):
+        return G_BT
     for c in crates:
         if c in CRATE_GROUP:
             return CRATE_GROUP[c]
@@ -307,13 +311,15 @@ def cmd_parts(a):
     t_text = total["text"] or 1
     groups = [g for g in ORDER if g in rows] + sorted(g for g in rows if g not in ORDER)
     w = max(len(g) for g in groups + ["total"]) + 2
-    print(f"  {'part':<{w}} {'text B':>9} {'text KB':>8} {'text %':>7} {'data B':>8} {'bss B':>7}")
+    if not a.brief:
+        print(f"  {'part':<{w}} {'text B':>9} {'text KB':>8} {'text %':>7} {'data B':>8} {'bss B':>7}")
     for g in groups:
         r = rows[g]
-        if not (r["text"] or r["data"] or r["bss"]):
+        if a.brief or not (r["text"] or r["data"] or r["bss"]):
             continue
         print(f"  {g:<{w}} {r['text']:>9} {r['text'] / 1024:>8.1f} {100 * r['text'] / t_text:>6.1f}% {r['data']:>8} {r['bss']:>7}")
-    print(f"  {'total (= size(1) of the .so)':<{w}} {total['text']:>9} {total['text'] / 1024:>8.1f} {100.0:>6.1f}% {total['data']:>8} {total['bss']:>7}")
+    if not a.brief:
+        print(f"  {'total (= size(1) of the .so)':<{w}} {total['text']:>9} {total['text'] / 1024:>8.1f} {100.0:>6.1f}% {total['data']:>8} {total['bss']:>7}")
 
     # roll-up the brief asks for
     def s(*gs):
@@ -341,7 +347,7 @@ def cmd_parts(a):
             if g == G_NGHTTP2:
                 ng[m.split("-", 1)[-1]] += v
         print(f"  largest nghttp2 objects (text B): " + ", ".join(f"{m.replace('.o', '')} {v}" for m, v in ng.most_common(min(a.top, 6))))
-        for g in (G_AVS, G_CORE, G_STD, G_BT):
+        for g in (() if a.brief else (G_AVS, G_CORE, G_STD, G_BT)):
             syms = [(v, n) for (gg, n), v in rust_top.items() if gg == g]
             if not syms:
                 continue
@@ -433,9 +439,17 @@ def parse_tree(lines, i):
     return node(i, 0)
 
 
-def classify(tree):
+def site_label(fn):
+    m = re.match(r"^(0x[0-9A-Fa-f]+): (.*?)(?: \((?:in )?[^()]*\))?$", fn)
+    if not m:
+        return fn
+    addr, name = m.group(1), m.group(2)
+    return f"{name} @{addr}" if "{{closure}}" in name or "{closure" in name else name
+
+
+def classify(tree, sites=None):
     """Bytes per category: walk from the allocator towards main; the first frame that is not a
-    generic allocation wrapper decides."""
+    generic allocation wrapper decides. With `sites`, also bytes per (category, deciding frame)."""
     res = collections.Counter()
 
     def walk(n, top):
@@ -444,9 +458,14 @@ def classify(tree):
             for cat, rx in M_CATS:
                 if rx.search(fn):
                     res[cat] += n["bytes"]
+                    if sites is not None:
+                        sites[(cat, site_label(fn))] += n["bytes"]
                     return
             if not GENERIC.search(fn):
-                res[APP if not fn.startswith("in ") else "below massif's threshold"] += n["bytes"]
+                cat = APP if not fn.startswith("in ") else "below massif's threshold"
+                res[cat] += n["bytes"]
+                if sites is not None:
+                    sites[(cat, site_label(fn))] += n["bytes"]
                 return
         kids_sum = sum(k["bytes"] for k in n["kids"])
         for k in n["kids"]:
@@ -485,7 +504,32 @@ def cmd_massif(a):
     if best is not None:
         lib, s, c = best
         print(f"  library-only heap (everything but the C example's own and libc's allocations), max over detailed snapshots: "
-              f"{lib} B = {lib / 1024:.1f} KB (useful bytes; at t={s['time']} instr)")
+              f"{lib} B = {lib / 1024:.1f} KB (useful bytes, snapshot at t={s['time']}):")
+        for k, v in c.most_common():
+            if k != APP:
+                print(f"    {v:>9} B  {v / 1024:7.1f} KB  {k}")
+        sites = collections.Counter()
+        classify(s["tree"], sites)
+        named = {}
+        if a.header:
+            txt = open(a.header, encoding="utf-8", errors="replace").read()
+            for m in re.finditer(r"/\*\*((?:(?!\*/).)*)\*/\s*uint32_t (\w+_bytes);", txt, re.S):
+                d = re.search(r"\(default (\d+)", m.group(1))
+                if d:
+                    named[m.group(2)] = int(d.group(1))
+        for spec in a.defaults or []:
+            name, _, val = spec.partition("=")
+            named[name] = int(val)
+        defaults = {}
+        for name, val in named.items():
+            defaults.setdefault(val, []).append(name)
+        print(f"  largest allocation sites in that snapshot (first frame past the allocation wrappers; "
+              f"'= x' marks a size equal to that avs_config field's value):")
+        for (cat, site), v in sites.most_common(a.top):
+            if cat == APP:
+                continue
+            ann = f"  = {'/'.join(defaults[v])}" if v in defaults else ""
+            print(f"    {v:>9} B  {site[:90]}{ann}")
         print(f"LIBPEAK {lib}")
     print(f"PEAK {tot[pk]} {p['heap']}")
 
@@ -501,12 +545,15 @@ def main():
     p.add_argument("--cxxfilt", default="c++filt")
     p.add_argument("--lib", action="append")
     p.add_argument("--top", type=int, default=10)
+    p.add_argument("--brief", action="store_true", help="only the roll-up and the largest objects")
     p = sub.add_parser("isa")
     p.add_argument("so")
     p.add_argument("--readelf", default="readelf")
     p = sub.add_parser("massif")
     p.add_argument("massif")
-    p.add_argument("--top", type=int, default=8)
+    p.add_argument("--top", type=int, default=12)
+    p.add_argument("--header", help="avs.h: take the (default N) of its uint32_t *_bytes fields")
+    p.add_argument("--defaults", action="append", help="NAME=BYTES: a field's value (overrides --header)")
     a = ap.parse_args()
     {"parts": cmd_parts, "isa": cmd_isa, "massif": cmd_massif}[a.cmd](a)
 
