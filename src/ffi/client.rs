@@ -303,20 +303,14 @@ pub unsafe extern "C" fn avs_client_free(client: *mut AvsClient) {
 /// connecting or connected.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_connect(client: *mut AvsClient) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    (*client).with(|c| c.connect().err().unwrap_or(AvsStatus::Ok))
+    call(client, Client::connect)
 }
 
 /// Closes the connection gracefully. Held events stay queued for the next `avs_client_connect`.
 /// `AVS_STATUS_WRONG_STATE` if not connecting or connected.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_disconnect(client: *mut AvsClient) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    (*client).with(|c| c.disconnect().err().unwrap_or(AvsStatus::Ok))
+    call(client, Client::disconnect)
 }
 
 /// Replaces the access token (NUL-terminated, without `Bearer `). After
@@ -472,20 +466,14 @@ pub unsafe extern "C" fn avs_client_audio_write(client: *const AvsClient, pcm: *
 /// is still sent, then the stream closes and the dialog goes to THINKING.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_end_audio(client: *mut AvsClient) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    (*client).with(|c| c.end_audio().err().unwrap_or(AvsStatus::Ok))
+    call(client, Client::end_audio)
 }
 
 /// Abandons the current turn: its stream is reset and the dialog returns to IDLE with
 /// `AVS_STATUS_CANCELLED`.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_cancel_turn(client: *mut AvsClient) -> AvsStatus {
-    if client.is_null() {
-        return AvsStatus::NullArgument;
-    }
-    (*client).with(|c| c.cancel_turn().err().unwrap_or(AvsStatus::Ok))
+    call(client, Client::cancel_turn)
 }
 
 /// Runs a playback report with its NUL-terminated token argument checked.
@@ -497,6 +485,14 @@ unsafe fn with_token(client: *mut AvsClient, token: *const c_char, f: fn(&mut Cl
         Ok(t) => (*client).with(|c| f(c, t).err().unwrap_or(AvsStatus::Ok)),
         Err(e) => e,
     }
+}
+
+/// Runs an argument-less client operation behind the NULL check and the guard.
+unsafe fn call(client: *mut AvsClient, f: fn(&mut Client) -> Result<(), AvsStatus>) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    (*client).with(|c| f(c).err().unwrap_or(AvsStatus::Ok))
 }
 
 /// The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING
