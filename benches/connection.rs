@@ -1,6 +1,7 @@
 //! Connection benchmarks against the local AVS server, through the C API:
-//! - heap of one connected client: Rust core (counting global allocator), nghttp2 (its
-//!   nghttp2_mem counters), mbedTLS (the rest of the process heap growth, from mallinfo2);
+//! - memory of one connected client: the Rust core (counting global allocator; it reserves both
+//!   pools at creation), and how much of its pool nghttp2 (nghttp2_mem) and mbedTLS (its
+//!   calloc/free hooks) use, at peak and in steady state; the C heap calls made besides;
 //! - time from the server's GOAWAY to a synchronized new connection on loopback.
 //! Run: `cargo bench --bench connection`.
 
@@ -44,9 +45,8 @@ fn armed<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-// mbedTLS allocates with libc calloc (its platform hooks are compiled out), so calloc is
-// interposed here to count its calls; nghttp2 goes through nghttp2_mem and Rust through the
-// global allocator (neither uses calloc in steady state).
+// mbedTLS allocates from its pool through its calloc/free hooks and nghttp2 through nghttp2_mem;
+// calloc is interposed here to show that nothing in the client calls the C heap beside them.
 extern "C" {
     fn __libc_calloc(n: usize, size: usize) -> *mut std::ffi::c_void;
 }
@@ -76,6 +76,7 @@ fn main() {
     let base_rust = LIVE.load(Relaxed);
     PEAK.store(base_rust, Relaxed);
     avs::transport::h2::mem::reset_peak();
+    avs::transport::tls::mem::reset_peak();
     let (calloc0, _) = callocs();
     let mut c = armed(|| CountingClient::new(&server, |_| {}));
     let created_rust = LIVE.load(Relaxed) - base_rust;
@@ -91,6 +92,8 @@ fn main() {
     }
     let (calloc1, calloc1_bytes) = callocs();
     let (_, _, ng_calls_connected) = avs::transport::h2::mem::stats();
+    let (_, tls_peak_connect, tls_calls_connected) = avs::transport::tls::mem::stats();
+    avs::transport::tls::mem::reset_peak();
     for i in 0..20 {
         server.cmd(directive_cmd.clone());
         armed(|| {
@@ -103,20 +106,29 @@ fn main() {
     let rust_live = LIVE.load(Relaxed) - base_rust;
     let rust_peak = PEAK.load(Relaxed) - base_rust;
     let (ng_live, ng_peak, ng_calls) = avs::transport::h2::mem::stats();
+    let (tls_live, tls_peak_steady, tls_calls) = avs::transport::tls::mem::stats();
     let total = process_heap() - base_total;
-    // nghttp2 lives inside the pool the Rust core allocates at creation (http2_memory_bytes).
+    // Both pools live inside the one region the client carves at creation.
     let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
     unsafe { avs_config_init(cfg.as_mut_ptr()) };
-    let pool = unsafe { cfg.assume_init() }.http2_memory_bytes as usize;
-    let mbed = total.saturating_sub(rust_live);
-    println!("heap of one connected client (one root CA, default config), after 20 directives + 20 events:");
+    let cfg = unsafe { cfg.assume_init() };
+    let mut ms = AvsMemoryStats::default();
+    assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut ms) }, AvsStatus::Ok);
+    let (h2_pool, tls_pool) = (ms.http2.capacity, ms.tls.capacity);
+    let ca = tls_pool - cfg.tls_memory_bytes as usize;
+    let core = ms.reserved_bytes - h2_pool - tls_pool;
+    println!("memory of one connected client (one root CA, default config), after 20 directives + 20 events:");
     println!("  created, not connected: rust {created_rust} B, process heap +{created_total} B");
-    println!("  rust core: steady {rust_live} B, peak {rust_peak} B, of which the nghttp2 pool {pool} B");
-    println!("  nghttp2:   steady {ng_live} B, peak {ng_peak} B of its pool, {ng_calls} allocation calls in all");
-    println!("  mbedTLS:   steady ~{mbed} B (process heap growth minus the Rust core)");
-    println!("  total:     steady {total} B, peak {peak_total} B (mallinfo2, sampled after each poll)");
     println!(
-        "  calloc (mbedTLS, plus Rust zeroed buffers at creation): {} calls / {} B from creation to synchronized; {} calls for 20 directives + 20 events",
+        "  reserved at creation:   {} B = core buffers {core} B + nghttp2 pool {h2_pool} B + mbedTLS pool {tls_pool} B (of which the CA {ca} B); Rust heap kept {rust_live} B, peak {rust_peak} B",
+        ms.reserved_bytes
+    );
+    println!("  nghttp2 in its pool:    steady {ng_live} B, peak {ng_peak} B; {ng_calls} allocation calls in all");
+    println!("  mbedTLS in its pool:    steady {tls_live} B, peak {tls_peak_steady} B connected, {tls_peak_connect} B during creation + handshake; {tls_calls} allocation calls in all");
+    println!("  in use: steady {} B, peak {} B (core buffers + each pool's use)", core + ng_live + tls_live, core + ng_peak + tls_peak_connect.max(tls_peak_steady));
+    println!("  process heap: steady +{total} B, peak +{peak_total} B (mallinfo2, sampled after each poll)");
+    println!(
+        "  C heap calloc: {} calls / {} B from creation to synchronized (Rust's zeroed buffers at creation); {} calls for 20 directives + 20 events",
         calloc1 - calloc0,
         calloc1_bytes,
         calloc2 - calloc1
@@ -138,7 +150,12 @@ fn main() {
         }
     }
     let (calloc_g1, _) = callocs();
-    println!("  per GOAWAY reconnect: {} calloc calls (new TLS session)", (calloc_g1 - calloc_g0) / samples.len());
+    let (_, tls_peak_goaway, _) = avs::transport::tls::mem::stats();
+    let (_, ng_peak_goaway, _) = avs::transport::h2::mem::stats();
+    println!(
+        "  per GOAWAY reconnect: {} C heap calloc calls; pool peaks with two connections: mbedTLS {tls_peak_goaway} B, nghttp2 {ng_peak_goaway} B",
+        (calloc_g1 - calloc_g0) / samples.len()
+    );
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
         "GOAWAY -> synchronized new connection, loopback, {} runs (control round trip included): median {:.2} ms, p90 {:.2} ms, max {:.2} ms",

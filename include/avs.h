@@ -36,6 +36,11 @@
 #define AVS_MAX_STREAMS 10
 
 /**
+ * Carving granule and alignment (malloc's alignment on 64-bit targets; the pools need it).
+ */
+#define ALIGN 16
+
+/**
  * Slots only the library's own events use.
  */
 #define INTERNAL_SLOTS 3
@@ -537,6 +542,27 @@ typedef struct {
    * session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
    */
   uint32_t http2_memory_bytes;
+  /**
+   * Memory for TLS sessions (mbedTLS), reserved at creation (default 81920: two sessions
+   * during a GOAWAY hand-over, one handshaking, with room for a long server certificate
+   * chain; one session needs about 35 KB while it handshakes and 29 KB after). mbedTLS draws
+   * every block from it; a handshake that would need more fails with `AVS_STATUS_NO_MEMORY`
+   * and is retried. The parsed CA certificates get their own share on top, measured at
+   * creation: ship only the roots you need, each costs RAM for the client's lifetime.
+   */
+  uint32_t tls_memory_bytes;
+  /**
+   * Memory the client carves all of its buffers and both pools from, instead of the heap: a
+   * static buffer of the firmware, say. NULL (the default) for one heap allocation at
+   * creation. `avs_client_memory_required` tells how many bytes a configuration needs; with
+   * fewer, `avs_client_new` fails with `AVS_STATUS_NO_MEMORY`. The memory is the client's
+   * until `avs_client_free` returns; any alignment works.
+   */
+  void *memory;
+  /**
+   * Length of `memory`.
+   */
+  size_t memory_bytes;
 } avs_config;
 
 /**
@@ -681,9 +707,55 @@ typedef struct {
   uint64_t wake_word_end_sample;
 } avs_turn_options;
 
+/**
+ * Counters of one of a client's memory pools (see `avs_client_memory_stats`).
+ */
+typedef struct {
+  /**
+   * Size of the pool, in bytes.
+   */
+  size_t capacity;
+  /**
+   * Bytes handed out now (block headers not counted).
+   */
+  size_t in_use;
+  /**
+   * The most `in_use` has been since creation.
+   */
+  size_t peak;
+  /**
+   * Allocations served since creation.
+   */
+  uint64_t allocations;
+  /**
+   * Allocations refused for lack of room (each failed what asked for it with an error).
+   */
+  uint64_t refused;
+} avs_pool_stats;
+
+/**
+ * What a client's memory holds.
+ */
+typedef struct {
+  /**
+   * Bytes carved at creation for every buffer and both pools (`avs_client_memory_required`).
+   */
+  size_t reserved_bytes;
+  /**
+   * nghttp2's pool (`http2_memory_bytes`).
+   */
+  avs_pool_stats http2;
+  /**
+   * mbedTLS's pool (`tls_memory_bytes` plus the parsed CA certificates).
+   */
+  avs_pool_stats tls;
+} avs_memory_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+extern int mbedtls_platform_set_calloc_free(void *(*calloc)(size_t, size_t), void (*free)(void*));
 
 #if defined(AVS_FEATURE_ALSA)
 /**
@@ -838,6 +910,19 @@ avs_status avs_client_new(const avs_config *config,
                           avs_client **out);
 
 /**
+ * Writes to `*out_bytes` how much memory a client created with `config` takes for its buffers
+ * and pools: the `memory_bytes` to supply with `config.memory`, or the one heap allocation
+ * creation makes without it. The capacities of `config` are read, and its CA certificates
+ * (`ca_file` or `ca_pem`), which are parsed to measure what they take: the mbedTLS pool holds
+ * them on top of `tls_memory_bytes`. Without a CA the figure leaves them out. Creation takes
+ * about 10 KB of heap besides (the client's handle, about 5 KB; its slot tables, about 100 B
+ * per queued event and 270 B per stream; mbedTLS's entropy, DRBG and configuration structures,
+ * about 2 KB; copies of its strings) and, while it parses them, scratch memory for measuring
+ * the CA certificates (four times their size, freed at once).
+ */
+avs_status avs_client_memory_required(const avs_config *config, size_t *out_bytes);
+
+/**
  * Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
  * `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
  * one of the client's callbacks (it is then refused, the client stays valid). Stop the audio
@@ -949,6 +1034,13 @@ avs_status avs_client_speech_finished(avs_client *client, const char *token);
  * nothing it reported (e.g. SpeechFinished) is lost.
  */
 avs_status avs_client_pending_events(const avs_client *client, size_t *out_count);
+
+/**
+ * Writes what the client's memory holds to `*out_stats`: the bytes carved at creation, and how
+ * much of its nghttp2 and mbedTLS pools is in use now and was at most. A firmware team sizes
+ * `http2_memory_bytes` and `tls_memory_bytes` from the peaks seen on its own network.
+ */
+avs_status avs_client_memory_stats(const avs_client *client, avs_memory_stats *out_stats);
 
 /**
  * Writes the dialog state to `*out_state`.

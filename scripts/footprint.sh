@@ -266,8 +266,9 @@ if [ $bench_ok = 1 ]; then
         grep -vE '^(gen-certs|\s*$|warning|\s+Compiling|\s+Finished)' >"$BENCH_OUT" || true
     sed 's/^/      /' "$BENCH_OUT"
 fi
-B_STEADY=$(sed -nE 's/.*total:[^0-9]*steady ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
-B_PEAK=$(sed -nE 's/.*total:.*peak ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+B_STEADY=$(sed -nE 's/.*in use: steady ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+B_PEAK=$(sed -nE 's/.*in use: .*peak ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+B_RESERVED=$(sed -nE 's/.*reserved at creation: *([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
 B_CALLOC=$(sed -nE 's/.*; ([0-9]+) calls for 20 directives.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
 
 # massif on a voice turn
@@ -402,7 +403,7 @@ MBED_CFLAGS_RAM="-DMBEDTLS_SSL_OUT_CONTENT_LEN=4096"
 
 mbed_trim_src() { # -> path of the trimmed source copy (created once per #undef list)
     local reg vendor h dst
-    vendor=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/mbedtls-sys-auto-"$(mbed_sys_version)"/vendor | head -n1)
+    vendor=$ROOT/third_party/mbedtls-sys-auto/vendor
     h=$(printf '%s' "$MBED_UNDEFS" | sha256sum | cut -c1-12)
     dst=$FP/mbedtls-client-only-$h
     if [ ! -f "$dst/.done" ]; then
@@ -416,9 +417,6 @@ mbed_trim_src() { # -> path of the trimmed source copy (created once per #undef 
         touch "$dst/.done"
     fi
     echo "$dst"
-}
-mbed_sys_version() {
-    sed -n '/^name = "mbedtls-sys-auto"$/{n;s/^version = "\(.*\)"$/\1/p}' "$ROOT/Cargo.lock" | head -n1
 }
 
 if [ "${FP_VARIANTS:-1}" != 0 ]; then
@@ -511,6 +509,7 @@ avs_status __wrap_avs_client_new(const avs_config *config, const avs_callbacks *
     set("FP_AUDIO_RING_BYTES", &c.audio_ring_bytes);
     set("FP_ATTACHMENT_BUFFER_BYTES", &c.attachment_buffer_bytes);
     set("FP_HTTP2_MEMORY_BYTES", &c.http2_memory_bytes);
+    set("FP_TLS_MEMORY_BYTES", &c.tls_memory_bytes);
     return __real_avs_client_new(&c, callbacks, out);
 }
 EOF_C

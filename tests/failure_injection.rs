@@ -1,32 +1,21 @@
-//! Allocation failure injected at every allocation index of connection set-up fails that attempt
-//! cleanly with an error and a retry, never a crash, and the client still connects afterwards:
-//! nghttp2's allocations (from the client's pool) in CI; mbedTLS's (calloc, interposed here) in
-//! an ignored test, because mbedTLS 2.28.15 itself crashes at some indices: `mbedtls_mpi_exp_mod`
-//! ignores the result of `mbedtls_mpi_get_mont_r2_unsafe`, so a failed allocation there ends in
-//! SIGSEGV in `mbedtls_mpi_montmul` (RSA signature check of the ServerKeyExchange).
+//! Allocation failure injected at every allocation index fails cleanly with an error, never a
+//! crash: every mbedTLS allocation of client creation (`AVS_STATUS_NO_MEMORY`, nothing leaked
+//! from the pool), and every nghttp2 and every mbedTLS allocation of a connection set-up (that
+//! attempt fails and is retried; the client connects afterwards and loses no event). nghttp2 and
+//! mbedTLS draw from the client's pools, whose hooks fail the chosen allocation.
 
 mod common;
 use common::*;
-use std::ffi::c_void;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::ffi::CString;
 use std::time::Duration;
 
-static CALLOCS: AtomicUsize = AtomicUsize::new(0);
-/// The calloc call number (as counted by CALLOCS, from 1) that returns NULL; 0 = none.
-static FAIL_CALLOC_AT: AtomicUsize = AtomicUsize::new(0);
+use avs::transport::{h2, tls};
 
-extern "C" {
-    fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
-}
+/// The allocation counters are process-wide: one sweep at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// mbedTLS allocates only with calloc: count the calls, and fail the chosen one.
-#[no_mangle]
-pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-    let call = CALLOCS.fetch_add(1, Relaxed) + 1;
-    if call == FAIL_CALLOC_AT.load(Relaxed) {
-        return std::ptr::null_mut();
-    }
-    __libc_calloc(n, size)
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Disconnects, arms `arm` relative to the counters now, reconnects, and polls until connected
@@ -46,11 +35,12 @@ fn reconnect_with(c: &mut CountingClient, arm: impl FnOnce()) -> bool {
         retried |= st == AvsConnectionState::WaitingToRetry;
         c.wait_io(1);
     }
-    FAIL_CALLOC_AT.store(0, Relaxed);
-    avs::transport::h2::mem::fail_allocation_at(None);
+    tls::mem::fail_allocation_at(None);
+    h2::mem::fail_allocation_at(None);
     retried
 }
 
+/// A connected client and how many nghttp2 and mbedTLS allocations one set-up makes.
 fn connected_client(server: &Server) -> (CountingClient, usize, usize) {
     let mut c = CountingClient::new(server, |cfg| {
         cfg.backoff_base_ms = 1;
@@ -58,50 +48,91 @@ fn connected_client(server: &Server) -> (CountingClient, usize, usize) {
     });
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
     c.poll_until(Duration::from_secs(10), |k| k.connected);
-    // How many allocations one set-up makes (connect → synchronized).
-    let (_, _, h2_before) = avs::transport::h2::mem::stats();
-    let calloc_before = CALLOCS.load(Relaxed);
+    let h2_before = h2::mem::stats().2;
+    let tls_before = tls::mem::stats().2;
     reconnect_with(&mut c, || {});
-    let h2_allocs = avs::transport::h2::mem::stats().2 - h2_before;
-    let tls_allocs = CALLOCS.load(Relaxed) - calloc_before;
-    eprintln!("one connection set-up: {h2_allocs} nghttp2 allocations, {tls_allocs} calloc calls (mbedTLS)");
+    let h2_allocs = h2::mem::stats().2 - h2_before;
+    let tls_allocs = tls::mem::stats().2 - tls_before;
+    eprintln!("one connection set-up: {h2_allocs} nghttp2 allocations, {tls_allocs} mbedTLS allocations");
     assert!(h2_allocs > 5 && tls_allocs > 100, "the counters see the set-up");
     (c, h2_allocs, tls_allocs)
 }
 
+/// An event submitted before the sweep gets its outcome after it: nothing was lost.
+fn event_survives(c: &mut CountingClient) {
+    let before = c.counts().ok_outcomes;
+    c.send(c"Speaker", c"VolumeChanged", c"{\"volume\":5,\"muted\":false}");
+    c.poll_until(Duration::from_secs(10), |k| k.ok_outcomes > before);
+    assert_eq!(c.counts().other_outcomes, 0);
+}
+
 #[test]
 fn every_nghttp2_allocation_of_connection_set_up_can_fail_without_harm() {
+    let _serial = serial();
     let server = Server::start(&[]);
     let (mut c, h2_allocs, _) = connected_client(&server);
     let mut failed = 0;
     for k in 1..=h2_allocs {
-        let retried = reconnect_with(&mut c, || {
-            let now = avs::transport::h2::mem::stats().2;
-            avs::transport::h2::mem::fail_allocation_at(Some(now + k));
-        });
+        let retried = reconnect_with(&mut c, || h2::mem::fail_allocation_at(Some(h2::mem::stats().2 + k)));
         failed += usize::from(retried);
     }
     eprintln!("failure injected at each of {h2_allocs} nghttp2 allocation indices: {failed} attempts failed and were retried; every one reconnected");
     assert!(failed > 0, "injected failures do fail attempts");
-    assert_eq!(c.counts().other_outcomes, 0);
+    event_survives(&mut c);
 }
 
-/// Run by hand: `cargo test --test failure_injection -- --ignored --nocapture`
-/// (`AVS_INJECTION_FROM=N` starts at index N, `AVS_TRACE_INJECTION=1` prints each index).
 #[test]
-#[ignore = "mbedTLS 2.28.15 crashes when allocation 41 of a set-up fails (see the file's doc)"]
 fn every_mbedtls_allocation_of_connection_set_up_can_fail_without_harm() {
+    let _serial = serial();
     let server = Server::start(&[]);
     let (mut c, _, tls_allocs) = connected_client(&server);
-    let from = std::env::var("AVS_INJECTION_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let trace = std::env::var_os("AVS_TRACE_INJECTION").is_some();
     let mut failed = 0;
-    for k in from..=tls_allocs {
-        if std::env::var_os("AVS_TRACE_INJECTION").is_some() {
+    for k in 1..=tls_allocs {
+        if trace {
             eprintln!("mbedTLS allocation {k}");
         }
-        let retried = reconnect_with(&mut c, || FAIL_CALLOC_AT.store(CALLOCS.load(Relaxed) + k, Relaxed));
+        let retried = reconnect_with(&mut c, || tls::mem::fail_allocation_at(Some(tls::mem::stats().2 + k)));
         failed += usize::from(retried);
     }
     eprintln!("failure injected at each of {tls_allocs} mbedTLS allocation indices: {failed} attempts failed and were retried; every one reconnected");
-    assert!(failed > 0);
+    assert!(failed > tls_allocs / 2, "most injected failures fail their attempt ({failed} of {tls_allocs})");
+    event_survives(&mut c);
+}
+
+#[test]
+fn every_mbedtls_allocation_of_client_creation_can_fail_with_no_memory() {
+    let _serial = serial();
+    let server = Server::start(&[]);
+    let endpoint = CString::new(server.endpoint()).unwrap();
+    let ca = CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap();
+    let token = CString::new("test-token").unwrap();
+    let create = || {
+        let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
+        unsafe { avs_config_init(cfg.as_mut_ptr()) };
+        let mut cfg = unsafe { cfg.assume_init() };
+        cfg.endpoint = endpoint.as_ptr();
+        cfg.ca_file = ca.as_ptr();
+        cfg.access_token = token.as_ptr();
+        let cbs: AvsCallbacks = unsafe { std::mem::zeroed() };
+        let mut ptr = std::ptr::null_mut();
+        let st = unsafe { avs_client_new(&cfg, &cbs, &mut ptr) };
+        (st, ptr)
+    };
+    let before = tls::mem::stats();
+    let (st, ptr) = create();
+    assert_eq!(st, AvsStatus::Ok);
+    let allocs = tls::mem::stats().2 - before.2;
+    unsafe { avs_client_free(ptr) };
+    assert_eq!(tls::mem::stats().0, before.0, "a freed client gives back all of its mbedTLS memory");
+    assert!(allocs >= 4, "creation parses the CA certificate through mbedTLS ({allocs} allocations)");
+    for k in 1..=allocs {
+        tls::mem::fail_allocation_at(Some(tls::mem::stats().2 + k));
+        let (st, ptr) = create();
+        tls::mem::fail_allocation_at(None);
+        assert_eq!(st, AvsStatus::NoMemory, "allocation {k} of {allocs} failed: creation says so");
+        assert!(ptr.is_null());
+        assert_eq!(tls::mem::stats().0, before.0, "allocation {k}: the failed creation left nothing in use");
+    }
+    eprintln!("failure injected at each of {allocs} mbedTLS allocations of client creation: AVS_STATUS_NO_MEMORY every time");
 }

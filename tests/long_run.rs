@@ -1,7 +1,8 @@
 //! The whole client over a long run: 1000 voice turns, hours of simulated idle with pings, and
 //! GOAWAY reconnects. Between connection set-ups it makes no heap calls at all — not the Rust
-//! core (a counting global allocator), not nghttp2 (its fixed pool), not mbedTLS (calloc, which
-//! is all it uses, is interposed here) — and its heap does not grow from cycle to cycle.
+//! core (a counting global allocator), and nothing through C's calloc (interposed here) — nghttp2
+//! and mbedTLS draw from the client's fixed pools, mbedTLS not even from its pool in steady state;
+//! and neither the heap nor the pools grow from cycle to cycle.
 
 mod common;
 use common::*;
@@ -40,7 +41,7 @@ extern "C" {
     fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
 }
 
-/// mbedTLS allocates only with calloc (its platform hooks are compiled out): count the calls.
+/// mbedTLS's hooks fall back to calloc outside a client's scope: count the calls.
 #[no_mangle]
 pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     CALLOCS.fetch_add(1, Relaxed);
@@ -146,6 +147,7 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
     for cycle in 0..cycles {
         // Steady state: voice turns.
         let before = heap_calls();
+        let tls_before = avs::transport::tls::mem::stats().2;
         armed(|| {
             for _ in 0..turns_per_cycle {
                 voice_turn(&mut c, &mut server, &pcm, turns);
@@ -170,6 +172,8 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
         let calls = heap_calls() - before;
         steady_calls += calls;
         assert_eq!(calls, 0, "cycle {cycle}: {calls} heap calls in steady state");
+        let tls_calls = avs::transport::tls::mem::stats().2 - tls_before;
+        assert_eq!(tls_calls, 0, "cycle {cycle}: mbedTLS allocated {tls_calls} times from its pool in steady state");
         // GOAWAY: a new connection (which does allocate: a TLS session), then the heap again.
         let connected = c.counts().connected_events;
         server.cmd(json!({"cmd": "goaway"}));
@@ -178,18 +182,19 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
             c.poll_once();
             c.wait_io(2);
         }
-        heap_after_cycle.push((heap_in_use(), RUST_LIVE.load(Relaxed), avs::transport::h2::mem::stats().0));
+        heap_after_cycle.push((heap_in_use(), RUST_LIVE.load(Relaxed), avs::transport::h2::mem::stats().0, avs::transport::tls::mem::stats().0));
     }
     eprintln!(
         "{turns} turns, {cycles} simulated idle hours, {cycles} GOAWAY reconnects: steady-state heap calls {steady_calls}; \
-         heap after each cycle (process, Rust, nghttp2 pool): {heap_after_cycle:?}"
+         heap after each cycle (process, Rust, nghttp2 pool, mbedTLS pool): {heap_after_cycle:?}"
     );
     assert_eq!(turns, cycles * turns_per_cycle);
     // No growth: from the second cycle on, the Rust heap stays exactly where it was; nghttp2's
-    // pool and the process heap (mbedTLS included) within a few blocks of what happens to be in
+    // and mbedTLS's pools and the process heap within a few blocks of what happens to be in
     // flight when the figure is taken.
-    let (p1, r1, n1) = heap_after_cycle[1];
-    for (i, &(p, r, n)) in heap_after_cycle.iter().enumerate().skip(2) {
+    let (p1, r1, n1, t1) = heap_after_cycle[1];
+    for (i, &(p, r, n, t)) in heap_after_cycle.iter().enumerate().skip(2) {
+        assert!(t <= t1 + 64, "cycle {i}: mbedTLS pool use grew from {t1} to {t} bytes");
         assert_eq!(r, r1, "cycle {i}: Rust heap grew from {r1} to {r} bytes");
         assert!(n <= n1 + 64, "cycle {i}: nghttp2 pool use grew from {n1} to {n} bytes");
         assert!(p <= p1 + 256, "cycle {i}: process heap grew from {p1} to {p} bytes");

@@ -1,6 +1,7 @@
 //! Response handling for one connection: the stream table, the nghttp2 callbacks
 //! ([`H2Handler`]), response status rules, and directive dispatch to the host.
 
+use super::memory::Buf;
 use crate::client::host::{log, DirectiveView, Host};
 use crate::client::queue::{EventQueue, SlotIndex, SlotState};
 use crate::client::speech::TurnPhase;
@@ -38,7 +39,7 @@ pub struct StreamSlot {
     kind: StreamKind,
     status: u16,
     mode: BodyMode,
-    decoder: Decoder<Box<[u8]>>,
+    decoder: Decoder<Buf>,
     /// Bytes of a non-multipart body held in the decoder's storage.
     raw_len: usize,
     /// The final (non-1xx) response header block has been handled; later blocks are trailers.
@@ -51,16 +52,16 @@ pub struct StreamTable {
 }
 
 impl StreamTable {
-    /// `count` streams, each able to hold a directive of `part_bytes`.
-    pub fn new(count: usize, part_bytes: usize) -> Self {
-        let slots = (0..count)
-            .map(|_| StreamSlot {
+    /// One stream per buffer, each able to hold a directive as long as its buffer.
+    pub fn new(buffers: impl Iterator<Item = Buf>) -> Self {
+        let slots = buffers
+            .map(|buf| StreamSlot {
                 conn: 0,
                 id: 0,
                 kind: StreamKind::Downchannel,
                 status: 0,
                 mode: BodyMode::None,
-                decoder: Decoder::new(vec![0u8; part_bytes].into_boxed_slice()),
+                decoder: Decoder::new(buf),
                 raw_len: 0,
                 headers_done: false,
             })

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod context;
 pub mod dispatch;
 pub mod host;
+pub mod memory;
 pub mod queue;
 pub mod ring;
 pub mod speech;
@@ -20,6 +21,7 @@ use backoff::Backoff;
 use context::ContextState;
 use dispatch::{ConnFlags, Dispatch, StreamKind, StreamTable};
 use host::{log, Host};
+use memory::{Buf, Plan, Region};
 use queue::{EventQueue, SlotIndex};
 use ring::AudioRing;
 use speech::{Speech, TurnOptions, TurnPhase};
@@ -57,6 +59,36 @@ pub struct Settings {
     pub attachment_buffer_bytes: usize,
     pub turn_timeout_ms: u32,
     pub http2_memory_bytes: usize,
+    pub tls_memory_bytes: usize,
+    /// Host memory to carve every buffer and pool from (`base`, `len`), instead of the heap.
+    pub memory: Option<(*mut u8, usize)>,
+}
+
+impl Settings {
+    /// What every buffer and pool of a client with these settings takes. The CA certificates are
+    /// parsed once to measure them (none when `ca` is empty).
+    pub fn plan(&self) -> Result<Plan, (AvsStatus, String)> {
+        let body_bytes = self.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
+        let ca_certificates = if self.ca.is_empty() {
+            0
+        } else {
+            crate::transport::tls::ca_pool_bytes(&self.ca).map_err(|e| (tls_status(&e), e.to_string()))?
+        };
+        Ok(Plan {
+            event_bodies: EventQueue::bodies_bytes(self.event_queue_capacity, body_bytes),
+            streams: self.max_streams.clamp(2, AVS_MAX_STREAMS) as usize + 1,
+            directive_bytes: self.max_directive_bytes,
+            speech_head: body_bytes,
+            attachment: self.attachment_buffer_bytes,
+            audio_ring: self.audio_ring_bytes.max(speech::AUDIO_FRAME_BYTES),
+            context: CONTEXT_BYTES,
+            scratch: self.max_event_bytes,
+            rx: RECV_CHUNK,
+            http2_pool: self.http2_memory_bytes,
+            tls_pool: self.tls_memory_bytes,
+            ca_certificates,
+        })
+    }
 }
 
 /// The parts of the endpoint URL the connection needs.
@@ -94,8 +126,8 @@ pub struct Shared {
     pub speech: Speech,
     /// The time of the poll in progress.
     pub now: u64,
-    context_buf: Box<[u8]>,
-    scratch: Box<[u8]>,
+    context_buf: Buf,
+    scratch: Buf,
 }
 
 impl Shared {
@@ -202,11 +234,17 @@ pub struct Client {
     connect_deadline: u64,
     conn_backoff: Backoff,
     next_event_id: u32,
-    rx: Box<[u8]>,
+    rx: Buf,
     busy: bool,
     now: u64,
     /// nghttp2's memory. Declared after `conns` so that the sessions are dropped first.
     h2_pool: Box<Pool>,
+    /// mbedTLS's memory. Declared after `tls` and `conns`, which allocate from it.
+    tls_pool: Box<Pool>,
+    /// What was carved.
+    plan: Plan,
+    /// Where every buffer and both pools were carved from: declared last, dropped last.
+    _memory: Region,
 }
 
 fn tls_status(e: &TlsError) -> AvsStatus {
@@ -216,6 +254,7 @@ fn tls_status(e: &TlsError) -> AvsStatus {
         TlsError::BadCaBundle(_) => AvsStatus::BadCa,
         TlsError::Io(IoError::Closed) => AvsStatus::ConnectionLost,
         TlsError::Io(_) => AvsStatus::ConnectFailed,
+        TlsError::NoMemory => AvsStatus::NoMemory,
         TlsError::Protocol(_) => AvsStatus::Tls,
     }
 }
@@ -232,7 +271,8 @@ fn random_seed() -> u64 {
 }
 
 impl Client {
-    /// Creates a client; every buffer it will use is allocated here.
+    /// Creates a client; every buffer it will use is allocated here, from one region: the host's
+    /// memory (`settings.memory`) or one heap allocation, [`Settings::plan`] long.
     pub fn new(settings: Settings, host: Box<dyn Host>, net: Box<dyn Network>) -> Result<Self, (AvsStatus, String)> {
         let endpoint = parse_endpoint(&settings.endpoint)
             .ok_or((AvsStatus::BadConfig, format!("endpoint must be https://host[:port], got {:?}", settings.endpoint)))?;
@@ -243,16 +283,39 @@ impl Client {
             return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
         }
         let mut settings = settings;
+        let plan = settings.plan()?;
+        let mut region = match settings.memory {
+            Some((base, len)) if len >= plan.total() => {
+                // SAFETY: the host gave this memory to the client for its lifetime (avs_config.memory).
+                unsafe { Region::host(base, len) }
+            }
+            Some((_, len)) => {
+                return Err((AvsStatus::NoMemory, format!("config.memory_bytes {len} is less than the {} this configuration needs", plan.total())))
+            }
+            None => Region::heap(plan.total()),
+        };
+        let mut carve = |len: usize| region.carve(len).expect("the region holds the plan");
+        let event_bodies = carve(plan.event_bodies);
+        let stream_bufs: Vec<Buf> = (0..plan.streams).map(|_| carve(plan.directive_bytes)).collect();
+        let (speech_head, attachment, audio) = (carve(plan.speech_head), carve(plan.attachment), carve(plan.audio_ring));
+        let (context_buf, scratch, rx) = (carve(plan.context), carve(plan.scratch), carve(plan.rx));
+        let pool = |buf: Buf, what: &str| {
+            Pool::in_buf(buf).map(Box::new).ok_or_else(|| (AvsStatus::BadConfig, format!("{what} too small for a pool")))
+        };
+        let h2_pool = pool(carve(plan.http2_pool), "http2_memory_bytes")?;
+        let mut tls_pool = pool(carve(plan.ca_certificates + plan.tls_pool), "tls_memory_bytes")?;
         // mbedTLS keeps its parsed copy; the PEM text (possibly a whole bundle) is not needed after.
-        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca)).map_err(|e| (tls_status(&e), e.to_string()))?;
+        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca), core::ptr::NonNull::from(&mut *tls_pool)).map_err(|e| match e {
+            TlsError::NoMemory => (AvsStatus::NoMemory, format!("{e} while setting up the CA certificates (pool of {} B)", tls_pool.stats().capacity)),
+            e => (tls_status(&e), e.to_string()),
+        })?;
         let seed = random_seed();
         let mut boundary = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
         let body_bytes = settings.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
-        let max_streams = settings.max_streams.clamp(2, AVS_MAX_STREAMS);
-        let ring = Arc::new(AudioRing::new(settings.audio_ring_bytes.max(speech::AUDIO_FRAME_BYTES)));
+        let ring = Arc::new(AudioRing::in_buf(audio));
         let shared = Shared {
-            speech: Speech::new(ring, body_bytes, settings.attachment_buffer_bytes, settings.turn_timeout_ms),
+            speech: Speech::new(ring, speech_head, attachment, settings.turn_timeout_ms),
             now: 0,
             log_level: settings.log_level,
             ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
@@ -260,13 +323,13 @@ impl Client {
             max_event_attempts: settings.max_event_attempts.max(1),
             event_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed ^ 0x9e37),
             context: ContextState::default(),
-            context_buf: vec![0u8; CONTEXT_BYTES].into_boxed_slice(),
-            scratch: vec![0u8; settings.max_event_bytes].into_boxed_slice(),
+            context_buf,
+            scratch,
         };
         Ok(Client {
             auth_header: format!("Bearer {}", settings.token),
-            queue: EventQueue::new(settings.event_queue_capacity, body_bytes),
-            streams: StreamTable::new(max_streams as usize + 1, settings.max_directive_bytes),
+            queue: EventQueue::with_bodies(settings.event_queue_capacity, body_bytes, event_bodies),
+            streams: StreamTable::new(stream_bufs.into_iter()),
             conn_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed),
             endpoint,
             tls,
@@ -280,11 +343,14 @@ impl Client {
             reconnect_at: None,
             connect_deadline: 0,
             next_event_id: 1,
-            rx: vec![0u8; RECV_CHUNK].into_boxed_slice(),
+            rx,
             busy: false,
             now: 0,
-            h2_pool: Box::new(Pool::new(settings.http2_memory_bytes)),
+            h2_pool,
+            tls_pool,
             settings,
+            _memory: region,
+            plan,
         })
     }
 
@@ -437,9 +503,17 @@ impl Client {
                 self.connect_deadline = self.now + u64::from(self.settings.connect_timeout_ms);
             }
             Err(e) => {
-                log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
+                log!(self.host, self.shared.log_level, LogLevel::Error, "{e}{}", self.memory_hint(&e));
                 self.schedule_retry(tls_status(&e));
             }
+        }
+    }
+
+    /// What to tell the host when TLS ran out of memory.
+    fn memory_hint(&self, e: &TlsError) -> String {
+        match e {
+            TlsError::NoMemory => format!(" (tls_memory_bytes {} may be too small)", self.tls_pool.stats().capacity),
+            _ => String::new(),
         }
     }
 
@@ -470,7 +544,7 @@ impl Client {
                 }
                 Err(e) => {
                     let status = tls_status(&e);
-                    log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
+                    log!(self.host, self.shared.log_level, LogLevel::Error, "{e}{}", self.memory_hint(&e));
                     self.drop_conn(i, status);
                     return false;
                 }
@@ -904,6 +978,11 @@ impl Client {
     /// Events queued or on the wire (the host's and the library's own, e.g. SpeechFinished).
     pub fn pending_events(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The bytes carved at creation, and the counters of nghttp2's and mbedTLS's pools.
+    pub fn memory_stats(&self) -> (usize, crate::transport::pool::PoolStats, crate::transport::pool::PoolStats) {
+        (self.plan.total(), self.h2_pool.stats(), self.tls_pool.stats())
     }
 
     /// The ring the host's audio thread writes microphone samples into.

@@ -2,6 +2,7 @@
 //! allocated once at creation. Events leave in submission order; an event whose send failed keeps
 //! its place at the front.
 
+use super::memory::Buf;
 use crate::status::AvsStatus;
 
 /// Where an event is in its life.
@@ -39,7 +40,7 @@ struct Slot {
 /// filled its queue does not make the library drop its own.
 pub struct EventQueue {
     slots: Box<[Slot]>,
-    bodies: Box<[u8]>,
+    bodies: Buf,
     body_capacity: usize,
     capacity: usize,
     next_seq: u64,
@@ -52,8 +53,20 @@ pub type SlotIndex = usize;
 pub const INTERNAL_SLOTS: usize = 3;
 
 impl EventQueue {
-    /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included).
+    /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included),
+    /// their bodies on the heap.
     pub fn new(capacity: usize, body_capacity: usize) -> Self {
+        Self::with_bodies(capacity, body_capacity, Buf::heap(Self::bodies_bytes(capacity, body_capacity)))
+    }
+
+    /// Bytes the bodies of such a queue take.
+    pub fn bodies_bytes(capacity: usize, body_capacity: usize) -> usize {
+        (capacity + 1 + INTERNAL_SLOTS) * body_capacity
+    }
+
+    /// As [`EventQueue::new`], the bodies in `bodies` ([`EventQueue::bodies_bytes`] long).
+    pub fn with_bodies(capacity: usize, body_capacity: usize, bodies: Buf) -> Self {
+        assert!(bodies.len() >= Self::bodies_bytes(capacity, body_capacity));
         let free = Slot {
             state: SlotState::Free,
             event_id: 0,
@@ -67,7 +80,7 @@ impl EventQueue {
         };
         EventQueue {
             slots: vec![free; capacity + 1 + INTERNAL_SLOTS].into_boxed_slice(),
-            bodies: vec![0u8; (capacity + 1 + INTERNAL_SLOTS) * body_capacity].into_boxed_slice(),
+            bodies,
             body_capacity,
             capacity,
             next_seq: 0,

@@ -2,7 +2,7 @@
 //! thread (or interrupt) writes, the thread that polls the client reads. Fixed capacity, set at
 //! creation; a write that does not fit is refused whole, so the stream never has a silent gap.
 
-use core::cell::UnsafeCell;
+use super::memory::Buf;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 
 /// Why a write was refused.
@@ -17,7 +17,9 @@ pub enum WriteError {
 /// The ring. `write` may run on one other thread concurrently with `read`/`discard`/
 /// `set_capturing` on the owning thread.
 pub struct AudioRing {
-    buf: Box<[UnsafeCell<u8>]>,
+    /// Accessed only through `buf.raw()`, never through a reference: two threads use it at once.
+    buf: Buf,
+    cap: usize,
     /// Total bytes ever written / read; their difference is the fill level. 64-bit so that they
     /// never wrap, also on 32-bit targets (4 GiB of audio is only about 37 hours).
     written: AtomicU64,
@@ -34,10 +36,17 @@ unsafe impl Sync for AudioRing {}
 unsafe impl Send for AudioRing {}
 
 impl AudioRing {
-    /// A ring holding up to `capacity` bytes.
+    /// A ring holding up to `capacity` bytes, on the heap.
     pub fn new(capacity: usize) -> Self {
+        Self::in_buf(Buf::heap(capacity.max(1)))
+    }
+
+    /// A ring over `buf` (at least one byte).
+    pub fn in_buf(buf: Buf) -> Self {
+        assert!(!buf.is_empty(), "an audio ring needs room");
         AudioRing {
-            buf: (0..capacity.max(1)).map(|_| UnsafeCell::new(0)).collect(),
+            cap: buf.len(),
+            buf,
             written: AtomicU64::new(0),
             read: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
@@ -47,7 +56,7 @@ impl AudioRing {
 
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
     }
 
     /// Producer: appends all of `data`, or nothing.
@@ -57,17 +66,16 @@ impl AudioRing {
         }
         let w = self.written.load(Relaxed);
         let r = self.read.load(Acquire);
-        let cap = self.buf.len();
+        let cap = self.cap;
         if cap - ((w - r) as usize) < data.len() {
             self.overruns.fetch_add(1, Relaxed);
             return Err(WriteError::Full);
         }
         let start = (w % cap as u64) as usize;
         let first = data.len().min(cap - start);
-        // SAFETY: these bytes are outside the consumer's readable range (see the Sync impl);
-        // UnsafeCell<u8> has the layout of u8, so the cells form one contiguous byte run.
+        // SAFETY: these bytes are outside the consumer's readable range (see the Sync impl).
         unsafe {
-            let base = UnsafeCell::raw_get(self.buf.as_ptr());
+            let base = self.buf.raw();
             core::ptr::copy_nonoverlapping(data.as_ptr(), base.add(start), first);
             core::ptr::copy_nonoverlapping(data.as_ptr().add(first), base, data.len() - first);
         }
@@ -89,12 +97,12 @@ impl AudioRing {
     pub fn read(&self, out: &mut [u8]) -> usize {
         let r = self.read.load(Relaxed);
         let n = ((self.written.load(Acquire) - r) as usize).min(out.len());
-        let cap = self.buf.len();
+        let cap = self.cap;
         let start = (r % cap as u64) as usize;
         let first = n.min(cap - start);
         // SAFETY: these bytes are inside the readable range, which the producer does not touch.
         unsafe {
-            let base = UnsafeCell::raw_get(self.buf.as_ptr()) as *const u8;
+            let base = self.buf.raw() as *const u8;
             core::ptr::copy_nonoverlapping(base.add(start), out.as_mut_ptr(), first);
             core::ptr::copy_nonoverlapping(base, out.as_mut_ptr().add(first), n - first);
         }

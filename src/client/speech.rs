@@ -2,6 +2,7 @@
 //! the `audio` part of a Recognize event; its directives (StopCapture, Speak, ExpectSpeech) move
 //! the dialog state; Speak audio is matched to its directive by Content-ID in either order.
 
+use super::memory::Buf;
 use std::sync::Arc;
 
 use crate::client::host::{log, Host};
@@ -76,7 +77,7 @@ pub struct Speech {
     /// dialogRequestId of the latest turn; directives carrying another id are dropped.
     pub dialog_id: heapless::String<36>,
     pub turn: Option<Turn>,
-    head: Box<[u8]>,
+    head: Buf,
     pub ring: Arc<AudioRing>,
     /// ExpectSpeech: initiator to echo, timeout, and its deadline once it runs.
     pub expect_initiator: Option<heapless::Vec<u8, INITIATOR_MAX>>,
@@ -86,7 +87,7 @@ pub struct Speech {
     /// The Speak whose audio is streaming now: (cid, token).
     streaming: Option<(heapless::String<ID_MAX>, heapless::String<ID_MAX>)>,
     unclaimed: Option<Unclaimed>,
-    unclaimed_buf: Box<[u8]>,
+    unclaimed_buf: Buf,
     /// Speaks delivered whose playback the host has not finished.
     pub speaking_tokens: usize,
     pub turn_timeout_ms: u32,
@@ -100,13 +101,13 @@ fn copy_str<const N: usize>(bytes: &[u8]) -> Option<heapless::String<N>> {
 }
 
 impl Speech {
-    /// `head_bytes` bounds the Recognize metadata; `attachment_bytes` the audio held before its Speak.
-    pub fn new(ring: Arc<AudioRing>, head_bytes: usize, attachment_bytes: usize, turn_timeout_ms: u32) -> Self {
+    /// `head`'s length bounds the Recognize metadata; `unclaimed`'s the audio held before its Speak.
+    pub fn new(ring: Arc<AudioRing>, head: Buf, unclaimed: Buf, turn_timeout_ms: u32) -> Self {
         Speech {
             state: DialogState::Idle,
             dialog_id: heapless::String::new(),
             turn: None,
-            head: vec![0u8; head_bytes].into_boxed_slice(),
+            head,
             ring,
             expect_initiator: None,
             expect_timeout_ms: None,
@@ -114,19 +115,19 @@ impl Speech {
             pending: heapless::Vec::new(),
             streaming: None,
             unclaimed: None,
-            unclaimed_buf: vec![0u8; attachment_bytes].into_boxed_slice(),
+            unclaimed_buf: unclaimed,
             speaking_tokens: 0,
             turn_timeout_ms,
         }
     }
 
     /// Lends out the buffer the Recognize head is built into; give it back with `put_head`.
-    pub fn take_head(&mut self) -> Box<[u8]> {
+    pub fn take_head(&mut self) -> Buf {
         core::mem::take(&mut self.head)
     }
 
     /// Returns the head buffer.
-    pub fn put_head(&mut self, head: Box<[u8]>) {
+    pub fn put_head(&mut self, head: Buf) {
         self.head = head;
     }
 
@@ -390,7 +391,7 @@ mod tests {
     #[test]
     fn body_is_head_then_320_byte_frames_then_the_whole_close_delimiter_even_in_tiny_windows() {
         let ring = Arc::new(AudioRing::new(4000));
-        let mut sp = Speech::new(ring.clone(), 64, 64, 1000);
+        let mut sp = Speech::new(ring.clone(), Buf::heap(64), Buf::heap(64), 1000);
         let mut head = sp.take_head();
         head[..4].copy_from_slice(b"HEAD");
         sp.put_head(head);

@@ -122,6 +122,34 @@ pub struct AvsIo {
     pub close: Option<unsafe extern "C" fn(user_data: *mut c_void, handle: isize)>,
 }
 
+/// Counters of one of a client's memory pools (see `avs_client_memory_stats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AvsPoolStats {
+    /// Size of the pool, in bytes.
+    pub capacity: usize,
+    /// Bytes handed out now (block headers not counted).
+    pub in_use: usize,
+    /// The most `in_use` has been since creation.
+    pub peak: usize,
+    /// Allocations served since creation.
+    pub allocations: u64,
+    /// Allocations refused for lack of room (each failed what asked for it with an error).
+    pub refused: u64,
+}
+
+/// What a client's memory holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AvsMemoryStats {
+    /// Bytes carved at creation for every buffer and both pools (`avs_client_memory_required`).
+    pub reserved_bytes: usize,
+    /// nghttp2's pool (`http2_memory_bytes`).
+    pub http2: AvsPoolStats,
+    /// mbedTLS's pool (`tls_memory_bytes` plus the parsed CA certificates).
+    pub tls: AvsPoolStats,
+}
+
 /// Client configuration. Fill it with `avs_config_init`, then set at least `endpoint`, a CA
 /// (`ca_file` or `ca_pem`) and `access_token`. Strings are copied by `avs_client_new`.
 #[repr(C)]
@@ -178,4 +206,19 @@ pub struct AvsConfig {
     /// during a GOAWAY hand-over). nghttp2 draws every block from it and makes no heap calls; a
     /// session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
     pub http2_memory_bytes: u32,
+    /// Memory for TLS sessions (mbedTLS), reserved at creation (default 81920: two sessions
+    /// during a GOAWAY hand-over, one handshaking, with room for a long server certificate
+    /// chain; one session needs about 35 KB while it handshakes and 29 KB after). mbedTLS draws
+    /// every block from it; a handshake that would need more fails with `AVS_STATUS_NO_MEMORY`
+    /// and is retried. The parsed CA certificates get their own share on top, measured at
+    /// creation: ship only the roots you need, each costs RAM for the client's lifetime.
+    pub tls_memory_bytes: u32,
+    /// Memory the client carves all of its buffers and both pools from, instead of the heap: a
+    /// static buffer of the firmware, say. NULL (the default) for one heap allocation at
+    /// creation. `avs_client_memory_required` tells how many bytes a configuration needs; with
+    /// fewer, `avs_client_new` fails with `AVS_STATUS_NO_MEMORY`. The memory is the client's
+    /// until `avs_client_free` returns; any alignment works.
+    pub memory: *mut c_void,
+    /// Length of `memory`.
+    pub memory_bytes: usize,
 }

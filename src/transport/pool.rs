@@ -1,11 +1,14 @@
-//! A fixed memory pool: one arena, allocated once when the client is created, that nghttp2 draws
-//! from through `nghttp2_mem`. After set-up the HTTP/2 layer therefore makes no heap calls, and a
-//! session that would exceed the budget gets an allocation failure (an error), never more memory.
+//! A fixed memory pool: one arena, carved from the client's memory when it is created, that
+//! nghttp2 (through `nghttp2_mem`) or mbedTLS (through its calloc/free hooks) draws from. After
+//! set-up neither makes heap calls, and a session that would exceed the budget gets an
+//! allocation failure (an error), never more memory.
 //!
 //! First fit over an address-ordered free list, split on allocation, coalesced on free: simple,
 //! and enough for nghttp2's few dozen live blocks.
 
 use core::ptr::NonNull;
+
+use crate::client::memory::Buf;
 
 /// Allocation granule and alignment (malloc's alignment on 64-bit targets).
 const UNIT: usize = 16;
@@ -38,23 +41,55 @@ pub struct PoolStats {
     pub failures: u64,
     /// Arena size in bytes.
     pub capacity: usize,
+    /// Bytes from the arena's start to the end of the highest block ever handed out, headers
+    /// included: what a fresh pool needs to replay the same allocations (first fit is
+    /// deterministic).
+    pub high_water: usize,
 }
 
 /// The pool.
 pub struct Pool {
-    arena: Box<[Unit]>,
+    base: NonNull<Unit>,
+    /// Arena length in units.
+    units: usize,
+    /// The arena's memory.
+    _arena: Buf,
     free: u32,
     stats: PoolStats,
 }
 
+// SAFETY: the pool is exclusive access to its arena, like a Box.
+unsafe impl Send for Pool {}
+
 impl Pool {
-    /// A pool of `bytes` (rounded up to 16).
+    /// A pool of `bytes` (rounded up to 16, at least 32) on the heap.
     pub fn new(bytes: usize) -> Self {
-        let units = bytes.div_ceil(UNIT).clamp(2, NONE as usize - 1);
-        let mut pool = Pool { arena: vec![Unit([0; UNIT]); units].into_boxed_slice(), free: 0, stats: PoolStats::default() };
-        pool.stats.capacity = units * UNIT;
-        pool.set_header(0, Header { units: units as u32, next: NONE });
+        Self::in_buf(Buf::heap(bytes.max(2 * UNIT))).expect("a heap buffer of two units or more")
+    }
+
+    /// A pool over `buf` (16-aligned, as every [`Buf`] is), or `None` when it holds fewer than
+    /// two units.
+    pub fn in_buf(buf: Buf) -> Option<Self> {
+        let units = (buf.len() / UNIT).min(NONE as usize - 1);
+        let ptr = buf.raw();
+        if units < 2 || ptr as usize % core::mem::align_of::<Unit>() != 0 {
+            return None;
+        }
+        let base = NonNull::new(ptr as *mut Unit)?;
+        Some(Self::init(Pool { base, units, _arena: buf, free: 0, stats: PoolStats::default() }))
+    }
+
+    fn init(mut pool: Pool) -> Pool {
+        pool.stats.capacity = pool.units * UNIT;
+        pool.set_header(0, Header { units: pool.units as u32, next: NONE });
         pool
+    }
+
+    /// The header slot of unit `at` (a header is 8 bytes at the start of a 16-aligned unit).
+    fn header_ptr(&self, at: u32) -> *mut Header {
+        assert!((at as usize) < self.units, "pool header out of range");
+        // SAFETY: in bounds (checked); the arena lives as long as the pool.
+        unsafe { self.base.as_ptr().add(at as usize) as *mut Header }
     }
 
     /// The counters.
@@ -63,24 +98,23 @@ impl Pool {
     }
 
     fn header(&self, at: u32) -> Header {
-        let b = &self.arena[at as usize].0;
-        Header { units: u32::from_ne_bytes(b[0..4].try_into().unwrap()), next: u32::from_ne_bytes(b[4..8].try_into().unwrap()) }
+        // SAFETY: aligned and in bounds (header_ptr); plain integers, any bit pattern is valid.
+        unsafe { self.header_ptr(at).read() }
     }
 
     fn set_header(&mut self, at: u32, h: Header) {
-        let b = &mut self.arena[at as usize].0;
-        b[0..4].copy_from_slice(&h.units.to_ne_bytes());
-        b[4..8].copy_from_slice(&h.next.to_ne_bytes());
+        // SAFETY: as in `header`; `&mut self` makes the write exclusive.
+        unsafe { self.header_ptr(at).write(h) }
     }
 
     fn base(&self) -> *const u8 {
-        self.arena.as_ptr() as *const u8
+        self.base.as_ptr() as *const u8
     }
 
     /// The unit index of a block handed out by this pool, if `p` is one.
     fn block_of(&self, p: *const u8) -> Option<u32> {
         let off = (p as usize).checked_sub(self.base() as usize)?;
-        if off % UNIT != 0 || off == 0 || off >= self.arena.len() * UNIT {
+        if off % UNIT != 0 || off == 0 || off >= self.units * UNIT {
             return None;
         }
         let at = (off / UNIT - 1) as u32;
@@ -90,7 +124,7 @@ impl Pool {
     /// Whether `p` points into this pool's arena.
     pub fn owns(&self, p: *const u8) -> bool {
         let start = self.base() as usize;
-        (p as usize) >= start && (p as usize) < start + self.arena.len() * UNIT
+        (p as usize) >= start && (p as usize) < start + self.units * UNIT
     }
 
     /// Allocates `size` bytes (16-byte aligned), or `None` when the pool has no room.
@@ -119,6 +153,7 @@ impl Pool {
                     self.set_header(prev, Header { units: ph.units, next });
                 }
                 let units = self.header(at).units as usize;
+                self.stats.high_water = self.stats.high_water.max((at as usize + units) * UNIT);
                 self.stats.allocs += 1;
                 self.stats.live += (units - 1) * UNIT;
                 self.stats.peak = self.stats.peak.max(self.stats.live);

@@ -2,6 +2,8 @@
 //! host name always verified against the configured CA bundle. A verification failure is an error
 //! that names the problem; there is no fallback to an unverified session.
 
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use mbedtls::error::codes;
@@ -12,6 +14,7 @@ use mbedtls::ssl::{Config, Context};
 use mbedtls::x509::{Certificate, VerifyError};
 
 use super::io::{Connection, IoError};
+use super::pool::Pool;
 
 /// What went wrong while setting up or using TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum TlsError {
     CertificateRejected(String),
     /// The server did not agree to HTTP/2 through ALPN.
     NoH2,
+    /// mbedTLS ran out of its memory (`tls_memory_bytes`).
+    NoMemory,
     /// Any other TLS failure (handshake alert, protocol error), with mbedTLS's description.
     Protocol(String),
     /// The byte stream under TLS failed or closed.
@@ -34,6 +39,7 @@ impl std::fmt::Display for TlsError {
             TlsError::BadCaBundle(s) => write!(f, "CA bundle not usable: {s}"),
             TlsError::CertificateRejected(s) => write!(f, "server certificate rejected: {s}"),
             TlsError::NoH2 => write!(f, "server did not negotiate ALPN h2"),
+            TlsError::NoMemory => write!(f, "TLS out of memory"),
             TlsError::Protocol(s) => write!(f, "TLS error: {s}"),
             TlsError::Io(IoError::Closed) => write!(f, "connection closed by peer"),
             TlsError::Io(IoError::Failed(errno)) => write!(f, "network error: {}", super::io::describe_errno(*errno)),
@@ -44,34 +50,33 @@ impl std::fmt::Display for TlsError {
 
 /// The TLS settings shared by every connection of a client: parsed once, at creation.
 pub struct TlsConfig {
-    config: Arc<Config>,
+    config: ManuallyDrop<Arc<Config>>,
+    /// Where mbedTLS's memory for this client comes from.
+    pool: NonNull<Pool>,
+}
+
+impl Drop for TlsConfig {
+    fn drop(&mut self) {
+        let _scope = mem::Scope::enter(self.pool.as_ptr());
+        // SAFETY: dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut self.config) }
+    }
 }
 
 impl TlsConfig {
-    /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`.
-    pub fn new(ca: &[u8]) -> Result<Self, TlsError> {
-        let is_pem = ca.windows(11).any(|w| w == b"-----BEGIN ");
-        let ca_list = if is_pem {
-            // mbedTLS parses PEM only from a NUL-terminated buffer.
-            let mut pem = Vec::with_capacity(ca.len() + 1);
-            pem.extend_from_slice(ca);
-            if pem.last() != Some(&0) {
-                pem.push(0);
-            }
-            Certificate::from_pem_multiple(&pem)
-        } else {
-            Certificate::from_der(ca).map(|c| {
-                let mut list = mbedtls::alloc::List::new();
-                list.push(c);
-                list
-            })
-        }
-        .map_err(|e| TlsError::BadCaBundle(e.to_string()))?;
+    /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`. mbedTLS
+    /// draws its memory for it, and for every session started with it, from `pool`, which must
+    /// outlive them.
+    /// The CA certificates are parsed first, into a fresh pool: they take
+    /// [`ca_pool_bytes`]`(ca)` of it, and the rest is for the sessions.
+    pub fn new(ca: &[u8], pool: NonNull<Pool>) -> Result<Self, TlsError> {
+        let _scope = mem::Scope::enter(pool.as_ptr());
+        let ca_list = parse_ca(ca)?;
         let entropy = Arc::new(OsEntropy::new());
-        let rng = Arc::new(CtrDrbg::new(entropy, None).map_err(|e| TlsError::Protocol(e.to_string()))?);
+        let rng = Arc::new(CtrDrbg::new(entropy, None).map_err(|e| setup_error(e, TlsError::Protocol))?);
         let mut config = Config::new(Endpoint::Client, Transport::Stream, Preset::Default);
         config.set_rng(rng);
-        config.set_min_version(Version::Tls1_2).map_err(|e| TlsError::Protocol(e.to_string()))?;
+        config.set_min_version(Version::Tls1_2).map_err(|e| setup_error(e, TlsError::Protocol))?;
         config.set_authmode(AuthMode::Required);
         config.set_ca_list(Arc::new(ca_list), None);
         // ChaCha20-Poly1305 first: without AES instructions (most ARM boards, and mbedTLS's
@@ -80,10 +85,44 @@ impl TlsConfig {
         const SUITES: [i32; 7] = [0xCCA9, 0xCCA8, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0];
         config.set_ciphersuites(Arc::new(SUITES.to_vec()));
 
-        let alpn = NullTerminatedStrList::new(&["h2"]).map_err(|e| TlsError::Protocol(e.to_string()))?;
-        config.set_alpn_protocols(Arc::new(alpn)).map_err(|e| TlsError::Protocol(e.to_string()))?;
-        Ok(TlsConfig { config: Arc::new(config) })
+        let alpn = NullTerminatedStrList::new(&["h2"]).map_err(|e| setup_error(e, TlsError::Protocol))?;
+        config.set_alpn_protocols(Arc::new(alpn)).map_err(|e| setup_error(e, TlsError::Protocol))?;
+        Ok(TlsConfig { config: ManuallyDrop::new(Arc::new(config)), pool })
     }
+}
+
+/// Parses PEM (or DER) CA certificates, with mbedTLS's memory from the current scope.
+fn parse_ca(ca: &[u8]) -> Result<mbedtls::alloc::List<Certificate>, TlsError> {
+    let is_pem = ca.windows(11).any(|w| w == b"-----BEGIN ");
+    if is_pem {
+        // mbedTLS parses PEM only from a NUL-terminated buffer.
+        let mut pem = Vec::with_capacity(ca.len() + 1);
+        pem.extend_from_slice(ca);
+        if pem.last() != Some(&0) {
+            pem.push(0);
+        }
+        Certificate::from_pem_multiple(&pem)
+    } else {
+        Certificate::from_der(ca).map(|c| {
+            let mut list = mbedtls::alloc::List::new();
+            list.push(c);
+            list
+        })
+    }
+    .map_err(|e| setup_error(e, TlsError::BadCaBundle))
+}
+
+/// How much of a fresh pool the CA certificates in `ca` take once parsed, measured by parsing
+/// them into a scratch pool on the heap: a bundle of any size gets exactly the memory it needs,
+/// and the budget for the sessions stays what was configured.
+pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
+    // Parsed certificates take about twice their PEM size; four times is ample.
+    let mut scratch = Pool::new(ca.len().saturating_mul(4) + 16 * 1024);
+    let _scope = mem::Scope::enter(&mut scratch);
+    let list = parse_ca(ca)?;
+    let bytes = scratch.stats().high_water;
+    drop(list);
+    Ok(bytes)
 }
 
 /// Adapts a [`Connection`] to mbedTLS's I/O callbacks.
@@ -119,9 +158,37 @@ impl Io for NetIo {
 
 /// One TLS session over one byte stream, non-blocking.
 pub struct TlsStream {
-    ctx: Context<NetIo>,
+    ctx: ManuallyDrop<Context<NetIo>>,
+    pool: NonNull<Pool>,
     fd: Option<i32>,
     established: bool,
+}
+
+impl Drop for TlsStream {
+    fn drop(&mut self) {
+        let _scope = mem::Scope::enter(self.pool.as_ptr());
+        // SAFETY: dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut self.ctx) }
+    }
+}
+
+/// Whether mbedTLS failed for want of memory, at whatever layer noticed.
+fn is_alloc_failure(e: &mbedtls::Error) -> bool {
+    use codes::*;
+    matches!(
+        e.high_level(),
+        Some(CipherAllocFailed | DhmAllocFailed | EcpAllocFailed | MdAllocFailed | PemAllocFailed | PkAllocFailed | SslAllocFailed | X509AllocFailed)
+    ) || matches!(e.low_level(), Some(Asn1AllocFailed | MpiAllocFailed))
+}
+
+/// A set-up failure: out of memory (said by mbedTLS, or seen by the hooks: mbedTLS reports some
+/// allocation failures as malformed input), or what `other` makes of it.
+fn setup_error(e: mbedtls::Error, other: fn(String) -> TlsError) -> TlsError {
+    if is_alloc_failure(&e) || mem::refused_since_scope() {
+        TlsError::NoMemory
+    } else {
+        other(e.to_string())
+    }
 }
 
 fn is_want(e: &mbedtls::Error) -> bool {
@@ -132,15 +199,17 @@ impl TlsStream {
     /// Starts the handshake with `host` (used for SNI and certificate host-name verification).
     pub fn start(config: &TlsConfig, conn: Box<dyn Connection>, host: &str) -> Result<Self, TlsError> {
         let fd = conn.fd();
-        let mut ctx = Context::new(config.config.clone());
+        let _scope = mem::Scope::enter(config.pool.as_ptr());
+        let mut ctx = ManuallyDrop::new(Context::new(Arc::clone(&config.config)));
         // Context::new ignores mbedtls_ssl_setup's result; when allocating the record buffers
         // failed they are NULL and the first handshake step would crash. Refuse that session.
-        let raw: *mut mbedtls_sys::ssl_context = (&mut ctx).into();
+        let raw: *mut mbedtls_sys::ssl_context = (&mut *ctx).into();
         // SAFETY: `raw` points at the context just initialised; only two pointers are read.
-        if unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() } {
-            return Err(TlsError::Protocol("out of memory for the TLS record buffers".into()));
+        let unusable = unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() };
+        let mut stream = TlsStream { ctx, pool: config.pool, fd, established: false };
+        if unusable {
+            return Err(TlsError::NoMemory);
         }
-        let mut stream = TlsStream { ctx, fd, established: false };
         let io = NetIo { conn, last_error: None };
         match stream.ctx.establish(io, Some(host)) {
             Ok(()) => {
@@ -157,6 +226,7 @@ impl TlsStream {
         if self.established {
             return Ok(true);
         }
+        let _scope = mem::Scope::enter(self.pool.as_ptr());
         match self.ctx.handshake() {
             Ok(()) => {
                 self.finish_handshake()?;
@@ -206,6 +276,9 @@ impl TlsStream {
             }
             return TlsError::CertificateRejected(text);
         }
+        if is_alloc_failure(&e) || mem::refused_since_scope() {
+            return TlsError::NoMemory;
+        }
         if let Some(io) = self.ctx.io().and_then(|io| io.last_error) {
             return TlsError::Io(io);
         }
@@ -217,6 +290,7 @@ impl TlsStream {
 
     /// Encrypts and sends some of `buf`; with `WouldBlock`, call again later with the same bytes.
     pub fn send(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        let _scope = mem::Scope::enter(self.pool.as_ptr());
         match self.ctx.send(buf) {
             Ok(n) => Ok(n),
             Err(e) if is_want(&e) => Err(TlsError::Io(IoError::WouldBlock)),
@@ -226,6 +300,7 @@ impl TlsStream {
 
     /// Receives decrypted bytes; `Err(Io(Closed))` at the end of the session.
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
+        let _scope = mem::Scope::enter(self.pool.as_ptr());
         match self.ctx.recv(buf) {
             Ok(0) => Err(TlsError::Io(IoError::Closed)),
             Ok(n) => Ok(n),
@@ -242,5 +317,136 @@ impl TlsStream {
     /// The socket descriptor under this session, if the network has one.
     pub fn fd(&self) -> Option<i32> {
         self.fd
+    }
+}
+
+/// mbedTLS's memory. mbedTLS is built with `MBEDTLS_PLATFORM_MEMORY`
+/// (third_party/mbedtls-sys-auto), so every allocation it makes goes through one pair of
+/// process-wide hooks. They draw from the [`Pool`] of the client whose call is running on this
+/// thread ([`Scope`]): each TLS configuration and session enters its client's scope around every
+/// call into mbedTLS, its drop included. Outside any scope the hooks fall back to the C heap.
+pub mod mem {
+    use std::cell::Cell;
+    use std::os::raw::{c_int, c_void};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+    use std::sync::Once;
+
+    use crate::transport::pool::Pool;
+
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    /// Allocation index (counted from 1 by `CALLS`) that fails; 0 = none.
+    static FAIL_AT: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        static CURRENT: Cell<*mut Pool> = const { Cell::new(std::ptr::null_mut()) };
+        /// Allocations refused on this thread (pool full or failure injected).
+        static REFUSED: Cell<u64> = const { Cell::new(0) };
+        /// `REFUSED` when the outermost scope was entered.
+        static REFUSED_AT_ENTRY: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Whether an allocation was refused since the outermost scope on this thread was entered:
+    /// whatever mbedTLS then reports, the cause is memory.
+    pub fn refused_since_scope() -> bool {
+        REFUSED.with(|r| r.get()) != REFUSED_AT_ENTRY.with(|r| r.get())
+    }
+
+    fn refuse() -> *mut c_void {
+        REFUSED.with(|r| r.set(r.get() + 1));
+        std::ptr::null_mut()
+    }
+
+    extern "C" {
+        fn mbedtls_platform_set_calloc_free(
+            calloc: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+            free: unsafe extern "C" fn(*mut c_void),
+        ) -> c_int;
+    }
+
+    /// Bytes mbedTLS holds in client pools now (all clients), the high-water mark, and its
+    /// allocation calls served from pools.
+    pub fn stats() -> (usize, usize, usize) {
+        (LIVE.load(Relaxed), PEAK.load(Relaxed), CALLS.load(Relaxed))
+    }
+
+    /// Resets the high-water mark to the current level.
+    pub fn reset_peak() {
+        PEAK.store(LIVE.load(Relaxed), Relaxed);
+    }
+
+    /// Failure injection for tests: the allocation call whose number (see [`stats`]) is `call`
+    /// fails as if the pool were exhausted. `None` turns it off.
+    pub fn fail_allocation_at(call: Option<usize>) {
+        FAIL_AT.store(call.map(|c| c as u64).unwrap_or(0), Relaxed);
+    }
+
+    /// While alive, mbedTLS allocations on this thread come from one pool.
+    pub struct Scope {
+        prev: *mut Pool,
+    }
+
+    impl Scope {
+        /// Enters `pool`'s scope. The pool must outlive every mbedTLS object allocated in it.
+        pub fn enter(pool: *mut Pool) -> Scope {
+            static INSTALL: Once = Once::new();
+            // SAFETY: sets two function pointers; done once, before any allocation is routed.
+            INSTALL.call_once(|| unsafe {
+                mbedtls_platform_set_calloc_free(calloc, free);
+            });
+            let prev = CURRENT.with(|c| c.replace(pool));
+            if prev.is_null() {
+                REFUSED_AT_ENTRY.with(|r| r.set(REFUSED.with(|r| r.get())));
+            }
+            Scope { prev }
+        }
+    }
+
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.prev));
+        }
+    }
+
+    unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+        let pool = CURRENT.with(|c| c.get());
+        if pool.is_null() {
+            return libc::calloc(n, size);
+        }
+        let Some(total) = n.checked_mul(size) else { return std::ptr::null_mut() };
+        let call = CALLS.fetch_add(1, Relaxed) as u64 + 1;
+        if FAIL_AT.load(Relaxed) == call {
+            return refuse();
+        }
+        // SAFETY: the scope's pool is alive (Scope::enter's contract) and used by this thread only.
+        let pool = &mut *pool;
+        match pool.alloc(total) {
+            Some(p) => {
+                let got = pool.size_of(p.as_ptr()).unwrap_or(total);
+                let live = LIVE.fetch_add(got, Relaxed) + got;
+                PEAK.fetch_max(live, Relaxed);
+                std::ptr::write_bytes(p.as_ptr(), 0, total);
+                p.as_ptr() as *mut c_void
+            }
+            None => refuse(),
+        }
+    }
+
+    unsafe extern "C" fn free(p: *mut c_void) {
+        if p.is_null() {
+            return;
+        }
+        let pool = CURRENT.with(|c| c.get());
+        // SAFETY: as in calloc.
+        if let Some(pool) = pool.as_mut().filter(|pool| pool.owns(p as *const u8)) {
+            if let Some(size) = pool.size_of(p as *const u8) {
+                LIVE.fetch_sub(size, Relaxed);
+                pool.free(p as *const u8);
+            }
+            return;
+        }
+        // Allocated outside any client's scope (before the hooks, or by other users of mbedTLS).
+        libc::free(p)
     }
 }

@@ -354,10 +354,15 @@ pub struct Counts {
     pub other_outcomes: usize,
     pub connected_events: usize,
     pub connected: bool,
+    /// The last reason other than OK a state change gave.
+    pub last_reason: Option<AvsStatus>,
 }
 
-unsafe extern "C" fn count_state(ud: *mut c_void, st: AvsConnectionState, _: AvsStatus) {
+unsafe extern "C" fn count_state(ud: *mut c_void, st: AvsConnectionState, reason: AvsStatus) {
     let c = &mut *(ud as *mut Counts);
+    if reason != AvsStatus::Ok {
+        c.last_reason = Some(reason);
+    }
     c.connected = st == AvsConnectionState::Connected;
     c.connected_events += usize::from(c.connected);
 }
@@ -376,6 +381,7 @@ impl Default for Counts {
             other_outcomes: 0,
             connected_events: 0,
             connected: false,
+            last_reason: None,
         }
     }
 }
