@@ -3,7 +3,8 @@
 //!   pools at creation), and how much of its pool nghttp2 (nghttp2_mem) and mbedTLS (its
 //!   calloc/free hooks) use, at peak and in steady state; the C heap calls made besides;
 //! - time from the server's GOAWAY to a synchronized new connection on loopback.
-//! Run: `cargo bench --bench connection`.
+//! Run: `cargo bench --bench connection`; `AVS_BENCH_SMALL=1 cargo bench --bench connection` for
+//! the small budget (see `small_budget`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -68,7 +69,23 @@ fn process_heap() -> usize {
     unsafe { libc::mallinfo2() }.uordblks
 }
 
+/// The small budget the footprint report measures against the RAM targets: pools for one
+/// connection (a GOAWAY's new connection waits for the old one to drain: tests/memory.rs), two
+/// queued host events of 1 KB, directives up to 2 KB on the downchannel and two streams, 0.2 s
+/// of audio ring, 4 KB of Speak audio held ahead of its directive.
+fn small_budget(cfg: &mut AvsConfig) {
+    cfg.event_queue_capacity = 2;
+    cfg.max_event_bytes = 1024;
+    cfg.max_directive_bytes = 2048;
+    cfg.max_streams = 2;
+    cfg.audio_ring_bytes = 6400;
+    cfg.attachment_buffer_bytes = 4096;
+    cfg.http2_memory_bytes = 24 * 1024;
+    cfg.tls_memory_bytes = 36 * 1024;
+}
+
 fn main() {
+    let small = std::env::var_os("AVS_BENCH_SMALL").is_some();
     let mut server = Server::start(&[]);
     let _ = certs();
     let directive_cmd = json!({"cmd": "push_directive", "directives": [directive("Speaker", "SetVolume", json!({"volume": 1}))]});
@@ -78,7 +95,7 @@ fn main() {
     avs::transport::h2::mem::reset_peak();
     avs::transport::tls::mem::reset_peak();
     let (calloc0, _) = callocs();
-    let mut c = armed(|| CountingClient::new(&server, |_| {}));
+    let mut c = armed(|| CountingClient::new(&server, |cfg| if small { small_budget(cfg) }));
     let created_rust = LIVE.load(Relaxed) - base_rust;
     let created_total = process_heap() - base_total;
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
@@ -111,13 +128,17 @@ fn main() {
     // Both pools live inside the one region the client carves at creation.
     let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
     unsafe { avs_config_init(cfg.as_mut_ptr()) };
-    let cfg = unsafe { cfg.assume_init() };
+    let mut cfg = unsafe { cfg.assume_init() };
+    if small {
+        small_budget(&mut cfg);
+    }
     let mut ms = AvsMemoryStats::default();
     assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut ms) }, AvsStatus::Ok);
     let (h2_pool, tls_pool) = (ms.http2.capacity, ms.tls.capacity);
     let ca = tls_pool - cfg.tls_memory_bytes as usize;
     let core = ms.reserved_bytes - h2_pool - tls_pool;
-    println!("memory of one connected client (one root CA, default config), after 20 directives + 20 events:");
+    let which = if small { "small budget (AVS_BENCH_SMALL)" } else { "default config" };
+    println!("memory of one connected client (one root CA, {which}), after 20 directives + 20 events:");
     println!("  created, not connected: rust {created_rust} B, process heap +{created_total} B");
     println!(
         "  reserved at creation:   {} B = core buffers {core} B + nghttp2 pool {h2_pool} B + mbedTLS pool {tls_pool} B (of which the CA {ca} B); Rust heap kept {rust_live} B, peak {rust_peak} B",

@@ -11,9 +11,11 @@
 #  2. what each part contributes to the Thumb-2 .so: a linker map (-Wl,-Map) summed by input
 #     section; Rust crates (merged into one object by LTO) by their function sections' symbol names
 #     (scripts/footprint_parts.py);
-#  3. RAM: `cargo bench --bench connection` (heap of one connected client), valgrind massif on a
-#     whole voice turn of c-examples' avs_assistant (release) against the local AVS server, and the
-#     library's static RAM (data + bss of the stripped .so);
+#  3. RAM: `cargo bench --bench connection`, default config and small budget (AVS_BENCH_SMALL=1):
+#     the region a client reserves at creation (buffers + nghttp2 pool + mbedTLS pool), the fixed
+#     structures it keeps on the heap besides, and how much of the region is in use; valgrind
+#     massif on a whole voice turn of c-examples' avs_assistant (release) against the local AVS
+#     server; and the library's static RAM (data + bss of the stripped .so);
 #  4. steady-state heap calls: `cargo test --test no_alloc -- --nocapture`;
 #  5. what-if variants (FP_VARIANTS=0 skips them): the Thumb-2 .so rebuilt with one change each
 #     (opt-level z; C at -O2; mbedTLS defines through CFLAGS; a client-only mbedTLS config;
@@ -252,24 +254,40 @@ done
 # ---------------------------------------------------------------------------- 3. RAM
 hdr "3. RAM of one client"
 echo
-note "3a. heap of one connected client: cargo bench --bench connection (x86_64, bench profile; its stdout):"
-BENCH_OUT=$FP/logs/bench-connection.out
-bench_ok=1
-if ! run_logged "$FP/logs/bench-connection.log" "${NICE[@]}" cargo bench --bench connection; then
-    bench_ok=0
-    note "FAILED: cargo bench --bench connection (see $FP/logs/bench-connection.log)"
-    tail -n 20 "$FP/logs/bench-connection.log" | sed 's/^/      /'
-fi
-if [ $bench_ok = 1 ]; then
-    # the bench's own lines: everything after cargo's "Running" line that is not cargo/gen-certs chatter
-    sed -n '/Running .*connection/,$p' "$FP/logs/bench-connection.log" | sed '1d' |
-        grep -vE '^(gen-certs|\s*$|warning|\s+Compiling|\s+Finished)' >"$BENCH_OUT" || true
-    sed 's/^/      /' "$BENCH_OUT"
-fi
-B_STEADY=$(sed -nE 's/.*in use: steady ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
-B_PEAK=$(sed -nE 's/.*in use: .*peak ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
-B_RESERVED=$(sed -nE 's/.*reserved at creation: *([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
-B_CALLOC=$(sed -nE 's/.*; ([0-9]+) calls for 20 directives.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+# The client reserves its whole budget at creation (one region: buffers, nghttp2's pool, mbedTLS's
+# pool), so its RAM is that region plus the few fixed structures kept on the heap ("Rust heap
+# kept"), in steady state and at peak alike; "peak" adds what creation uses for a moment
+# (measuring the CA certificates). "in use" is how much of the region is filled.
+declare -A B_KEPT B_RPEAK B_STEADY B_PEAK B_RESERVED B_CALLOC
+for budget in default small; do
+    echo
+    if [ $budget = default ]; then
+        note "3a. memory of one connected client, default config: cargo bench --bench connection (x86_64, bench profile; its stdout):"
+        benv=()
+    else
+        note "3a'. the same with the small budget: AVS_BENCH_SMALL=1 cargo bench --bench connection (benches/connection.rs: small_budget):"
+        benv=(env AVS_BENCH_SMALL=1)
+    fi
+    BENCH_OUT=$FP/logs/bench-connection-$budget.out
+    bench_ok=1
+    if ! run_logged "$FP/logs/bench-connection-$budget.log" "${NICE[@]}" "${benv[@]}" cargo bench --bench connection; then
+        bench_ok=0
+        note "FAILED: cargo bench --bench connection (see $FP/logs/bench-connection-$budget.log)"
+        tail -n 20 "$FP/logs/bench-connection-$budget.log" | sed 's/^/      /'
+    fi
+    if [ $bench_ok = 1 ]; then
+        # the bench's own lines: everything after cargo's "Running" line that is not cargo/gen-certs chatter
+        sed -n '/Running .*connection/,$p' "$FP/logs/bench-connection-$budget.log" | sed '1d' |
+            grep -vE '^(gen-certs|\s*$|warning|\s+Compiling|\s+Finished)' >"$BENCH_OUT" || true
+        sed 's/^/      /' "$BENCH_OUT"
+    fi
+    B_STEADY[$budget]=$(sed -nE 's/.*in use: steady ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+    B_PEAK[$budget]=$(sed -nE 's/.*in use: .*peak ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+    B_RESERVED[$budget]=$(sed -nE 's/.*reserved at creation: *([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+    B_KEPT[$budget]=$(sed -nE 's/.*Rust heap kept ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+    B_RPEAK[$budget]=$(sed -nE 's/.*Rust heap kept [0-9]+ B, peak ([0-9]+) B.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+    B_CALLOC[$budget]=$(sed -nE 's/.*; ([0-9]+) calls for 20 directives.*/\1/p' "$BENCH_OUT" 2>/dev/null | head -n1 || true)
+done
 
 # massif on a voice turn
 SERVER_PID=""
@@ -564,18 +582,20 @@ verdict() { # value limit
 fmtkb() { [ -n "$1" ] && echo "$1 B ($(kb "$1") KB)" || echo "n/a"; }
 LIM_PEAK=$((96 * 1024)) LIM_STEADY=$((64 * 1024)) LIM_CODE=$((350 * 1024))
 PEAK_CLIENT=""; [ -n "${M_LIBPEAK}" ] && PEAK_CLIENT=$((M_LIBPEAK + ST_T))
-PEAK_BENCH=""; [ -n "${B_PEAK}" ] && PEAK_BENCH=$((B_PEAK + ST_T))
-STEADY=""; [ -n "${B_STEADY}" ] && STEADY=$((B_STEADY + ST_T))
+plus_static() { [ -n "$1" ] && echo $(($1 + ST_T)) || echo ""; }
 printf '  %-62s %-12s %-28s %s\n' "" target measured verdict
-printf '  %-62s %-12s %-28s %s\n' "peak RAM of one client, heap + static: voice turn (massif)" "<= 96 KB" "$(fmtkb "$PEAK_CLIENT")" "$(verdict "$PEAK_CLIENT" $LIM_PEAK)"
+for budget in small default; do
+    printf '  %-62s %-12s %-28s %s\n' "peak RAM of one client, heap + static, $budget budget (bench)" "<= 96 KB" "$(fmtkb "$(plus_static "${B_RPEAK[$budget]}")")" "$(verdict "$(plus_static "${B_RPEAK[$budget]}")" $LIM_PEAK)"
+    printf '  %-62s %-12s %-28s %s\n' "steady RAM of one client, heap + static, $budget budget (bench)" "<= 64 KB" "$(fmtkb "$(plus_static "${B_KEPT[$budget]}")")" "$(verdict "$(plus_static "${B_KEPT[$budget]}")" $LIM_STEADY)"
+    printf '  %-62s %-12s %-28s %s\n' "   = reserved region $(kb "${B_RESERVED[$budget]:-0}") KB + fixed heap $(kb $(( ${B_KEPT[$budget]:-0} - ${B_RESERVED[$budget]:-0} ))) KB + Thumb-2 data+bss $(kb $ST_T) KB; of the region in use: steady $(kb "${B_STEADY[$budget]:-0}") KB, peak $(kb "${B_PEAK[$budget]:-0}") KB" "" "" ""
+done
+printf '  %-62s %-12s %-28s %s\n' "peak RAM of one client, heap + static: voice turn (massif, default)" "<= 96 KB" "$(fmtkb "$PEAK_CLIENT")" "$(verdict "$PEAK_CLIENT" $LIM_PEAK)"
 printf '  %-62s %-12s %-28s %s\n' "   = library heap at its peak $(kb "${M_LIBPEAK:-0}") KB + Thumb-2 data+bss $(kb $ST_T) KB" "" "" ""
-printf '  %-62s %-12s %-28s %s\n' "peak RAM, connection bench (mallinfo2 peak + static)" "<= 96 KB" "$(fmtkb "$PEAK_BENCH")" "$(verdict "$PEAK_BENCH" $LIM_PEAK)"
-printf '  %-62s %-12s %-28s %s\n' "steady RAM, heap + static (bench steady + Thumb-2 data+bss)" "<= 64 KB" "$(fmtkb "$STEADY")" "$(verdict "$STEADY" $LIM_STEADY)"
 printf '  %-62s %-12s %-28s %s\n' "armv7 Thumb-2 stripped library code (text), no ALSA" "<= 350 KB" "$(fmtkb "${TEXT[$THUMB-base]}")" "$(verdict "${TEXT[$THUMB-base]}" $LIM_CODE)"
 [ -n "${TEXT[$THUMB-alsa]-}" ] &&
     printf '  %-62s %-12s %-28s %s\n' "armv7 Thumb-2 stripped library code (text), --features alsa" "<= 350 KB" "$(fmtkb "${TEXT[$THUMB-alsa]}")" "$(verdict "${TEXT[$THUMB-alsa]}" $LIM_CODE)"
-hc="Rust core allocations (rounds 1+ / 100 voice turns) ${NA_ROUNDS:-n/a}; mbedTLS calloc calls ${B_CALLOC:-n/a}; nghttp2 calls, served from its pool (rounds 1-3 / 100 turns) ${NA_NG:-n/a}"
-if [ "${noalloc_ok:-0}" = 1 ] && [ "${NA_ROUNDS:-1}" = 0 ] && [ "${B_CALLOC:-1}" = 0 ]; then hv=met; else hv="see step 4"; fi
+hc="Rust core allocations (rounds 1+ / 100 voice turns) ${NA_ROUNDS:-n/a}; C heap calloc calls ${B_CALLOC[default]:-n/a}; nghttp2 calls, served from its pool (rounds 1-3 / 100 turns) ${NA_NG:-n/a}"
+if [ "${noalloc_ok:-0}" = 1 ] && [ "${NA_ROUNDS:-1}" = 0 ] && [ "${B_CALLOC[default]:-1}" = 0 ]; then hv=met; else hv="see step 4"; fi
 printf '  %-62s %-12s %-28s %s\n' "heap calls in steady state (no_alloc test, connection bench)" "0" "see right" "$hv: $hc"
 if [ "${FP_VARIANTS:-1}" != 0 ]; then
     for k in mbed-client std-nobt all all-z all-alsa; do

@@ -1,8 +1,9 @@
 //! The whole client over a long run: 1000 voice turns, hours of simulated idle with pings, and
 //! GOAWAY reconnects. Between connection set-ups it makes no heap calls at all — not the Rust
-//! core (a counting global allocator), and nothing through C's calloc (interposed here) — nghttp2
-//! and mbedTLS draw from the client's fixed pools, mbedTLS not even from its pool in steady state;
-//! and neither the heap nor the pools grow from cycle to cycle.
+//! core (a counting global allocator), and nothing through C's malloc, calloc or realloc
+//! (interposed here, so nghttp2's and mbedTLS's C code is covered too: they draw from the
+//! client's fixed pools, mbedTLS not even from its pool in steady state); and neither the heap
+//! nor the pools grow from cycle to cycle.
 
 mod common;
 use common::*;
@@ -15,7 +16,8 @@ use std::time::Duration;
 struct Counting;
 static RUST_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static RUST_LIVE: AtomicUsize = AtomicUsize::new(0);
-static CALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// malloc/calloc/realloc calls made on the measuring thread while armed.
+static C_HEAP_CALLS: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
 }
@@ -38,14 +40,34 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 extern "C" {
+    fn __libc_malloc(size: usize) -> *mut c_void;
     fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
+    fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
 }
 
-/// mbedTLS's hooks fall back to calloc outside a client's scope: count the calls.
+fn count_c_heap_call() {
+    // A const-initialised Cell: reading it never allocates, so it is safe inside malloc.
+    if ARMED.with(|a| a.get()) {
+        C_HEAP_CALLS.fetch_add(1, Relaxed);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    count_c_heap_call();
+    __libc_malloc(size)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-    CALLOCS.fetch_add(1, Relaxed);
+    count_c_heap_call();
     __libc_calloc(n, size)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    count_c_heap_call();
+    __libc_realloc(p, size)
 }
 
 fn armed<R>(f: impl FnOnce() -> R) -> R {
@@ -59,9 +81,9 @@ fn heap_in_use() -> usize {
     unsafe { libc::mallinfo2() }.uordblks
 }
 
-/// Heap calls made by the whole client: Rust allocations and callocs.
+/// Heap calls made by the whole client: Rust allocations, and C heap calls (Rust's included).
 fn heap_calls() -> usize {
-    RUST_ALLOCS.load(Relaxed) + CALLOCS.load(Relaxed)
+    RUST_ALLOCS.load(Relaxed) + C_HEAP_CALLS.load(Relaxed)
 }
 
 fn voice_turn(c: &mut CountingClient, server: &mut Server, pcm: &[u8], turn: usize) {
@@ -128,6 +150,12 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
         assert!(status.success(), "the measuring child failed");
         return;
     }
+    // The counters see what they are meant to: a C allocation and a Rust one while armed.
+    let before = heap_calls();
+    armed(|| unsafe { libc::free(std::hint::black_box(libc::malloc(16))) });
+    assert_eq!(heap_calls(), before + 1, "the interposed malloc counts");
+    std::hint::black_box(armed(|| Box::new(7u64)));
+    assert_eq!(heap_calls(), before + 3, "a Rust allocation counts (and its malloc)");
     let mut server = Server::start(&[]);
     server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 3200}));
     let mut c = CountingClient::new(&server, |_| {});

@@ -205,3 +205,40 @@ fn a_bundle_of_any_size_gets_the_pool_share_it_needs() {
     drop(c);
     let _ = std::fs::remove_file(many_path);
 }
+
+/// Pools sized for one connection (the small budget the footprint report measures): on GOAWAY
+/// the new connection may not fit beside the draining one; it is refused for memory, retried,
+/// and made once the old one is gone. Nothing is lost.
+#[test]
+fn pools_for_one_connection_get_through_a_goaway_hand_over_and_lose_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = Server::start(&[]);
+    let mut c = TestClient::new(&server, |cfg| {
+        cfg.http2_memory_bytes = 24 * 1024;
+        cfg.tls_memory_bytes = 36 * 1024;
+    });
+    c.connect();
+    c.wait_connected();
+    for round in 0..3 {
+        server.cmd(json!({"cmd": "script_event", "name": "Slow", "count": 1, "status": 204, "delay_headers_ms": 300}));
+        let slow = c.send("Test", "Slow", "{}").unwrap();
+        c.run_for(Duration::from_millis(50));
+        server.cmd(json!({"cmd": "goaway"}));
+        let after: Vec<u32> = (0..3).map(|i| c.send("Test", "After", &format!("{{\"i\":{i}}}")).unwrap()).collect();
+        assert_eq!(c.wait_outcome(slow, Duration::from_secs(10)), (AvsStatus::Ok, 204), "round {round}: the draining stream finished");
+        for id in after {
+            assert_eq!(c.wait_outcome(id, Duration::from_secs(10)), (AvsStatus::Ok, 204), "round {round}");
+        }
+        assert!(c.poll_until(Duration::from_secs(10), |_, st| st == AvsConnectionState::Connected), "round {round}: connected again");
+    }
+    let mut stats = AvsMemoryStats::default();
+    assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut stats) }, AvsStatus::Ok);
+    eprintln!("one-connection pools through 3 GOAWAYs: {stats:?}");
+    assert!(stats.tls.peak <= stats.tls.capacity && stats.http2.peak <= stats.http2.capacity);
+    assert!(stats.tls.refused > 0, "the new connections did not fit beside the draining ones");
+    assert!(
+        c.rec.logs.iter().any(|l| l.1.contains("drained: its memory is free")),
+        "the retry followed the draining connection, not the back-off: {:#?}",
+        c.rec.logs
+    );
+}

@@ -230,6 +230,9 @@ pub struct Client {
     state: ConnectionState,
     /// Whether the host wants to be connected (after `connect`, until `disconnect`).
     wanted: bool,
+    /// A connection attempt ran out of pool memory beside a draining connection: retry as soon
+    /// as that one is gone, rather than after the back-off.
+    retry_on_drain: bool,
     reconnect_at: Option<u64>,
     connect_deadline: u64,
     conn_backoff: Backoff,
@@ -340,6 +343,7 @@ impl Client {
             next_conn_id: 1,
             state: ConnectionState::Disconnected,
             wanted: false,
+            retry_on_drain: false,
             reconnect_at: None,
             connect_deadline: 0,
             next_event_id: 1,
@@ -524,6 +528,8 @@ impl Client {
             self.set_state(ConnectionState::TokenRejected, reason);
             return;
         }
+        // Pools sized for one connection: the draining one holds the memory this attempt lacked.
+        self.retry_on_drain = reason == AvsStatus::NoMemory && self.conns.iter().flatten().any(|c| c.role == Role::Draining);
         let delay = self.conn_backoff.next_delay_ms();
         self.reconnect_at = Some(self.now + u64::from(delay));
         log!(self.host, self.shared.log_level, LogLevel::Info, "reconnecting in {delay} ms (attempt {})", self.conn_backoff.failures());
@@ -900,6 +906,12 @@ impl Client {
             log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} closed");
         } else {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "connection {id} closed: {}{}", reason.text(), if http != 0 { " (HTTP status)" } else { "" });
+        }
+        if role == Role::Draining && self.retry_on_drain && self.wanted && self.conns[0].is_none() {
+            self.retry_on_drain = false;
+            log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} drained: its memory is free, connecting now");
+            self.reconnect_at = Some(self.now);
+            self.start_connection_if_due();
         }
         if role == Role::Active && self.wanted {
             if after_goaway {

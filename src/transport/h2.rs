@@ -257,6 +257,36 @@ unsafe extern "C" fn read_body(
     r.unwrap_or(ng::NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE as ng::nghttp2_ssize)
 }
 
+/// The callback table every session is created with: built once per process (nghttp2 copies it
+/// into each session), so that a reconnection makes no heap call for it.
+fn callbacks() -> Result<*const ng::nghttp2_session_callbacks, H2Error> {
+    static TABLE: std::sync::atomic::AtomicPtr<ng::nghttp2_session_callbacks> = std::sync::atomic::AtomicPtr::new(ptr::null_mut());
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let built = TABLE.load(std::sync::atomic::Ordering::Acquire);
+    if !built.is_null() {
+        return Ok(built);
+    }
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let built = TABLE.load(std::sync::atomic::Ordering::Acquire);
+    if !built.is_null() {
+        return Ok(built);
+    }
+    // SAFETY: standard nghttp2 set-up of a table that is never freed or changed afterwards.
+    unsafe {
+        let mut cbs = ptr::null_mut();
+        let rv = ng::nghttp2_session_callbacks_new(&mut cbs);
+        if rv != 0 {
+            return Err(H2Error(rv));
+        }
+        ng::nghttp2_session_callbacks_set_on_header_callback(cbs, Some(on_header));
+        ng::nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, Some(on_frame_recv));
+        ng::nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, Some(on_data_chunk));
+        ng::nghttp2_session_callbacks_set_on_stream_close_callback(cbs, Some(on_stream_close));
+        TABLE.store(cbs, std::sync::atomic::Ordering::Release);
+        Ok(cbs)
+    }
+}
+
 /// A request header, for [`H2Session::submit_request`].
 pub struct Header<'a>(pub &'a [u8], pub &'a [u8]);
 
@@ -266,15 +296,7 @@ impl H2Session {
     pub fn new(pool: NonNull<Pool>) -> Result<Self, H2Error> {
         // SAFETY: standard nghttp2 set-up; every pointer is checked and freed on every path.
         unsafe {
-            let mut cbs = ptr::null_mut();
-            let rv = ng::nghttp2_session_callbacks_new(&mut cbs);
-            if rv != 0 {
-                return Err(H2Error(rv));
-            }
-            ng::nghttp2_session_callbacks_set_on_header_callback(cbs, Some(on_header));
-            ng::nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, Some(on_frame_recv));
-            ng::nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, Some(on_data_chunk));
-            ng::nghttp2_session_callbacks_set_on_stream_close_callback(cbs, Some(on_stream_close));
+            let cbs = callbacks()?;
             let mut mem = ng::nghttp2_mem {
                 mem_user_data: pool.as_ptr() as *mut c_void,
                 malloc: Some(mem::malloc),
@@ -285,7 +307,6 @@ impl H2Session {
             let mut session = ptr::null_mut();
             // nghttp2 copies the mem struct, so a stack value is fine.
             let rv = ng::nghttp2_session_client_new3(&mut session, cbs, ptr::null_mut(), ptr::null(), &mut mem);
-            ng::nghttp2_session_callbacks_del(cbs);
             if rv != 0 {
                 return Err(H2Error(rv));
             }

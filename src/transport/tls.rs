@@ -113,16 +113,27 @@ fn parse_ca(ca: &[u8]) -> Result<mbedtls::alloc::List<Certificate>, TlsError> {
 }
 
 /// How much of a fresh pool the CA certificates in `ca` take once parsed, measured by parsing
-/// them into a scratch pool on the heap: a bundle of any size gets exactly the memory it needs,
-/// and the budget for the sessions stays what was configured.
+/// them into a scratch pool on the heap (freed before returning): a bundle of any size gets
+/// exactly the memory it needs, and the budget for the sessions stays what was configured.
 pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
-    // Parsed certificates take about twice their PEM size; four times is ample.
-    let mut scratch = Pool::new(ca.len().saturating_mul(4) + 16 * 1024);
-    let _scope = mem::Scope::enter(&mut scratch);
-    let list = parse_ca(ca)?;
-    let bytes = scratch.stats().high_water;
-    drop(list);
-    Ok(bytes)
+    // Parsed certificates take about 2-2.3 times their PEM size: start there, grow if needed.
+    let mut scratch_bytes = ca.len().saturating_mul(5) / 2 + 4096;
+    loop {
+        let mut scratch = Pool::new(scratch_bytes);
+        let _scope = mem::Scope::enter(&mut scratch);
+        match parse_ca(ca) {
+            Ok(list) => {
+                let bytes = scratch.stats().high_water;
+                drop(list);
+                return Ok(bytes);
+            }
+            // Out of scratch (not an injected failure): a larger one.
+            Err(TlsError::NoMemory) if scratch.stats().failures > 0 && scratch_bytes < ca.len().saturating_mul(16) => {
+                scratch_bytes *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Adapts a [`Connection`] to mbedTLS's I/O callbacks.
