@@ -210,3 +210,60 @@ fn assistant_is_clean_under_valgrind() {
     assert_eq!(out.status.code(), Some(0), "valgrind found errors or the turn failed:\n{stderr}\n{stdout}");
     assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
 }
+
+/// The C example cross-built for each ARM target (`make -C c-examples TARGET=...`), run under
+/// qemu-user against the local server: a whole voice turn on armv7 and aarch64. Skipped for a
+/// target whose cross compiler or qemu is missing, unless AVS_REQUIRE_CROSS is set (CI sets it).
+#[test]
+fn assistant_cross_built_for_arm_runs_a_voice_turn_under_qemu() {
+    let required = std::env::var_os("AVS_REQUIRE_CROSS").is_some();
+    let have = |tool: &str| Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    for (target, triple, qemu) in [
+        ("armv7-unknown-linux-gnueabihf", "arm-linux-gnueabihf", "qemu-arm"),
+        ("aarch64-unknown-linux-gnu", "aarch64-linux-gnu", "qemu-aarch64"),
+    ] {
+        if !have(&format!("{triple}-gcc")) || !have(qemu) {
+            assert!(!required, "{target}: {triple}-gcc or {qemu} missing (scripts/deps.sh installs them)");
+            eprintln!("skipped {target}: {triple}-gcc or {qemu} not installed");
+            continue;
+        }
+        let out = Command::new("make")
+            .args(["-C", "c-examples", "PROFILE=debug", &format!("TARGET={target}")])
+            .current_dir(repo())
+            .output()
+            .expect("make runs");
+        assert!(out.status.success(), "{target}: make failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let bin = repo().join(format!("c-examples/build/{target}/avs_assistant"));
+        let mut server = Server::start(&[]);
+        server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 6400}));
+        let speech = repo().join(format!("target/test-speech-{target}.mp3"));
+        // The target's C library: Debian's cross packages (/usr/<triple>) or multiarch (/).
+        let mut tried = Vec::new();
+        let mut passed = false;
+        for sysroot in [format!("/usr/{triple}"), "/".to_string()] {
+            let _ = std::fs::remove_file(&speech);
+            let out = Command::new(qemu)
+                .args(["-L", &sysroot])
+                .arg(&bin)
+                .args([
+                    "--endpoint", &server.endpoint(),
+                    "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+                    "--token", "test-token",
+                    "--audio-in", fixture("utterance.wav").to_str().unwrap(),
+                    "--speech-out", speech.to_str().unwrap(),
+                    "--profile", "NEAR_FIELD",
+                ])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.code() == Some(0) && stdout.contains("done: 1 of 1 turns answered") {
+                assert_eq!(std::fs::read(&speech).unwrap(), std::fs::read(fixture("speak.mp3")).unwrap(), "{target}: Speak bytes as received");
+                eprintln!("{target}: voice turn under {qemu} -L {sysroot} answered");
+                passed = true;
+                break;
+            }
+            tried.push(format!("-L {sysroot}: exit {:?}\n{stdout}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
+        }
+        assert!(passed, "{target}: the voice turn failed under {qemu} with every sysroot:\n{}", tried.join("\n"));
+    }
+}
