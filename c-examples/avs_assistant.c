@@ -6,12 +6,17 @@
  *   avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]
  *                 [--ping-interval-ms N] [--connect-timeout SECONDS]
  *                 [--audio-in WAV] [--speech-out FILE] [--profile P] [--utterances N] [--alsa]
+ *                 [--static-memory]
  *
  * Audio: --audio-in is a 16 kHz mono 16-bit WAV used as the microphone, fed in real time, 10 ms
  * at a time. With CLOSE_TALK the turn ends where the file ends (a released button); with
  * NEAR_FIELD/FAR_FIELD silence follows the file until AVS sends StopCapture. --speech-out
  * receives the raw bytes (MP3) of every Speak, in order. --alsa uses the ALSA devices instead
  * ("default", or AVS_ALSA_CAPTURE / AVS_ALSA_PLAYBACK).
+ *
+ * Memory: with --static-memory the client lives in a static buffer of this program, as on a
+ * device without a heap to spare: avs_client_memory_required sizes it, and a "memory:" line
+ * after creation and at the end reports avs_client_memory_stats.
  *
  * Exit codes: 0 done, every turn answered; 1 usage or set-up error, or a turn without an
  * answer; 2 not connected within --connect-timeout (or the server's certificate was rejected).
@@ -173,7 +178,7 @@ static void usage(void) {
             "usage: avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]\n"
             "                     [--ping-interval-ms N] [--connect-timeout SECONDS]\n"
             "                     [--audio-in WAV] [--speech-out FILE] [--profile CLOSE_TALK|NEAR_FIELD|FAR_FIELD]\n"
-            "                     [--utterances N] [--alsa]\n"
+            "                     [--utterances N] [--alsa] [--static-memory]\n"
             "  --token may also come from the AVS_ACCESS_TOKEN environment variable.\n");
 }
 
@@ -239,12 +244,24 @@ static int is_permanent(avs_status s) {
     return s == AVS_STATUS_CERTIFICATE_REJECTED || s == AVS_STATUS_NO_H2 || s == AVS_STATUS_BAD_CA;
 }
 
+/* --static-memory: the client's whole budget, as firmware would reserve it (in .bss). */
+static unsigned char client_memory[1024 * 1024];
+
+static void print_memory(const avs_client *client, const char *when) {
+    avs_memory_stats m;
+    if (avs_client_memory_stats(client, &m) != AVS_STATUS_OK) return;
+    printf("memory: %s: reserved %zu B; nghttp2 pool %zu B, in use %zu B, peak %zu B, refused %llu; "
+           "mbedTLS pool %zu B, in use %zu B, peak %zu B, refused %llu\n",
+           when, m.reserved_bytes, m.http2.capacity, m.http2.in_use, m.http2.peak, (unsigned long long)m.http2.refused,
+           m.tls.capacity, m.tls.in_use, m.tls.peak, (unsigned long long)m.tls.refused);
+}
+
 int main(int argc, char **argv) {
     const char *endpoint = NULL, *ca_file = NULL, *token = getenv("AVS_ACCESS_TOKEN");
     const char *audio_in = NULL, *speech_out = NULL;
     double run_for = 0, connect_timeout = 15, ping_interval_ms = -1, utterances = 1;
     avs_profile profile = AVS_PROFILE_NEAR_FIELD;
-    int use_alsa = 0, utterances_given = 0;
+    int use_alsa = 0, utterances_given = 0, static_memory = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -254,6 +271,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(opt, "--alsa")) {
             use_alsa = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--static-memory")) {
+            static_memory = 1;
             continue;
         }
         if (!val) {
@@ -356,6 +377,20 @@ int main(int argc, char **argv) {
         .on_speak = on_speak,
         .on_speech_audio = on_speech_audio,
     };
+    if (static_memory) {
+        size_t need = 0;
+        avs_status mst = avs_client_memory_required(&cfg, &need);
+        if (mst != AVS_STATUS_OK) {
+            fprintf(stderr, "avs_assistant: cannot size the client's memory: %s\n", avs_status_str((int)mst));
+            return 1;
+        }
+        if (need > sizeof client_memory) {
+            fprintf(stderr, "avs_assistant: the client needs %zu B, --static-memory has %zu B\n", need, sizeof client_memory);
+            return 1;
+        }
+        cfg.memory = client_memory;
+        cfg.memory_bytes = need;
+    }
     avs_client *client = NULL;
     avs_status st = avs_client_new(&cfg, &cbs, &client);
     if (st != AVS_STATUS_OK) {
@@ -363,6 +398,7 @@ int main(int argc, char **argv) {
                 a.last_error[0] ? ": " : "", a.last_error);
         return 1;
     }
+    if (static_memory) print_memory(client, "created");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     avs_client_connect(client);
@@ -508,6 +544,7 @@ int main(int argc, char **argv) {
                a.directives, state_name(a.state));
         if (turns_answered < turns_done || turns_done < turns_wanted) exit_code = 1;
     }
+    if (static_memory) print_memory(client, "end");
     avs_client_free(client);
 #ifdef AVS_FEATURE_ALSA
     if (capture) avs_alsa_capture_close(capture);

@@ -36,31 +36,6 @@
 #define AVS_MAX_STREAMS 10
 
 /**
- * Carving granule and alignment (malloc's alignment on 64-bit targets; the pools need it).
- */
-#define ALIGN 16
-
-/**
- * Slots only the library's own events use.
- */
-#define INTERNAL_SLOTS 3
-
-/**
- * 10 ms of 16 kHz 16-bit mono: the DATA frame size AVS asks for.
- */
-#define AUDIO_FRAME_BYTES 320
-
-/**
- * Longest Content-ID or Speak token kept; longer ones are refused as malformed.
- */
-#define ID_MAX 256
-
-/**
- * Longest ExpectSpeech initiator echoed back.
- */
-#define INITIATOR_MAX 512
-
-/**
  * Returned by host I/O `send`/`recv` when nothing can move now.
  */
 #define AVS_IO_WOULD_BLOCK -1

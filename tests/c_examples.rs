@@ -267,3 +267,36 @@ fn assistant_cross_built_for_arm_runs_a_voice_turn_under_qemu() {
         assert!(passed, "{target}: the voice turn failed under {qemu} with every sysroot:\n{}", tried.join("\n"));
     }
 }
+
+/// `--static-memory`: the client's whole budget in a static buffer of the C program, sized with
+/// avs_client_memory_required; a voice turn works and the pools are reported from C.
+#[test]
+fn assistant_runs_a_voice_turn_in_static_memory() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 6400}));
+    let (code, stdout, stderr) = run(&[
+        "--endpoint", &server.endpoint(),
+        "--ca-file", certs().join("ca.pem").to_str().unwrap(),
+        "--token", "test-token",
+        "--audio-in", fixture("utterance.wav").to_str().unwrap(),
+        "--profile", "NEAR_FIELD",
+        "--static-memory",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
+    let field = |line: &str, key: &str| -> u64 {
+        let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+        line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    let created = stdout.lines().find(|l| l.starts_with("memory: created:")).expect("a memory line after creation");
+    let end = stdout.lines().find(|l| l.starts_with("memory: end:")).expect("a memory line at the end");
+    assert!(field(created, "reserved ") > 100_000, "{created}");
+    assert_eq!(field(created, "reserved "), field(end, "reserved "), "the budget never changes");
+    let (http2, tls) = end.split_once("mbedTLS pool").expect("both pools reported");
+    let tls = format!("mbedTLS pool{tls}");
+    for (pool, key) in [(http2, "nghttp2 pool "), (tls.as_str(), "mbedTLS pool ")] {
+        let (capacity, peak, in_use) = (field(pool, key), field(pool, "peak "), field(pool, "in use "));
+        assert!(0 < in_use && in_use <= peak && peak <= capacity, "{pool}");
+        assert_eq!(field(pool, "refused "), 0, "{pool}");
+    }
+}
