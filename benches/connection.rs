@@ -80,7 +80,7 @@ fn small_budget(cfg: &mut AvsConfig) {
     cfg.max_streams = 2;
     cfg.audio_ring_bytes = 6400;
     cfg.attachment_buffer_bytes = 4096;
-    cfg.http2_memory_bytes = 24 * 1024;
+    cfg.http2_memory_bytes = 16 * 1024;
     cfg.tls_memory_bytes = 36 * 1024;
 }
 

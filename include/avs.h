@@ -512,9 +512,10 @@ typedef struct {
    */
   uint32_t turn_timeout_ms;
   /**
-   * Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 65536: two sessions
-   * during a GOAWAY hand-over). nghttp2 draws every block from it and makes no heap calls; a
-   * session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
+   * Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 32768: two sessions
+   * during a GOAWAY hand-over with room for more streams; one session with a few streams
+   * uses about 11 KB). nghttp2 draws every block from it and makes no heap calls; a session
+   * that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
    */
   uint32_t http2_memory_bytes;
   /**

@@ -20,7 +20,7 @@
 #  5. what-if variants (FP_VARIANTS=0 skips them): the Thumb-2 .so rebuilt with one change each
 #     (opt-level z; C at -O2; mbedTLS defines through CFLAGS; a client-only mbedTLS config;
 #     std rebuilt without backtrace symbolization; all together), and massif on avs_assistant
-#     linked with the client-only mbedTLS config + a 4 KB TLS output buffer;
+#     linked with the client-only mbedTLS config + AES ROM tables, and smaller capacities;
 #  and a summary against the targets (heap+static peak <= 96 KB, steady <= 64 KB, Thumb-2 code
 #  <= 350 KB, no heap calls in steady state).
 #
@@ -415,9 +415,9 @@ ECP_DP_SECP192K1_ENABLED ECP_DP_SECP224K1_ENABLED ECP_DP_SECP256K1_ENABLED ECP_D
 ECP_DP_BP384R1_ENABLED ECP_DP_BP512R1_ENABLED ECP_DP_CURVE448_ENABLED PKCS5_C PKCS12_C CERTS_C
 VERSION_FEATURES GENPRIME PK_RSA_ALT_SUPPORT DEBUG_C NET_C TIMING_C HKDF_C HMAC_DRBG_C
 X509_RSASSA_PSS_SUPPORT PKCS1_V21"
-# Values config.h leaves unset can be given as -D through CFLAGS_<target> (cc-rs -> cmake-rs):
+# Values config.h leaves unset can be given as -D through CFLAGS_<target> (cc-rs -> cmake-rs);
+# the 4 KB TLS output buffer is the default now (third_party/mbedtls-sys-auto/AVS-PATCHES.md).
 MBED_CFLAGS_ROM="-DMBEDTLS_AES_ROM_TABLES -DMBEDTLS_AES_FEWER_TABLES"
-MBED_CFLAGS_RAM="-DMBEDTLS_SSL_OUT_CONTENT_LEN=4096"
 
 mbed_trim_src() { # -> path of the trimmed source copy (created once per #undef list)
     local reg vendor h dst
@@ -497,13 +497,13 @@ if [ "${FP_VARIANTS:-1}" != 0 ]; then
         parts "$THUMB-var-$k" "$THUMB" "$TD/so-var-$k" --top 8 --brief
     done
 
-    # RAM: the same voice turn with the client-only mbedTLS config and a 4 KB TLS output buffer,
+    # RAM: the same voice turn with the client-only mbedTLS config and AES ROM tables,
     # then also with smaller avs_config capacities. avs_assistant has no options for those: a
     # private build links it with -Wl,--wrap=avs_client_new and a 20-line shim that overrides
     # the capacities from FP_* variables (unset = the library's defaults).
     echo
     note "RAM variants: the voice turn of 3b with avs_assistant linked against a library with the client-only mbedTLS"
-    note "config + CFLAGS_x86_64_unknown_linux_gnu='$MBED_CFLAGS_RAM $MBED_CFLAGS_ROM' (x86_64), and a shim"
+    note "config + CFLAGS_x86_64_unknown_linux_gnu='$MBED_CFLAGS_ROM' (x86_64), and a shim"
     note "(-Wl,--wrap=avs_client_new, $FP/fp_config_wrap.c) that sets avs_config capacities from FP_* variables."
     note "build: RUST_MBEDTLS_SYS_SOURCE=<trimmed copy> CARGO_TARGET_DIR=$TD/var-ram make -C c-examples BUILD=$FP/c-build-var \\"
     note "       LIBDIR=$TD/var-ram/release LDFLAGS='-Wl,--wrap=avs_client_new $FP/fp_config_wrap.o'"
@@ -531,22 +531,24 @@ avs_status __wrap_avs_client_new(const avs_config *config, const avs_callbacks *
     return __real_avs_client_new(&c, callbacks, out);
 }
 EOF_C
-    # Smaller capacities. (b) FP_SMALL_CONFIG: nghttp2 measured 23,152 B at its peak per session
-    # (step 4), so 48 KB still holds two during a GOAWAY hand-over; 0.2 s of audio ring; 2 queued
-    # events; downchannel + 2 streams; Speak audio arriving before its directive up to 4 KB.
-    # (c) FP_TINY_CONFIG: one nghttp2 session (a GOAWAY hand-over would have to close the old one
-    # first), 1 queued event, downchannel + 1 stream, 0.1 s of audio ring: what the buffers cannot
-    # go below without changes to the library; validated by this one turn only.
-    SMALL=${FP_SMALL_CONFIG:-"FP_HTTP2_MEMORY_BYTES=49152 FP_EVENT_QUEUE_CAPACITY=2 FP_MAX_STREAMS=3 FP_AUDIO_RING_BYTES=6400 FP_ATTACHMENT_BUFFER_BYTES=4096"}
-    TINY=${FP_TINY_CONFIG:-"FP_HTTP2_MEMORY_BYTES=24576 FP_EVENT_QUEUE_CAPACITY=1 FP_MAX_STREAMS=2 FP_AUDIO_RING_BYTES=3200 FP_ATTACHMENT_BUFFER_BYTES=4096"}
+    # Smaller capacities. (b) FP_SMALL_CONFIG: the small budget of benches/connection.rs
+    # (small_budget): pools for one connection (a GOAWAY's new connection waits for the old one
+    # to drain, tests/memory.rs), 2 queued 1 KB events, 2 KB directives on the downchannel + 2
+    # streams, 0.2 s of audio ring, 4 KB of Speak audio ahead of its directive.
+    # (c) FP_TINY_CONFIG: what the buffers cannot go below without changes to the library: pools
+    # with about 1 KB of headroom over one session's measured peak (a longer server certificate
+    # chain than the test one would not fit), 1 queued event, 0.1 s of audio ring; validated by
+    # this one turn only.
+    SMALL=${FP_SMALL_CONFIG:-"FP_HTTP2_MEMORY_BYTES=16384 FP_TLS_MEMORY_BYTES=36864 FP_EVENT_QUEUE_CAPACITY=2 FP_MAX_EVENT_BYTES=1024 FP_MAX_DIRECTIVE_BYTES=2048 FP_MAX_STREAMS=2 FP_AUDIO_RING_BYTES=6400 FP_ATTACHMENT_BUFFER_BYTES=4096"}
+    TINY=${FP_TINY_CONFIG:-"FP_HTTP2_MEMORY_BYTES=12288 FP_TLS_MEMORY_BYTES=32768 FP_EVENT_QUEUE_CAPACITY=1 FP_MAX_EVENT_BYTES=1024 FP_MAX_DIRECTIVE_BYTES=2048 FP_MAX_STREAMS=2 FP_AUDIO_RING_BYTES=3200 FP_ATTACHMENT_BUFFER_BYTES=2048"}
     MV_LIBPEAK="" MS_LIBPEAK="" MT_LIBPEAK=""
     if cc -O2 -Wall -Wextra -Werror -std=c11 -I"$ROOT/include" -c -o "$FP/fp_config_wrap.o" "$FP/fp_config_wrap.c" 2>"$FP/logs/fp_config_wrap.log" &&
-        (export RUST_MBEDTLS_SYS_SOURCE=$TRIM_SRC CARGO_TARGET_DIR=$TD/var-ram CFLAGS_x86_64_unknown_linux_gnu="$MBED_CFLAGS_RAM $MBED_CFLAGS_ROM"
+        (export RUST_MBEDTLS_SYS_SOURCE=$TRIM_SRC CARGO_TARGET_DIR=$TD/var-ram CFLAGS_x86_64_unknown_linux_gnu="$MBED_CFLAGS_ROM"
             run_logged "$FP/logs/make-c-examples-var.log" "${NICE[@]}" make -C "$ROOT/c-examples" BUILD="$FP/c-build-var" \
                 LIBDIR="$TD/var-ram/release" LDFLAGS="-Wl,--wrap=avs_client_new $FP/fp_config_wrap.o"); then
         start_server
         echo
-        note "(a) client-only mbedTLS + 4 KB TLS output buffer, default capacities:"
+        note "(a) client-only mbedTLS + AES ROM tables, default capacities:"
         if massif_turn "$FP/c-build-var/avs_assistant" "$FP/turn-var"; then
             MV_LIBPEAK=$M_LIBPEAK
         fi
@@ -604,7 +606,7 @@ if [ "${FP_VARIANTS:-1}" != 0 ]; then
     done
     STV=$(( ${VD[all]:-${DATA[$THUMB-base]}} + ${VB[all]:-${BSS[$THUMB-base]}} ))
     if [ -n "${MV_LIBPEAK:-}" ]; then
-        printf '  %-62s %-12s %-28s %s\n' "what-if (a) client-only mbedTLS, 4 KB TLS out: turn heap + static*" "<= 96 KB" "$(fmtkb $((MV_LIBPEAK + STV)))" "$(verdict $((MV_LIBPEAK + STV)) $LIM_PEAK)"
+        printf '  %-62s %-12s %-28s %s\n' "what-if (a) client-only mbedTLS, AES ROM: turn heap + static*" "<= 96 KB" "$(fmtkb $((MV_LIBPEAK + STV)))" "$(verdict $((MV_LIBPEAK + STV)) $LIM_PEAK)"
     fi
     if [ -n "${MS_LIBPEAK:-}" ]; then
         printf '  %-62s %-12s %-28s %s\n' "what-if (b) = (a) + smaller capacities: turn heap + static*" "<= 96 KB" "$(fmtkb $((MS_LIBPEAK + STV)))" "$(verdict $((MS_LIBPEAK + STV)) $LIM_PEAK)"

@@ -214,7 +214,7 @@ fn pools_for_one_connection_get_through_a_goaway_hand_over_and_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut server = Server::start(&[]);
     let mut c = TestClient::new(&server, |cfg| {
-        cfg.http2_memory_bytes = 24 * 1024;
+        cfg.http2_memory_bytes = 16 * 1024;
         cfg.tls_memory_bytes = 36 * 1024;
     });
     c.connect();
@@ -241,4 +241,21 @@ fn pools_for_one_connection_get_through_a_goaway_hand_over_and_lose_nothing() {
         "the retry followed the draining connection, not the back-off: {:#?}",
         c.rec.logs
     );
+}
+
+/// nghttp2's outbound frame buffer holds 4 KB (third_party/libnghttp2-sys): an event body several
+/// times that size goes out in several DATA frames and arrives intact.
+#[test]
+fn an_event_larger_than_the_frame_buffer_arrives_whole() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = Server::start(&[]);
+    let mut c = TestClient::new(&server, |cfg| cfg.max_event_bytes = 16 * 1024);
+    c.connect();
+    c.wait_connected();
+    let text: String = (0..12_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let id = c.send("Test", "Big", &format!("{{\"text\":\"{text}\"}}")).unwrap();
+    assert_eq!(c.wait_outcome(id, Duration::from_secs(10)), (AvsStatus::Ok, 204));
+    let got = server.requests().into_iter().find(|r| r["event"]["name"] == "Big").expect("the server got it");
+    let arrived = got["metadata"]["event"]["payload"]["text"].as_str().unwrap_or("");
+    assert!(arrived == text, "the payload arrived cut or changed: {} of {} bytes", arrived.len(), text.len());
 }

@@ -182,7 +182,7 @@ pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
         audio_ring_bytes: 16_000,
         attachment_buffer_bytes: 16_384,
         turn_timeout_ms: 10_000,
-        http2_memory_bytes: 65_536,
+        http2_memory_bytes: 32_768,
         tls_memory_bytes: 81_920,
         memory: std::ptr::null_mut(),
         memory_bytes: 0,

@@ -202,9 +202,10 @@ pub struct AvsConfig {
     /// How long a turn may wait for Alexa's answer after its audio ended (default 10000);
     /// then it ends with `AVS_STATUS_TIMEOUT`.
     pub turn_timeout_ms: u32,
-    /// Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 65536: two sessions
-    /// during a GOAWAY hand-over). nghttp2 draws every block from it and makes no heap calls; a
-    /// session that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
+    /// Memory for the HTTP/2 layer (nghttp2), reserved at creation (default 32768: two sessions
+    /// during a GOAWAY hand-over with room for more streams; one session with a few streams
+    /// uses about 11 KB). nghttp2 draws every block from it and makes no heap calls; a session
+    /// that would need more fails with `AVS_STATUS_NO_MEMORY` instead of growing.
     pub http2_memory_bytes: u32,
     /// Memory for TLS sessions (mbedTLS), reserved at creation (default 81920: two sessions
     /// during a GOAWAY hand-over, one handshaking, with room for a long server certificate
