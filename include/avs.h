@@ -18,6 +18,11 @@
  * - Time: the host passes a monotonic clock in milliseconds to avs_client_poll; every timer
  *   (ping, back-off, timeouts) runs from it. avs_client_poll says how long the host may sleep.
  * - No panic crosses this API: an internal panic returns AVS_STATUS_PANIC and poisons the client.
+ * - Memory: everything a client needs is reserved when it is created, from the heap or from
+ *   memory the host gives it (avs_config.memory; avs_client_memory_required says how much).
+ *   Once connected it makes no heap calls; what does not fit fails with AVS_STATUS_NO_MEMORY.
+ * - ABI: while the version is 0.x, every minor release may change it (0.2 added fields to
+ *   avs_config); the shared library's SONAME is libavs.so.0.<minor>. Rebuild against this header.
  * - avs_alsa_* (ALSA capture and MP3 playback) exist only in a library built with the `alsa`
  *   feature (`cargo build --features alsa`, `make FEATURES=alsa`); define AVS_FEATURE_ALSA to
  *   declare them, and link -lasound.
@@ -731,8 +736,6 @@ typedef struct {
 extern "C" {
 #endif // __cplusplus
 
-extern int mbedtls_platform_set_calloc_free(void *(*calloc)(size_t, size_t), void (*free)(void*));
-
 #if defined(AVS_FEATURE_ALSA)
 /**
  * A description of why the last `avs_alsa_*` call that failed on the calling thread failed
@@ -894,7 +897,10 @@ avs_status avs_client_new(const avs_config *config,
  * about 10 KB of heap besides (the client's handle, about 5 KB; its slot tables, about 100 B
  * per queued event and 270 B per stream; mbedTLS's entropy, DRBG and configuration structures,
  * about 2 KB; copies of its strings) and, while it parses them, scratch memory for measuring
- * the CA certificates (four times their size, freed at once).
+ * the CA certificates (about 2.5 times their size plus 4 KB, freed at once; also when
+ * `config.memory` is given, since creation measures them again). Should the heap lack even
+ * those, the process aborts as Rust does on allocation failure: give the client its memory and
+ * keep a few KB of heap free.
  */
 avs_status avs_client_memory_required(const avs_config *config, size_t *out_bytes);
 
@@ -1029,7 +1035,7 @@ avs_status avs_client_dialog_state(const avs_client *client, avs_dialog_state *o
 const char *avs_status_str(int status);
 
 /**
- * The library version, e.g. `"0.1.0"`.
+ * The library version, e.g. `"0.2.0"`.
  */
 const char *avs_version(void);
 

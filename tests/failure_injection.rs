@@ -105,7 +105,13 @@ fn every_mbedtls_allocation_of_client_creation_can_fail_with_no_memory() {
     let _serial = serial();
     let server = Server::start(&[]);
     let endpoint = CString::new(server.endpoint()).unwrap();
-    let ca = CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap();
+    // A bundle of two: mbedTLS skips a certificate it could not parse and reports success for
+    // the rest, which must not pass for a smaller bundle when the cause was memory.
+    let bundle = std::env::temp_dir().join(format!("avs-fi-bundle-{}.pem", std::process::id()));
+    let mut pem = std::fs::read(certs().join("other-ca.pem")).unwrap();
+    pem.extend(std::fs::read(certs().join("ca.pem")).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let ca = CString::new(bundle.to_str().unwrap()).unwrap();
     let token = CString::new("test-token").unwrap();
     let create = || {
         let mut cfg = std::mem::MaybeUninit::<AvsConfig>::uninit();
@@ -134,5 +140,6 @@ fn every_mbedtls_allocation_of_client_creation_can_fail_with_no_memory() {
         assert!(ptr.is_null());
         assert_eq!(tls::mem::stats().0, before.0, "allocation {k}: the failed creation left nothing in use");
     }
-    eprintln!("failure injected at each of {allocs} mbedTLS allocations of client creation: AVS_STATUS_NO_MEMORY every time");
+    eprintln!("failure injected at each of {allocs} mbedTLS allocations of client creation (a two-certificate bundle): AVS_STATUS_NO_MEMORY every time");
+    let _ = std::fs::remove_file(bundle);
 }

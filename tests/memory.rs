@@ -119,7 +119,6 @@ fn a_client_in_host_memory_takes_its_buffers_and_pools_from_there_and_works() {
     assert_eq!(stats.http2.capacity, cfg.http2_memory_bytes as usize);
     assert!(stats.tls.capacity > cfg.tls_memory_bytes as usize, "the sessions' budget plus the parsed CA certificate");
     assert!(stats.tls.in_use > 0, "the parsed CA certificate is in the mbedTLS pool");
-    let host_range = host.as_ptr() as usize..host.as_ptr() as usize + host.len();
 
     // It works: connect, a directive and an event, then the pools show the connection.
     let (memory, memory_bytes) = (cfg.memory, cfg.memory_bytes);
@@ -137,7 +136,6 @@ fn a_client_in_host_memory_takes_its_buffers_and_pools_from_there_and_works() {
     assert!(stats.http2.in_use > 0 && stats.http2.peak >= stats.http2.in_use);
     assert!(stats.tls.peak > stats.tls.in_use, "the handshake needed more than the session keeps");
     assert_eq!(stats.tls.refused + stats.http2.refused, 0);
-    assert!(host_range.contains(&(cfg.memory as usize)));
     drop(c);
 
     // NULL arguments.
@@ -234,7 +232,6 @@ fn pools_for_one_connection_get_through_a_goaway_hand_over_and_lose_nothing() {
     let mut stats = AvsMemoryStats::default();
     assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut stats) }, AvsStatus::Ok);
     eprintln!("one-connection pools through 3 GOAWAYs: {stats:?}");
-    assert!(stats.tls.peak <= stats.tls.capacity && stats.http2.peak <= stats.http2.capacity);
     assert!(stats.tls.refused > 0, "the new connections did not fit beside the draining ones");
     assert!(
         c.rec.logs.iter().any(|l| l.1.contains("drained: its memory is free")),

@@ -8,8 +8,8 @@ use core::ptr::NonNull;
 /// Carving granule and alignment (malloc's alignment on 64-bit targets; the pools need it).
 pub const ALIGN: usize = 16;
 
-fn round_up(n: usize) -> usize {
-    n.div_ceil(ALIGN) * ALIGN
+fn round_up(n: usize) -> Option<usize> {
+    n.checked_next_multiple_of(ALIGN)
 }
 
 /// The byte size of every part of a client's memory.
@@ -37,15 +37,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Sum of every part, each rounded to [`ALIGN`], plus the slack for aligning a host region.
-    pub fn total(&self) -> usize {
-        self.parts().iter().map(|&n| round_up(n)).sum::<usize>() + ALIGN - 1
-    }
-
-    fn parts(&self) -> [usize; 10] {
-        [
+    /// Sum of every part, each rounded to [`ALIGN`], plus the slack for aligning a host region;
+    /// `None` when it does not fit the address space (capacities too large for a 32-bit target).
+    pub fn total(&self) -> Option<usize> {
+        let streams = self.streams.checked_mul(round_up(self.directive_bytes)?)?;
+        let tls = self.tls_pool.checked_add(self.ca_certificates)?;
+        let parts = [
             self.event_bodies,
-            self.streams * round_up(self.directive_bytes),
+            streams,
             self.speech_head,
             self.attachment,
             self.audio_ring,
@@ -53,32 +52,41 @@ impl Plan {
             self.scratch,
             self.rx,
             self.http2_pool,
-            self.tls_pool + self.ca_certificates,
-        ]
+            tls,
+        ];
+        parts.iter().try_fold(ALIGN - 1, |sum, &n| sum.checked_add(round_up(n)?))
     }
 }
 
 /// The region parts are carved from. Outlives every [`Buf`] carved from it: the client holds it
 /// as its last field.
-pub struct Region {
-    /// The heap allocation, when the host supplied no memory.
-    _heap: Option<Box<[Unit]>>,
+pub(crate) struct Region {
+    /// The heap allocation (freed on drop), when the host supplied no memory.
+    heap: Option<(NonNull<u8>, std::alloc::Layout)>,
     next: *mut u8,
     end: *mut u8,
 }
 
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-pub struct Unit([u8; ALIGN]);
+impl Drop for Region {
+    fn drop(&mut self) {
+        if let Some((p, layout)) = self.heap {
+            // SAFETY: allocated in `Region::heap` with this layout; every Buf carved from it is
+            // gone (the client drops the region last).
+            unsafe { std::alloc::dealloc(p.as_ptr(), layout) }
+        }
+    }
+}
 
 impl Region {
-    /// A region of `bytes` on the heap (zeroed).
-    pub fn heap(bytes: usize) -> Region {
-        let mut units = vec![Unit([0; ALIGN]); bytes.div_ceil(ALIGN)].into_boxed_slice();
-        let next = units.as_mut_ptr() as *mut u8;
+    /// A region of `bytes` on the heap (zeroed); `None` when the heap has no room for it.
+    pub(crate) fn heap(bytes: usize) -> Option<Region> {
+        let layout = std::alloc::Layout::from_size_align(round_up(bytes.max(1))?, ALIGN).ok()?;
+        // SAFETY: non-zero size. A raw allocation, so that pointers carved from it stay valid
+        // however the Region value moves.
+        let base = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })?;
         // SAFETY: one past the end of the same allocation.
-        let end = unsafe { next.add(units.len() * ALIGN) };
-        Region { _heap: Some(units), next, end }
+        let end = unsafe { base.as_ptr().add(layout.size()) };
+        Some(Region { heap: Some((base, layout)), next: base.as_ptr(), end })
     }
 
     /// A region over host memory, which is zeroed here.
@@ -86,21 +94,24 @@ impl Region {
     /// # Safety
     /// `base` must be valid for writes of `len` bytes, and neither used nor freed by anyone else
     /// while the client lives.
-    pub unsafe fn host(base: *mut u8, len: usize) -> Region {
+    pub(crate) unsafe fn host(base: *mut u8, len: usize) -> Region {
         core::ptr::write_bytes(base, 0, len);
         let aligned = (base as usize).next_multiple_of(ALIGN) - base as usize;
         let next = base.add(aligned.min(len));
-        Region { _heap: None, next, end: base.add(len) }
+        Region { heap: None, next, end: base.add(len) }
     }
 
     /// Bytes not carved yet.
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.end as usize - self.next as usize
     }
 
     /// Carves `len` bytes (zeroed, 16-aligned), or `None` when the region is too small.
-    pub fn carve(&mut self, len: usize) -> Option<Buf> {
-        let take = round_up(len);
+    ///
+    /// # Safety
+    /// The Buf must not be used after the region is dropped.
+    pub(crate) unsafe fn carve(&mut self, len: usize) -> Option<Buf> {
+        let take = round_up(len)?;
         if take > self.remaining() {
             return None;
         }
@@ -122,7 +133,8 @@ pub struct Buf {
 
 impl Buf {
     fn layout(len: usize) -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(round_up(len.max(1)), ALIGN).expect("buffer size")
+        let size = round_up(len.max(1)).expect("a heap buffer fits the address space");
+        std::alloc::Layout::from_size_align(size, ALIGN).expect("buffer size")
     }
 
     /// A buffer of its own on the heap.
@@ -193,17 +205,19 @@ mod tests {
 
     #[test]
     fn carves_aligned_disjoint_buffers_and_refuses_past_the_end() {
-        let mut r = Region::heap(100);
-        let mut a = r.carve(10).unwrap();
-        let mut b = r.carve(33).unwrap();
+        let mut r = Region::heap(100).unwrap();
+        let (mut a, mut b) = unsafe { (r.carve(10).unwrap(), r.carve(33).unwrap()) };
         assert_eq!(a.as_ptr() as usize % ALIGN, 0);
         assert_eq!(b.as_ptr() as usize % ALIGN, 0);
         a.fill(1);
         b.fill(2);
         assert!(a.iter().all(|&x| x == 1) && b.iter().all(|&x| x == 2));
         assert_eq!(r.remaining(), 112 - 16 - 48);
-        assert!(r.carve(49).is_none());
-        assert!(r.carve(48).is_some());
+        unsafe {
+            assert!(r.carve(49).is_none());
+            assert!(r.carve(usize::MAX - 3).is_none(), "a length that overflows when rounded");
+            assert!(r.carve(48).is_some());
+        }
     }
 
     #[test]
@@ -211,11 +225,14 @@ mod tests {
         let mut mem = vec![0xAAu8; 300];
         let base = unsafe { mem.as_mut_ptr().add(3) };
         let mut r = unsafe { Region::host(base, 250) };
-        let b = r.carve(200).unwrap();
+        let b = unsafe { r.carve(200) }.unwrap();
         assert_eq!(b.as_ptr() as usize % ALIGN, 0);
         assert!(b.iter().all(|&x| x == 0), "zeroed");
-        assert!(r.carve(64).is_none(), "only what the host gave");
+        assert!(unsafe { r.carve(64) }.is_none(), "only what the host gave");
         let plan = Plan { event_bodies: 200, ..Plan::default() };
-        assert_eq!(plan.total(), 208 + ALIGN - 1);
+        assert_eq!(plan.total(), Some(208 + ALIGN - 1));
+        let huge = Plan { streams: 11, directive_bytes: usize::MAX / 8, ..Plan::default() };
+        assert_eq!(huge.total(), None, "sizes that overflow are refused");
+        assert_eq!(Plan { directive_bytes: usize::MAX - 3, streams: 1, ..Plan::default() }.total(), None);
     }
 }

@@ -15,7 +15,7 @@ use crate::protocol::multipart;
 use crate::status::{AvsStatus, ConnectionState, LogLevel};
 use crate::transport::h2::{H2Session, Header};
 use crate::transport::io::{IoError, Network};
-use crate::transport::pool::Pool;
+use crate::transport::pool::{Pool, PoolBox};
 use crate::transport::tls::{TlsConfig, TlsError, TlsStream};
 use backoff::Backoff;
 use context::ContextState;
@@ -68,14 +68,16 @@ impl Settings {
     /// What every buffer and pool of a client with these settings takes. The CA certificates are
     /// parsed once to measure them (none when `ca` is empty).
     pub fn plan(&self) -> Result<Plan, (AvsStatus, String)> {
-        let body_bytes = self.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
+        let too_large = || (AvsStatus::BadConfig, "capacities too large for this target's address space".to_string());
+        let body_bytes = self.max_event_bytes.checked_add(FRAMING_BYTES + CONTEXT_BYTES).ok_or_else(too_large)?;
+        let event_bodies = EventQueue::bodies_bytes(self.event_queue_capacity, body_bytes).ok_or_else(too_large)?;
         let ca_certificates = if self.ca.is_empty() {
             0
         } else {
             crate::transport::tls::ca_pool_bytes(&self.ca).map_err(|e| (tls_status(&e), e.to_string()))?
         };
-        Ok(Plan {
-            event_bodies: EventQueue::bodies_bytes(self.event_queue_capacity, body_bytes),
+        let plan = Plan {
+            event_bodies,
             streams: self.max_streams.clamp(2, AVS_MAX_STREAMS) as usize + 1,
             directive_bytes: self.max_directive_bytes,
             speech_head: body_bytes,
@@ -87,7 +89,9 @@ impl Settings {
             http2_pool: self.http2_memory_bytes,
             tls_pool: self.tls_memory_bytes,
             ca_certificates,
-        })
+        };
+        plan.total().ok_or_else(too_large)?;
+        Ok(plan)
     }
 }
 
@@ -241,9 +245,9 @@ pub struct Client {
     busy: bool,
     now: u64,
     /// nghttp2's memory. Declared after `conns` so that the sessions are dropped first.
-    h2_pool: Box<Pool>,
+    h2_pool: PoolBox,
     /// mbedTLS's memory. Declared after `tls` and `conns`, which allocate from it.
-    tls_pool: Box<Pool>,
+    tls_pool: PoolBox,
     /// What was carved.
     plan: Plan,
     /// Where every buffer and both pools were carved from: declared last, dropped last.
@@ -287,28 +291,30 @@ impl Client {
         }
         let mut settings = settings;
         let plan = settings.plan()?;
+        let total = plan.total().ok_or((AvsStatus::BadConfig, "capacities too large".to_string()))?;
         let mut region = match settings.memory {
-            Some((base, len)) if len >= plan.total() => {
+            Some((base, len)) if len >= total => {
                 // SAFETY: the host gave this memory to the client for its lifetime (avs_config.memory).
                 unsafe { Region::host(base, len) }
             }
             Some((_, len)) => {
-                return Err((AvsStatus::NoMemory, format!("config.memory_bytes {len} is less than the {} this configuration needs", plan.total())))
+                return Err((AvsStatus::NoMemory, format!("config.memory_bytes {len} is less than the {total} this configuration needs")))
             }
-            None => Region::heap(plan.total()),
+            None => Region::heap(total).ok_or((AvsStatus::NoMemory, format!("no heap for the client's {total} B")))?,
         };
-        let mut carve = |len: usize| region.carve(len).expect("the region holds the plan");
+        // SAFETY: every Buf lives in the client, which drops the region last.
+        let mut carve = |len: usize| unsafe { region.carve(len) }.expect("the region holds the plan");
         let event_bodies = carve(plan.event_bodies);
         let stream_bufs: Vec<Buf> = (0..plan.streams).map(|_| carve(plan.directive_bytes)).collect();
         let (speech_head, attachment, audio) = (carve(plan.speech_head), carve(plan.attachment), carve(plan.audio_ring));
         let (context_buf, scratch, rx) = (carve(plan.context), carve(plan.scratch), carve(plan.rx));
         let pool = |buf: Buf, what: &str| {
-            Pool::in_buf(buf).map(Box::new).ok_or_else(|| (AvsStatus::BadConfig, format!("{what} too small for a pool")))
+            Pool::in_buf(buf).map(PoolBox::new).ok_or_else(|| (AvsStatus::BadConfig, format!("{what} too small for a pool")))
         };
         let h2_pool = pool(carve(plan.http2_pool), "http2_memory_bytes")?;
-        let mut tls_pool = pool(carve(plan.ca_certificates + plan.tls_pool), "tls_memory_bytes")?;
+        let tls_pool = pool(carve(plan.ca_certificates + plan.tls_pool), "tls_memory_bytes")?;
         // mbedTLS keeps its parsed copy; the PEM text (possibly a whole bundle) is not needed after.
-        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca), core::ptr::NonNull::from(&mut *tls_pool)).map_err(|e| match e {
+        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca), tls_pool.ptr()).map_err(|e| match e {
             TlsError::NoMemory => (AvsStatus::NoMemory, format!("{e} while setting up the CA certificates (pool of {} B)", tls_pool.stats().capacity)),
             e => (tls_status(&e), e.to_string()),
         })?;
@@ -581,7 +587,7 @@ impl Client {
     }
 
     fn on_established(&mut self, i: usize) -> Result<(), AvsStatus> {
-        let pool = core::ptr::NonNull::from(&mut *self.h2_pool);
+        let pool = self.h2_pool.ptr();
         let h2 = H2Session::new(pool).map_err(|e| {
             log!(self.host, self.shared.log_level, LogLevel::Error, "{e} (http2_memory_bytes {} may be too small)", self.h2_pool.stats().capacity);
             AvsStatus::NoMemory
@@ -994,11 +1000,12 @@ impl Client {
 
     /// The bytes carved at creation, and the counters of nghttp2's and mbedTLS's pools.
     pub fn memory_stats(&self) -> (usize, crate::transport::pool::PoolStats, crate::transport::pool::PoolStats) {
-        (self.plan.total(), self.h2_pool.stats(), self.tls_pool.stats())
+        (self.plan.total().unwrap_or(usize::MAX), self.h2_pool.stats(), self.tls_pool.stats())
     }
 
     /// The ring the host's audio thread writes microphone samples into.
-    pub fn audio_ring(&self) -> Arc<AudioRing> {
+    /// Crate-private: the ring lives in the client's memory and must not outlive it.
+    pub(crate) fn audio_ring(&self) -> Arc<AudioRing> {
         self.shared.speech.ring.clone()
     }
 

@@ -56,17 +56,18 @@ impl EventQueue {
     /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included),
     /// their bodies on the heap.
     pub fn new(capacity: usize, body_capacity: usize) -> Self {
-        Self::with_bodies(capacity, body_capacity, Buf::heap(Self::bodies_bytes(capacity, body_capacity)))
+        let bytes = Self::bodies_bytes(capacity, body_capacity).expect("queue size fits the address space");
+        Self::with_bodies(capacity, body_capacity, Buf::heap(bytes))
     }
 
-    /// Bytes the bodies of such a queue take.
-    pub fn bodies_bytes(capacity: usize, body_capacity: usize) -> usize {
-        (capacity + 1 + INTERNAL_SLOTS) * body_capacity
+    /// Bytes the bodies of such a queue take; `None` when that overflows.
+    pub fn bodies_bytes(capacity: usize, body_capacity: usize) -> Option<usize> {
+        capacity.checked_add(1 + INTERNAL_SLOTS)?.checked_mul(body_capacity)
     }
 
     /// As [`EventQueue::new`], the bodies in `bodies` ([`EventQueue::bodies_bytes`] long).
     pub fn with_bodies(capacity: usize, body_capacity: usize, bodies: Buf) -> Self {
-        assert!(bodies.len() >= Self::bodies_bytes(capacity, body_capacity));
+        assert!(Self::bodies_bytes(capacity, body_capacity).is_some_and(|n| bodies.len() >= n));
         let free = Slot {
             state: SlotState::Free,
             event_id: 0,

@@ -294,7 +294,10 @@ fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) 
 /// about 10 KB of heap besides (the client's handle, about 5 KB; its slot tables, about 100 B
 /// per queued event and 270 B per stream; mbedTLS's entropy, DRBG and configuration structures,
 /// about 2 KB; copies of its strings) and, while it parses them, scratch memory for measuring
-/// the CA certificates (four times their size, freed at once).
+/// the CA certificates (about 2.5 times their size plus 4 KB, freed at once; also when
+/// `config.memory` is given, since creation measures them again). Should the heap lack even
+/// those, the process aborts as Rust does on allocation failure: give the client its memory and
+/// keep a few KB of heap free.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, out_bytes: *mut usize) -> AvsStatus {
     if config.is_null() || out_bytes.is_null() {
@@ -306,10 +309,13 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
             Err((status, _)) => return status,
         };
         match settings_from(&*config, String::new(), ca, String::new()).plan() {
-            Ok(plan) => {
-                *out_bytes = plan.total();
-                AvsStatus::Ok
-            }
+            Ok(plan) => match plan.total() {
+                Some(total) => {
+                    *out_bytes = total;
+                    AvsStatus::Ok
+                }
+                None => AvsStatus::BadConfig,
+            },
             Err((status, _)) => status,
         }
     })
@@ -617,7 +623,7 @@ pub extern "C" fn avs_status_str(status: c_int) -> *const c_char {
     }
 }
 
-/// The library version, e.g. `"0.1.0"`.
+/// The library version, e.g. `"0.2.0"`.
 #[no_mangle]
 pub extern "C" fn avs_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char

@@ -57,30 +57,25 @@ impl std::fmt::Display for H2Error {
 /// bytes, peak, calls) report what nghttp2 uses; tests can make the n-th allocation fail.
 pub mod mem {
     use std::os::raw::c_void;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-    use crate::transport::pool::Pool;
+    use crate::transport::pool::{Counters, Pool};
 
-    static LIVE: AtomicUsize = AtomicUsize::new(0);
-    static PEAK: AtomicUsize = AtomicUsize::new(0);
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    /// Allocation index (counted from 1 by `CALLS`) that fails; 0 = none.
-    static FAIL_AT: AtomicU64 = AtomicU64::new(0);
+    static COUNTERS: Counters = Counters::new();
 
     /// Bytes nghttp2 holds now (all clients), its high-water mark, and its allocation calls.
     pub fn stats() -> (usize, usize, usize) {
-        (LIVE.load(Relaxed), PEAK.load(Relaxed), CALLS.load(Relaxed))
+        COUNTERS.stats()
     }
 
     /// Resets the high-water mark to the current level.
     pub fn reset_peak() {
-        PEAK.store(LIVE.load(Relaxed), Relaxed);
+        COUNTERS.reset_peak()
     }
 
     /// Failure injection for tests: the allocation call whose number (see [`stats`]) is `call`
     /// fails as if the pool were exhausted. `None` turns it off.
     pub fn fail_allocation_at(call: Option<usize>) {
-        FAIL_AT.store(call.map(|c| c as u64).unwrap_or(0), Relaxed);
+        COUNTERS.fail_allocation_at(call)
     }
 
     fn pool<'a>(ud: *mut c_void) -> &'a mut Pool {
@@ -90,26 +85,11 @@ pub mod mem {
     }
 
     fn take(p: &mut Pool, size: usize) -> *mut c_void {
-        let n = CALLS.fetch_add(1, Relaxed) as u64 + 1;
-        if FAIL_AT.load(Relaxed) == n {
-            return std::ptr::null_mut();
-        }
-        match p.alloc(size) {
-            Some(ptr) => {
-                let got = p.size_of(ptr.as_ptr()).unwrap_or(size);
-                let live = LIVE.fetch_add(got, Relaxed) + got;
-                PEAK.fetch_max(live, Relaxed);
-                ptr.as_ptr() as *mut c_void
-            }
-            None => std::ptr::null_mut(),
-        }
+        COUNTERS.alloc(p, size).map_or(std::ptr::null_mut(), |b| b.as_ptr() as *mut c_void)
     }
 
     fn give(p: &mut Pool, ptr: *mut c_void) {
-        if let Some(size) = p.size_of(ptr as *const u8) {
-            LIVE.fetch_sub(size, Relaxed);
-            p.free(ptr as *const u8);
-        }
+        COUNTERS.free(p, ptr as *const u8);
     }
 
     pub(super) unsafe extern "C" fn malloc(size: usize, ud: *mut c_void) -> *mut c_void {

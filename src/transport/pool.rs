@@ -7,6 +7,7 @@
 //! and enough for nghttp2's few dozen live blocks.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::client::memory::Buf;
 
@@ -201,6 +202,93 @@ impl Pool {
     /// The usable size of a block handed out by this pool.
     pub fn size_of(&self, p: *const u8) -> Option<usize> {
         self.block_of(p).map(|at| (self.header(at).units as usize - 1) * UNIT)
+    }
+}
+
+/// A pool at a fixed address for as long as it lives: nghttp2 sessions and mbedTLS hold raw
+/// pointers to it, so it is owned through one, never through a reference that moves.
+pub struct PoolBox(NonNull<Pool>);
+
+impl PoolBox {
+    pub fn new(pool: Pool) -> Self {
+        PoolBox(NonNull::from(Box::leak(Box::new(pool))))
+    }
+
+    /// The pool, for nghttp2's `mem_user_data` and mbedTLS's scope.
+    pub fn ptr(&self) -> NonNull<Pool> {
+        self.0
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        // SAFETY: alive until drop; the client's thread is the only user.
+        unsafe { self.0.as_ref() }.stats()
+    }
+}
+
+impl Drop for PoolBox {
+    fn drop(&mut self) {
+        // SAFETY: leaked from a Box in `new`, dropped once here.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) })
+    }
+}
+
+/// Process-wide counters over the pools one library draws from (every client's): for the
+/// benchmarks, and failure injection in tests.
+pub struct Counters {
+    live: AtomicUsize,
+    peak: AtomicUsize,
+    calls: AtomicUsize,
+    /// Allocation call (counted from 1 by `calls`) that fails; 0 = none.
+    fail_at: AtomicU64,
+}
+
+impl Counters {
+    pub const fn new() -> Self {
+        Counters { live: AtomicUsize::new(0), peak: AtomicUsize::new(0), calls: AtomicUsize::new(0), fail_at: AtomicU64::new(0) }
+    }
+
+    /// Bytes held now, the high-water mark, and the allocation calls so far.
+    pub fn stats(&self) -> (usize, usize, usize) {
+        (self.live.load(Relaxed), self.peak.load(Relaxed), self.calls.load(Relaxed))
+    }
+
+    /// Resets the high-water mark to the current level.
+    pub fn reset_peak(&self) {
+        self.peak.store(self.live.load(Relaxed), Relaxed);
+    }
+
+    /// Failure injection: the allocation call whose number (see [`Counters::stats`]) is `call`
+    /// fails as if the pool were exhausted. `None` turns it off.
+    pub fn fail_allocation_at(&self, call: Option<usize>) {
+        self.fail_at.store(call.map(|c| c as u64).unwrap_or(0), Relaxed);
+    }
+
+    /// Allocates `size` bytes from `pool`, counted; `None` when the pool has no room or this is
+    /// the call chosen to fail.
+    pub fn alloc(&self, pool: &mut Pool, size: usize) -> Option<NonNull<u8>> {
+        let call = self.calls.fetch_add(1, Relaxed) as u64 + 1;
+        if self.fail_at.load(Relaxed) == call {
+            return None;
+        }
+        let p = pool.alloc(size)?;
+        let got = pool.size_of(p.as_ptr()).unwrap_or(size);
+        let live = self.live.fetch_add(got, Relaxed) + got;
+        self.peak.fetch_max(live, Relaxed);
+        Some(p)
+    }
+
+    /// Returns a block to `pool`; false (and nothing done) when the pool did not hand it out.
+    pub fn free(&self, pool: &mut Pool, p: *const u8) -> bool {
+        let Some(size) = pool.size_of(p) else { return false };
+        self.live.fetch_sub(size, Relaxed);
+        pool.free(p)
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -14,7 +14,7 @@ use mbedtls::ssl::{Config, Context};
 use mbedtls::x509::{Certificate, VerifyError};
 
 use super::io::{Connection, IoError};
-use super::pool::Pool;
+use super::pool::{Pool, PoolBox};
 
 /// What went wrong while setting up or using TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,16 @@ impl TlsConfig {
 
 /// Parses PEM (or DER) CA certificates, with mbedTLS's memory from the current scope.
 fn parse_ca(ca: &[u8]) -> Result<mbedtls::alloc::List<Certificate>, TlsError> {
+    let list = parse_ca_unchecked(ca)?;
+    // mbedTLS skips a certificate of a bundle it could not parse and reports success for the
+    // rest: when it skipped one for want of memory, that is a failure, not a smaller bundle.
+    if mem::refused_since_scope() {
+        return Err(TlsError::NoMemory);
+    }
+    Ok(list)
+}
+
+fn parse_ca_unchecked(ca: &[u8]) -> Result<mbedtls::alloc::List<Certificate>, TlsError> {
     let is_pem = ca.windows(11).any(|w| w == b"-----BEGIN ");
     if is_pem {
         // mbedTLS parses PEM only from a NUL-terminated buffer.
@@ -119,8 +129,8 @@ pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
     // Parsed certificates take about 2-2.3 times their PEM size: start there, grow if needed.
     let mut scratch_bytes = ca.len().saturating_mul(5) / 2 + 4096;
     loop {
-        let mut scratch = Pool::new(scratch_bytes);
-        let _scope = mem::Scope::enter(&mut scratch);
+        let scratch = PoolBox::new(Pool::new(scratch_bytes));
+        let _scope = mem::Scope::enter(scratch.ptr().as_ptr());
         match parse_ca(ca) {
             Ok(list) => {
                 let bytes = scratch.stats().high_water;
@@ -339,16 +349,11 @@ impl TlsStream {
 pub mod mem {
     use std::cell::Cell;
     use std::os::raw::{c_int, c_void};
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
     use std::sync::Once;
 
-    use crate::transport::pool::Pool;
+    use crate::transport::pool::{Counters, Pool};
 
-    static LIVE: AtomicUsize = AtomicUsize::new(0);
-    static PEAK: AtomicUsize = AtomicUsize::new(0);
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    /// Allocation index (counted from 1 by `CALLS`) that fails; 0 = none.
-    static FAIL_AT: AtomicU64 = AtomicU64::new(0);
+    static COUNTERS: Counters = Counters::new();
 
     thread_local! {
         static CURRENT: Cell<*mut Pool> = const { Cell::new(std::ptr::null_mut()) };
@@ -379,18 +384,18 @@ pub mod mem {
     /// Bytes mbedTLS holds in client pools now (all clients), the high-water mark, and its
     /// allocation calls served from pools.
     pub fn stats() -> (usize, usize, usize) {
-        (LIVE.load(Relaxed), PEAK.load(Relaxed), CALLS.load(Relaxed))
+        COUNTERS.stats()
     }
 
     /// Resets the high-water mark to the current level.
     pub fn reset_peak() {
-        PEAK.store(LIVE.load(Relaxed), Relaxed);
+        COUNTERS.reset_peak()
     }
 
     /// Failure injection for tests: the allocation call whose number (see [`stats`]) is `call`
     /// fails as if the pool were exhausted. `None` turns it off.
     pub fn fail_allocation_at(call: Option<usize>) {
-        FAIL_AT.store(call.map(|c| c as u64).unwrap_or(0), Relaxed);
+        COUNTERS.fail_allocation_at(call)
     }
 
     /// While alive, mbedTLS allocations on this thread come from one pool.
@@ -425,18 +430,10 @@ pub mod mem {
         if pool.is_null() {
             return libc::calloc(n, size);
         }
-        let Some(total) = n.checked_mul(size) else { return std::ptr::null_mut() };
-        let call = CALLS.fetch_add(1, Relaxed) as u64 + 1;
-        if FAIL_AT.load(Relaxed) == call {
-            return refuse();
-        }
+        let Some(total) = n.checked_mul(size) else { return refuse() };
         // SAFETY: the scope's pool is alive (Scope::enter's contract) and used by this thread only.
-        let pool = &mut *pool;
-        match pool.alloc(total) {
+        match COUNTERS.alloc(&mut *pool, total) {
             Some(p) => {
-                let got = pool.size_of(p.as_ptr()).unwrap_or(total);
-                let live = LIVE.fetch_add(got, Relaxed) + got;
-                PEAK.fetch_max(live, Relaxed);
                 std::ptr::write_bytes(p.as_ptr(), 0, total);
                 p.as_ptr() as *mut c_void
             }
@@ -451,10 +448,7 @@ pub mod mem {
         let pool = CURRENT.with(|c| c.get());
         // SAFETY: as in calloc.
         if let Some(pool) = pool.as_mut().filter(|pool| pool.owns(p as *const u8)) {
-            if let Some(size) = pool.size_of(p as *const u8) {
-                LIVE.fetch_sub(size, Relaxed);
-                pool.free(p as *const u8);
-            }
+            COUNTERS.free(pool, p as *const u8);
             return;
         }
         // Allocated outside any client's scope (before the hooks, or by other users of mbedTLS).

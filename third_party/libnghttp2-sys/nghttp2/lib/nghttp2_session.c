@@ -7122,7 +7122,7 @@ int nghttp2_session_add_goaway(nghttp2_session *session, int32_t last_stream_id,
   }
 
   if (opaque_data_len) {
-    if (opaque_data_len + 8 > NGHTTP2_MAX_PAYLOADLEN) {
+    if (opaque_data_len + 8 > NGHTTP2_FRAMEBUF_PAYLOADLEN /* avs: what a frame buffer holds */) {
       return NGHTTP2_ERR_INVALID_ARGUMENT;
     }
     opaque_data_copy = nghttp2_mem_malloc(mem, opaque_data_len);

@@ -427,7 +427,7 @@ int nghttp2_submit_altsvc(nghttp2_session *session, uint8_t flags,
     return NGHTTP2_ERR_INVALID_STATE;
   }
 
-  if (2 + origin_len + field_value_len > NGHTTP2_MAX_PAYLOADLEN) {
+  if (2 + origin_len + field_value_len > NGHTTP2_FRAMEBUF_PAYLOADLEN /* avs: what a frame buffer holds */) {
     return NGHTTP2_ERR_INVALID_ARGUMENT;
   }
 
@@ -516,7 +516,7 @@ int nghttp2_submit_origin(nghttp2_session *session, uint8_t flags,
       len += ov[i].origin_len;
     }
 
-    if (2 * nov + len > NGHTTP2_MAX_PAYLOADLEN) {
+    if (2 * nov + len > NGHTTP2_FRAMEBUF_PAYLOADLEN /* avs: what a frame buffer holds */) {
       return NGHTTP2_ERR_INVALID_ARGUMENT;
     }
 
@@ -597,7 +597,7 @@ int nghttp2_submit_priority_update(nghttp2_session *session, uint8_t flags,
     return 0;
   }
 
-  if (stream_id == 0 || 4 + field_value_len > NGHTTP2_MAX_PAYLOADLEN) {
+  if (stream_id == 0 || 4 + field_value_len > NGHTTP2_FRAMEBUF_PAYLOADLEN /* avs: what a frame buffer holds */) {
     return NGHTTP2_ERR_INVALID_ARGUMENT;
   }
 
