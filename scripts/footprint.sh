@@ -454,7 +454,7 @@ if [ "${FP_VARIANTS:-1}" != 0 ]; then
     # shellcheck disable=SC1090
     source "$FP/logs/var-aes-rom.state"
     TRIM_SRC=$(mbed_trim_src)
-    (export RUST_MBEDTLS_SYS_SOURCE=$TRIM_SRC; variant mbed-client "client-only mbedTLS config: $(wc -w <<<"$MBED_UNDEFS") options #undef'd (list in scripts/footprint.sh)" "$TD/so-var-mbed-client"
+    (export RUST_MBEDTLS_SYS_SOURCE=$TRIM_SRC; variant mbed-client "client-only mbedTLS config beyond the default trim (third_party/mbedtls-sys-auto AVS_UNDEFINED): $(wc -w <<<"$MBED_UNDEFS") options #undef'd (list in scripts/footprint.sh; needs --gc-sections, drops ChaCha20-Poly1305)" "$TD/so-var-mbed-client"
         declare -p VT VD VB VDESC VARIANTS >"$FP/logs/var-mbed.state")
     # shellcheck disable=SC1090
     source "$FP/logs/var-mbed.state"

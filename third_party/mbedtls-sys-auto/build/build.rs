@@ -45,6 +45,9 @@ impl BuildConfig {
                 defines.insert(def.0, def.1);
             }
         }
+        for &name in config::AVS_UNDEFINED {
+            defines.insert(name, config::Macro::Undefined);
+        }
 
         File::create(&self.config_h)
             .and_then(|mut f| {

@@ -143,8 +143,8 @@ const DEFAULT_DEFINES: &'static [CDefine] = &[
     ("MBEDTLS_ECP_NORMALIZE_MXZ_ALT",                     Undefined),
     ("MBEDTLS_TEST_NULL_ENTROPY",                         Undefined),
     ("MBEDTLS_ENTROPY_HARDWARE_ALT",                      Undefined),
-    ("MBEDTLS_AES_ROM_TABLES",                            Undefined),
-    ("MBEDTLS_AES_FEWER_TABLES",                          Undefined),
+    ("MBEDTLS_AES_ROM_TABLES",                            Defined), // avs: const AES tables: in flash, not 8 KB of RAM
+    ("MBEDTLS_AES_FEWER_TABLES",                          Defined), // avs: 2 KB of AES tables instead of 8 KB
     ("MBEDTLS_CAMELLIA_SMALL_MEMORY",                     Undefined),
     ("MBEDTLS_CHECK_RETURN_WARNING",                      Defined),
     ("MBEDTLS_CIPHER_MODE_CBC",                           Defined),
@@ -442,6 +442,34 @@ pub const FEATURE_DEFINES: &'static [(&'static str, CDefine)] = &[
     ("aes_alt",               ("MBEDTLS_AES_DECRYPT_ALT",                   Defined)),
     ("mpi_force_c_code",      ("MBEDTLS_MPI_FORCE_C_CODE",                  Defined)),
     ("trusted_cert_callback", ("MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK", Defined)),
+];
+
+/// avs: what a TLS 1.2 client with ECDHE key exchange does not need, left out after every feature
+/// and platform define (so also DEBUG_C, NET_C and TIMING_C, which the crate's own features turn
+/// on). Kept, because the mbedtls crate calls their functions or sizes its structs with them, so
+/// that a program linking the static library without --gc-sections finds every symbol:
+/// SSL_SRV_C, SSL_PROTO_DTLS and DTLS_HELLO_VERIFY, SSL_COOKIE_C, SSL_TICKET_C, RENEGOTIATION,
+/// DHM_C, DES_C, HKDF_C, HMAC_DRBG_C, PKCS5_C, PKCS12_C, KEY_EXCHANGE_PSK, PK/PEM_WRITE, X509
+/// CREATE/CRT_WRITE/CSR, CMAC_C, CIPHER_MODE_CBC with PADDING_PKCS7, SELF_TEST (a linker with
+/// --gc-sections drops what nothing calls); and ChaCha20-Poly1305, the suite the client prefers.
+/// Measured by scripts/footprint.sh.
+pub const AVS_UNDEFINED: &'static [&'static str] = &[
+    "MBEDTLS_SSL_CACHE_C", "MBEDTLS_SSL_DTLS_ANTI_REPLAY",
+    "MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE", "MBEDTLS_SSL_DTLS_BADMAC_LIMIT", "MBEDTLS_SSL_DTLS_CONNECTION_ID", "MBEDTLS_SSL_DTLS_SRTP",
+    "MBEDTLS_SSL_TRUNCATED_HMAC", "MBEDTLS_SSL_EXPORT_KEYS", "MBEDTLS_SSL_CBC_RECORD_SPLITTING", "MBEDTLS_SSL_ENCRYPT_THEN_MAC",
+    "MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED", "MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED", "MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED", "MBEDTLS_KEY_EXCHANGE_RSA_ENABLED",
+    "MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_ECJPAKE_ENABLED",
+    "MBEDTLS_ARC4_C", "MBEDTLS_BLOWFISH_C", "MBEDTLS_CAMELLIA_C", "MBEDTLS_ARIA_C",
+    "MBEDTLS_XTEA_C", "MBEDTLS_CCM_C", "MBEDTLS_NIST_KW_C",
+    "MBEDTLS_ECJPAKE_C", "MBEDTLS_MD2_C", "MBEDTLS_MD4_C", "MBEDTLS_MD5_C",
+    "MBEDTLS_RIPEMD160_C", "MBEDTLS_CIPHER_MODE_CFB", "MBEDTLS_CIPHER_MODE_OFB", "MBEDTLS_CIPHER_MODE_XTS",
+    "MBEDTLS_CIPHER_MODE_CTR", "MBEDTLS_CIPHER_PADDING_ONE_AND_ZEROS", "MBEDTLS_CIPHER_PADDING_ZEROS_AND_LEN", "MBEDTLS_CIPHER_PADDING_ZEROS",
+    "MBEDTLS_ECP_DP_SECP192R1_ENABLED", "MBEDTLS_ECP_DP_SECP224R1_ENABLED", "MBEDTLS_ECP_DP_SECP521R1_ENABLED", "MBEDTLS_ECP_DP_SECP192K1_ENABLED",
+    "MBEDTLS_ECP_DP_SECP224K1_ENABLED", "MBEDTLS_ECP_DP_SECP256K1_ENABLED", "MBEDTLS_ECP_DP_BP256R1_ENABLED", "MBEDTLS_ECP_DP_BP384R1_ENABLED",
+    "MBEDTLS_ECP_DP_BP512R1_ENABLED", "MBEDTLS_ECP_DP_CURVE448_ENABLED",
+    "MBEDTLS_CERTS_C", "MBEDTLS_VERSION_FEATURES", "MBEDTLS_GENPRIME", "MBEDTLS_PK_RSA_ALT_SUPPORT",
+    "MBEDTLS_DEBUG_C", "MBEDTLS_NET_C", "MBEDTLS_TIMING_C",
+    "MBEDTLS_X509_RSASSA_PSS_SUPPORT", "MBEDTLS_PKCS1_V21",
 ];
 
 #[cfg_attr(rustfmt, rustfmt_skip)]
