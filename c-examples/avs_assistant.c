@@ -43,6 +43,7 @@ typedef struct {
     int speech_pending;  /* Speaks whose audio has not fully arrived */
     char speak_token[256];
     int speak_started;
+    int speak_finished;  /* SpeechFinished reported for speak_token (once per Speak) */
     unsigned long speech_bytes;
     FILE *speech_out;
     int expect_speech;
@@ -121,6 +122,7 @@ static void on_speak(void *ud, avs_str token) {
     a->speak_token[n] = '\0';
     a->speech_pending++;
     a->speak_started = 0;
+    a->speak_finished = 0;
     printf("<- Speak token %s\n", a->speak_token);
 }
 
@@ -481,7 +483,8 @@ int main(int argc, char **argv) {
             avs_client_speech_started(client, a.speak_token);
             acted = 1;
         }
-        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speak_started && a.speech_pending == 0) {
+        if (in_turn && a.dialog == AVS_DIALOG_STATE_SPEAKING && a.speak_started && !a.speak_finished &&
+            a.speech_pending == 0) {
             int played = 1;
 #ifdef AVS_FEATURE_ALSA
             /* With a speaker, the Speak is finished when the player has drained it. */
@@ -493,6 +496,8 @@ int main(int argc, char **argv) {
 #endif
             if (played) {
                 acted = 1;
+                /* Once per Speak; the dialog may stay SPEAKING until the turn's response ends. */
+                a.speak_finished = 1;
                 avs_client_speech_finished(client, a.speak_token);
                 printf("played Speak %s\n", a.speak_token);
             }

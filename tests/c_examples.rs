@@ -91,6 +91,9 @@ fn assistant_runs_a_voice_turn_from_a_wav_and_writes_the_speak_mp3() {
     assert!(stdout.contains("<- directive SpeechRecognizer.StopCapture") || stdout.contains("StopCapture"), "{stdout}");
     assert!(stdout.contains("done: 1 of 1 turns answered"), "{stdout}");
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(fixture("speak.mp3")).unwrap(), "Speak bytes written as received");
+    let mut count = |name: &str| server.requests().into_iter().filter(|r| r["event"]["name"] == name).count();
+    assert_eq!((count("SpeechStarted"), count("SpeechFinished")), (1, 1), "one playback report of each kind:\n{stdout}");
+    assert_eq!(stdout.matches("played Speak").count(), 1, "{stdout}");
     let a = server.cmd(json!({"cmd": "audio", "index": -1}));
     let audio = unb64(a["audio_b64"].as_str().unwrap());
     let pcm = wav_pcm(&fixture("utterance.wav"));

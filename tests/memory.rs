@@ -81,11 +81,11 @@ fn memory_required_is_what_creation_takes_from_the_heap() {
         let client = client.expect("created");
         let besides = kept as isize - need as isize;
         eprintln!("memory_required {need} B; creation kept {kept} B of Rust heap: {besides} B besides the region");
-        // Besides the region: the client's handle (about 5 KB), its slot tables (about 100 B per
+        // Besides the region: the client's handle (about 6 KB), its slot tables (about 100 B per
         // queued event and 270 B per stream) and mbedTLS's entropy, DRBG and configuration
         // structures (about 2 KB).
         let tables = 100 * (cfg.event_queue_capacity as isize + 4) + 272 * (cfg.max_streams as isize + 1);
-        assert!((0..8 * 1024 + tables).contains(&besides), "creation took {kept} B, memory_required says {need} B");
+        assert!((0..9 * 1024 + tables).contains(&besides), "creation took {kept} B, memory_required says {need} B");
         unsafe { avs_client_free(client) };
     }
 }
@@ -111,7 +111,7 @@ fn a_client_in_host_memory_takes_its_buffers_and_pools_from_there_and_works() {
     let (client, kept) = create(&cfg);
     let client = client.expect("created in host memory");
     eprintln!("client in {need} B of host memory; Rust heap kept at creation: {kept} B");
-    assert!(kept < 12 * 1024, "the buffers and pools are not on the heap ({kept} B kept)");
+    assert!(kept < 16 * 1024, "the buffers and pools are not on the heap ({kept} B kept)");
     let mut stats = AvsMemoryStats::default();
     assert_eq!(unsafe { avs_client_memory_stats(client, &mut stats) }, AvsStatus::Ok);
     unsafe { avs_client_free(client) };

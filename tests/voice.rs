@@ -65,6 +65,38 @@ fn near_field_turn_stops_at_stop_capture_and_delivers_speak_byte_for_byte() {
     let ss = ctx.iter().find(|e| e["header"]["name"] == "SpeechState").unwrap();
     assert_eq!(ss["payload"]["token"], json!(token));
     assert_eq!(ss["payload"]["playerActivity"], "FINISHED");
+    // Each report once per Speak: repeats and unknown tokens are refused and send nothing.
+    let t = std::ffi::CString::new(token).unwrap();
+    let other = std::ffi::CString::new("no-such-token").unwrap();
+    unsafe {
+        assert_eq!(avs_client_speech_finished(c.ptr, t.as_ptr()), AvsStatus::WrongState);
+        assert_eq!(avs_client_speech_started(c.ptr, t.as_ptr()), AvsStatus::WrongState);
+        assert_eq!(avs_client_speech_started(c.ptr, other.as_ptr()), AvsStatus::WrongState);
+        assert_eq!(avs_client_speech_finished(c.ptr, other.as_ptr()), AvsStatus::WrongState);
+    }
+    c.run_for(Duration::from_millis(200));
+    let mut count = |name: &str| server.requests().into_iter().filter(|r| r["event"]["name"] == name).count();
+    assert_eq!((count("SpeechStarted"), count("SpeechFinished")), (1, 1), "one of each for the one Speak");
+}
+
+#[test]
+fn a_speak_reported_started_twice_sends_one_speech_started() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 3200}));
+    let mut c = connected(&server, |_| {});
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    assert_eq!(c.start_turn(AvsProfile::NearField, None), AvsStatus::Ok);
+    c.stream_audio(&pcm, FAST);
+    assert!(c.poll_until(SECS(5), |r, _| r.speech_done.len() == 1));
+    let t = std::ffi::CString::new(c.rec.speech_done[0].clone()).unwrap();
+    unsafe {
+        assert_eq!(avs_client_speech_started(c.ptr, t.as_ptr()), AvsStatus::Ok);
+        assert_eq!(avs_client_speech_started(c.ptr, t.as_ptr()), AvsStatus::WrongState);
+        assert_eq!(avs_client_speech_finished(c.ptr, t.as_ptr()), AvsStatus::Ok);
+    }
+    c.run_for(Duration::from_millis(300));
+    let mut count = |name: &str| server.requests().into_iter().filter(|r| r["event"]["name"] == name).count();
+    assert_eq!((count("SpeechStarted"), count("SpeechFinished")), (1, 1));
 }
 
 #[test]

@@ -1099,17 +1099,33 @@ impl Client {
         Ok(())
     }
 
-    /// The host started playing a Speak: SpeechStarted, and the context says PLAYING.
+    /// The host started playing a Speak: SpeechStarted, and the context says PLAYING. A token
+    /// that was not delivered, is finished, or was already reported started is `WrongState`
+    /// and sends nothing: AVS gets one SpeechStarted per Speak.
     pub fn speech_started(&mut self, token: &str) -> Result<(), AvsStatus> {
+        if token.len() > speech::ID_MAX {
+            return Err(AvsStatus::InvalidArgument);
+        }
+        if !self.shared.speech.playback_reportable(token, true) {
+            return Err(AvsStatus::WrongState);
+        }
+        self.shared.speech.on_playback_started(token);
         self.speech_event("SpeechStarted", token, true)
     }
 
-    /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED.
+    /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED. A token
+    /// that was not delivered or is already finished is `WrongState` and sends nothing.
     pub fn speech_finished(&mut self, token: &str) -> Result<(), AvsStatus> {
+        if token.len() > speech::ID_MAX {
+            return Err(AvsStatus::InvalidArgument);
+        }
+        if !self.shared.speech.playback_reportable(token, false) {
+            return Err(AvsStatus::WrongState);
+        }
         let sent = self.speech_event("SpeechFinished", token, false);
         // Playback did finish, whether or not the event could be queued: the dialog moves on.
         let now = self.now;
-        self.shared.speech.on_playback_finished(&mut *self.host, now);
+        self.shared.speech.on_playback_finished(&mut *self.host, token, now);
         sent
     }
 

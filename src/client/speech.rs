@@ -58,6 +58,11 @@ pub struct Turn {
     pub started_ms: u64,
 }
 
+struct Playback {
+    token: heapless::String<ID_MAX>,
+    started: bool,
+}
+
 struct PendingSpeak {
     cid: heapless::String<ID_MAX>,
     token: heapless::String<ID_MAX>,
@@ -88,8 +93,9 @@ pub struct Speech {
     streaming: Option<(heapless::String<ID_MAX>, heapless::String<ID_MAX>)>,
     unclaimed: Option<Unclaimed>,
     unclaimed_buf: Buf,
-    /// Speaks delivered whose playback the host has not finished.
-    pub speaking_tokens: usize,
+    /// Speaks delivered whose playback the host has not finished, and whether it started: each
+    /// gets one SpeechStarted and one SpeechFinished, however often the host reports them.
+    playing: heapless::Vec<Playback, PENDING_SPEAKS>,
     pub turn_timeout_ms: u32,
 }
 
@@ -116,7 +122,7 @@ impl Speech {
             streaming: None,
             unclaimed: None,
             unclaimed_buf: unclaimed,
-            speaking_tokens: 0,
+            playing: heapless::Vec::new(),
             turn_timeout_ms,
         }
     }
@@ -211,7 +217,7 @@ impl Speech {
         self.ring.set_capturing(false);
         self.ring.discard();
         self.turn = None;
-        let next = if reason == AvsStatus::Ok && self.speaking_tokens > 0 { DialogState::Speaking } else { DialogState::Idle };
+        let next = if reason == AvsStatus::Ok && !self.playing.is_empty() { DialogState::Speaking } else { DialogState::Idle };
         if reason != AvsStatus::Ok {
             // A failed turn leaves nothing half-delivered behind.
             self.abandon_speaks(host);
@@ -258,7 +264,11 @@ impl Speech {
         if let Some(t) = self.turn.as_mut() {
             t.answered = true;
         }
-        self.speaking_tokens += 1;
+        if self.playing.is_full() {
+            // The host never finished the oldest: its reports will be refused.
+            self.playing.remove(0);
+        }
+        let _ = self.playing.push(Playback { token: token.clone(), started: false });
         host.speak(token.as_bytes());
         self.set_state(host, DialogState::Speaking, AvsStatus::Ok);
         match self.unclaimed.take() {
@@ -363,17 +373,32 @@ impl Speech {
             _ => None,
         };
         self.expect_timeout_ms = Some(timeout);
-        if self.speaking_tokens == 0 {
+        if self.playing.is_empty() {
             self.expect_deadline = Some(now + u64::from(timeout));
         }
         host.expect_speech(timeout);
         Ok(())
     }
 
+    /// Whether the host may report playback of `token` starting (`started`) or finishing now: a
+    /// Speak delivered and not finished, started at most once.
+    pub fn playback_reportable(&self, token: &str, started: bool) -> bool {
+        self.playing.iter().any(|p| p.token == token && !(started && p.started))
+    }
+
+    /// The host started playing a Speak.
+    pub fn on_playback_started(&mut self, token: &str) {
+        if let Some(p) = self.playing.iter_mut().find(|p| p.token == token) {
+            p.started = true;
+        }
+    }
+
     /// The host finished playing a Speak.
-    pub fn on_playback_finished(&mut self, host: &mut dyn Host, now: u64) {
-        self.speaking_tokens = self.speaking_tokens.saturating_sub(1);
-        if self.speaking_tokens == 0 {
+    pub fn on_playback_finished(&mut self, host: &mut dyn Host, token: &str, now: u64) {
+        if let Some(i) = self.playing.iter().position(|p| p.token == token) {
+            self.playing.remove(i);
+        }
+        if self.playing.is_empty() {
             if let Some(t) = self.expect_timeout_ms {
                 self.expect_deadline.get_or_insert(now + u64::from(t));
             }

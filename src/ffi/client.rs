@@ -291,7 +291,7 @@ fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) 
 /// creation makes without it. The capacities of `config` are read, and its CA certificates
 /// (`ca_file` or `ca_pem`), which are parsed to measure what they take: the mbedTLS pool holds
 /// them on top of `tls_memory_bytes`. Without a CA the figure leaves them out. Creation takes
-/// about 10 KB of heap besides (the client's handle, about 5 KB; its slot tables, about 100 B
+/// about 11 KB of heap besides (the client's handle, about 6 KB; its slot tables, about 100 B
 /// per queued event and 270 B per stream; mbedTLS's entropy, DRBG and configuration structures,
 /// about 2 KB; copies of its strings) and, while it parses them, scratch memory for measuring
 /// the CA certificates (about 2.5 times their size plus 4 KB, freed at once; also when
@@ -544,14 +544,17 @@ unsafe fn call(client: *mut AvsClient, f: fn(&mut Client) -> Result<(), AvsStatu
 }
 
 /// The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING
-/// in the context.
+/// in the context. Once per Speak: a token not delivered by `on_speak`, already started or
+/// already finished gives `AVS_STATUS_WRONG_STATE` and sends nothing.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_speech_started(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
     with_token(client, token, Client::speech_started)
 }
 
 /// The host finished playing the Speak with this token: sends SpeechFinished; the dialog returns
-/// to IDLE when nothing else is playing (or waits for the turn ExpectSpeech asked for).
+/// to IDLE when nothing else is playing (or waits for the turn ExpectSpeech asked for). Once
+/// per Speak: a token not delivered or already finished gives `AVS_STATUS_WRONG_STATE` and
+/// sends nothing (the dialog may stay SPEAKING until the turn's response ends).
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_speech_finished(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
     with_token(client, token, Client::speech_finished)
