@@ -65,9 +65,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What every buffer and pool of a client with these settings takes. The CA certificates are
-    /// parsed once to measure them (none when `ca` is empty).
-    pub fn plan(&self) -> Result<Plan, (AvsStatus, String)> {
+    /// What every buffer and pool of a client with these settings takes, and the total. The CA
+    /// certificates are parsed once to measure them (none when `ca` is empty).
+    pub fn plan(&self) -> Result<(Plan, usize), (AvsStatus, String)> {
         let too_large = || (AvsStatus::BadConfig, "capacities too large for this target's address space".to_string());
         let body_bytes = self.max_event_bytes.checked_add(FRAMING_BYTES + CONTEXT_BYTES).ok_or_else(too_large)?;
         let event_bodies = EventQueue::bodies_bytes(self.event_queue_capacity, body_bytes).ok_or_else(too_large)?;
@@ -90,8 +90,8 @@ impl Settings {
             tls_pool: self.tls_memory_bytes,
             ca_certificates,
         };
-        plan.total().ok_or_else(too_large)?;
-        Ok(plan)
+        let total = plan.total().ok_or_else(too_large)?;
+        Ok((plan, total))
     }
 }
 
@@ -248,8 +248,8 @@ pub struct Client {
     h2_pool: PoolBox,
     /// mbedTLS's memory. Declared after `tls` and `conns`, which allocate from it.
     tls_pool: PoolBox,
-    /// What was carved.
-    plan: Plan,
+    /// Bytes carved at creation.
+    reserved: usize,
     /// Where every buffer and both pools were carved from: declared last, dropped last.
     _memory: Region,
 }
@@ -290,8 +290,7 @@ impl Client {
             return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
         }
         let mut settings = settings;
-        let plan = settings.plan()?;
-        let total = plan.total().ok_or((AvsStatus::BadConfig, "capacities too large".to_string()))?;
+        let (plan, total) = settings.plan()?;
         let mut region = match settings.memory {
             Some((base, len)) if len >= total => {
                 // SAFETY: the host gave this memory to the client for its lifetime (avs_config.memory).
@@ -360,7 +359,7 @@ impl Client {
             tls_pool,
             settings,
             _memory: region,
-            plan,
+            reserved: total,
         })
     }
 
@@ -1000,7 +999,7 @@ impl Client {
 
     /// The bytes carved at creation, and the counters of nghttp2's and mbedTLS's pools.
     pub fn memory_stats(&self) -> (usize, crate::transport::pool::PoolStats, crate::transport::pool::PoolStats) {
-        (self.plan.total().unwrap_or(usize::MAX), self.h2_pool.stats(), self.tls_pool.stats())
+        (self.reserved, self.h2_pool.stats(), self.tls_pool.stats())
     }
 
     /// The ring the host's audio thread writes microphone samples into.
@@ -1103,12 +1102,7 @@ impl Client {
     /// that was not delivered, is finished, or was already reported started is `WrongState`
     /// and sends nothing: AVS gets one SpeechStarted per Speak.
     pub fn speech_started(&mut self, token: &str) -> Result<(), AvsStatus> {
-        if token.len() > speech::ID_MAX {
-            return Err(AvsStatus::InvalidArgument);
-        }
-        if !self.shared.speech.playback_reportable(token, true) {
-            return Err(AvsStatus::WrongState);
-        }
+        self.check_playback_report(token, true)?;
         self.shared.speech.on_playback_started(token);
         self.speech_event("SpeechStarted", token, true)
     }
@@ -1116,12 +1110,7 @@ impl Client {
     /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED. A token
     /// that was not delivered or is already finished is `WrongState` and sends nothing.
     pub fn speech_finished(&mut self, token: &str) -> Result<(), AvsStatus> {
-        if token.len() > speech::ID_MAX {
-            return Err(AvsStatus::InvalidArgument);
-        }
-        if !self.shared.speech.playback_reportable(token, false) {
-            return Err(AvsStatus::WrongState);
-        }
+        self.check_playback_report(token, false)?;
         let sent = self.speech_event("SpeechFinished", token, false);
         // Playback did finish, whether or not the event could be queued: the dialog moves on.
         let now = self.now;
@@ -1129,10 +1118,20 @@ impl Client {
         sent
     }
 
-    fn speech_event(&mut self, name: &str, token: &str, playing: bool) -> Result<(), AvsStatus> {
+    /// A playback report about `token` (`started`, or finished) the host may make now.
+    fn check_playback_report(&self, token: &str, started: bool) -> Result<(), AvsStatus> {
         if token.len() > speech::ID_MAX {
             return Err(AvsStatus::InvalidArgument);
         }
+        if !self.shared.speech.playback_reportable(token, started) {
+            return Err(AvsStatus::WrongState);
+        }
+        Ok(())
+    }
+
+    /// Queues a SpeechSynthesizer event about `token` (at most `ID_MAX` bytes: checked by
+    /// `check_playback_report`).
+    fn speech_event(&mut self, name: &str, token: &str, playing: bool) -> Result<(), AvsStatus> {
         let mut payload: heapless::Vec<u8, { speech::ID_MAX * 6 + 16 }> = heapless::Vec::new();
         let _ = payload.resize(payload.capacity(), 0);
         let mut n = 0;

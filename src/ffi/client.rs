@@ -309,13 +309,10 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
             Err((status, _)) => return status,
         };
         match settings_from(&*config, String::new(), ca, String::new()).plan() {
-            Ok(plan) => match plan.total() {
-                Some(total) => {
-                    *out_bytes = total;
-                    AvsStatus::Ok
-                }
-                None => AvsStatus::BadConfig,
-            },
+            Ok((_, total)) => {
+                *out_bytes = total;
+                AvsStatus::Ok
+            }
             Err((status, _)) => status,
         }
     })

@@ -50,11 +50,9 @@ pub struct PoolStats {
 
 /// The pool.
 pub struct Pool {
-    base: NonNull<Unit>,
-    /// Arena length in units.
+    /// The arena (16-aligned), `units` long.
+    arena: Buf,
     units: usize,
-    /// The arena's memory.
-    _arena: Buf,
     free: u32,
     stats: PoolStats,
 }
@@ -72,12 +70,10 @@ impl Pool {
     /// two units.
     pub fn in_buf(buf: Buf) -> Option<Self> {
         let units = (buf.len() / UNIT).min(NONE as usize - 1);
-        let ptr = buf.raw();
-        if units < 2 || ptr as usize % core::mem::align_of::<Unit>() != 0 {
+        if units < 2 || buf.raw() as usize % core::mem::align_of::<Unit>() != 0 {
             return None;
         }
-        let base = NonNull::new(ptr as *mut Unit)?;
-        Some(Self::init(Pool { base, units, _arena: buf, free: 0, stats: PoolStats::default() }))
+        Some(Self::init(Pool { arena: buf, units, free: 0, stats: PoolStats::default() }))
     }
 
     fn init(mut pool: Pool) -> Pool {
@@ -90,7 +86,7 @@ impl Pool {
     fn header_ptr(&self, at: u32) -> *mut Header {
         assert!((at as usize) < self.units, "pool header out of range");
         // SAFETY: in bounds (checked); the arena lives as long as the pool.
-        unsafe { self.base.as_ptr().add(at as usize) as *mut Header }
+        unsafe { (self.arena.raw() as *mut Unit).add(at as usize) as *mut Header }
     }
 
     /// The counters.
@@ -109,7 +105,7 @@ impl Pool {
     }
 
     fn base(&self) -> *const u8 {
-        self.base.as_ptr() as *const u8
+        self.arena.raw() as *const u8
     }
 
     /// The unit index of a block handed out by this pool, if `p` is one.

@@ -66,8 +66,7 @@ impl Drop for TlsConfig {
 impl TlsConfig {
     /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`. mbedTLS
     /// draws its memory for it, and for every session started with it, from `pool`, which must
-    /// outlive them.
-    /// The CA certificates are parsed first, into a fresh pool: they take
+    /// outlive them. The CA certificates are parsed first, into the fresh pool: they take
     /// [`ca_pool_bytes`]`(ca)` of it, and the rest is for the sessions.
     pub fn new(ca: &[u8], pool: NonNull<Pool>) -> Result<Self, TlsError> {
         let _scope = mem::Scope::enter(pool.as_ptr());
@@ -193,19 +192,20 @@ impl Drop for TlsStream {
     }
 }
 
-/// Whether mbedTLS failed for want of memory, at whatever layer noticed.
-fn is_alloc_failure(e: &mbedtls::Error) -> bool {
+/// Whether mbedTLS failed for want of memory: it says so at whatever layer noticed, or the hooks
+/// refused an allocation during the call (mbedTLS reports some of those as malformed input).
+fn out_of_memory(e: &mbedtls::Error) -> bool {
     use codes::*;
     matches!(
         e.high_level(),
         Some(CipherAllocFailed | DhmAllocFailed | EcpAllocFailed | MdAllocFailed | PemAllocFailed | PkAllocFailed | SslAllocFailed | X509AllocFailed)
     ) || matches!(e.low_level(), Some(Asn1AllocFailed | MpiAllocFailed))
+        || mem::refused_since_scope()
 }
 
-/// A set-up failure: out of memory (said by mbedTLS, or seen by the hooks: mbedTLS reports some
-/// allocation failures as malformed input), or what `other` makes of it.
+/// A set-up failure: out of memory, or what `other` makes of it.
 fn setup_error(e: mbedtls::Error, other: fn(String) -> TlsError) -> TlsError {
-    if is_alloc_failure(&e) || mem::refused_since_scope() {
+    if out_of_memory(&e) {
         TlsError::NoMemory
     } else {
         other(e.to_string())
@@ -297,7 +297,7 @@ impl TlsStream {
             }
             return TlsError::CertificateRejected(text);
         }
-        if is_alloc_failure(&e) || mem::refused_since_scope() {
+        if out_of_memory(&e) {
             return TlsError::NoMemory;
         }
         if let Some(io) = self.ctx.io().and_then(|io| io.last_error) {
