@@ -13,7 +13,9 @@ pub enum AvsStatus {
     InvalidArgument = 2,
     /// The call is not allowed in the client's current state.
     WrongState = 3,
-    /// The call was made from inside a callback of the same client.
+    /// The client is in use: the call was made from inside a callback of the same client, or
+    /// while another thread was inside a call on it (or, for `avs_client_audio_write`, while
+    /// another thread was writing audio). Nothing was done.
     Reentrant = 4,
     /// The event queue is full; nothing was queued. Retry after an event outcome arrives.
     QueueFull = 5,
@@ -63,6 +65,15 @@ pub enum AvsStatus {
     AudioDevice = 27,
     /// An audio device cannot take the format needed.
     AudioFormat = 28,
+    /// The client was freed (`avs_client_free` from inside one of its callbacks) during this
+    /// call; the pointer must not be used again.
+    ClientFreed = 29,
+    /// More bytes than the buffer can ever hold (e.g. an audio write longer than
+    /// `audio_ring_bytes`); nothing was taken. Split the write.
+    Oversized = 30,
+    /// A Speak's audio arrived before its directive and did not fit `attachment_buffer_bytes`:
+    /// the Speak was not delivered (AVS was told with `System.ExceptionEncountered`).
+    AttachmentTooLarge = 31,
 }
 
 impl AvsStatus {
@@ -81,7 +92,7 @@ impl AvsStatus {
             AvsStatus::NullArgument => c"a required pointer argument was NULL",
             AvsStatus::InvalidArgument => c"invalid argument",
             AvsStatus::WrongState => c"not allowed in the client's current state",
-            AvsStatus::Reentrant => c"called from inside a callback of the same client",
+            AvsStatus::Reentrant => c"client in use: called from inside its callback, or from two threads at once",
             AvsStatus::QueueFull => c"event queue full",
             AvsStatus::TooLarge => c"event larger than max_event_bytes",
             AvsStatus::NoMemory => c"out of memory",
@@ -106,6 +117,9 @@ impl AvsStatus {
             AvsStatus::Timeout => c"no answer in time",
             AvsStatus::AudioDevice => c"audio device unavailable or failed",
             AvsStatus::AudioFormat => c"audio device cannot take the format",
+            AvsStatus::ClientFreed => c"the client was freed from inside a callback during this call",
+            AvsStatus::Oversized => c"larger than the buffer can ever hold; nothing taken",
+            AvsStatus::AttachmentTooLarge => c"Speak audio arrived before its directive and exceeded attachment_buffer_bytes",
         }
     }
 }
@@ -179,13 +193,14 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub(crate) const ALL: [AvsStatus; 29] = [
+    pub(crate) const ALL: [AvsStatus; 32] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
         AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
-        AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat,
+        AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat, AvsStatus::ClientFreed,
+        AvsStatus::Oversized, AvsStatus::AttachmentTooLarge,
     ];
 
     /// The status with this numeric value, if there is one.

@@ -416,7 +416,7 @@ impl Dispatch<'_> {
         if retry && attempts < self.shared.max_event_attempts {
             if status != 0 {
                 let delay = self.shared.event_backoff.next_delay_ms();
-                self.flags.events_paused_until = self.now + u64::from(delay);
+                self.flags.events_paused_until = self.now.saturating_add(u64::from(delay));
                 log!(self.host, self.shared.log_level, LogLevel::Info, "retrying {} in {delay} ms (HTTP {status})", self.queue.label(slot));
             } else {
                 log!(self.host, self.shared.log_level, LogLevel::Info, "stream {stream_id} reset (code {error_code}) before an answer; {} requeued", self.queue.label(slot));

@@ -243,7 +243,9 @@ pub struct Client {
     next_event_id: u32,
     rx: Buf,
     busy: bool,
+    /// The client's clock (see `advance_clock`), and the host's at the last poll.
     now: u64,
+    host_clock_ms: Option<u64>,
     /// nghttp2's memory. Declared after `conns` so that the sessions are dropped first.
     h2_pool: PoolBox,
     /// mbedTLS's memory. Declared after `tls` and `conns`, which allocate from it.
@@ -285,6 +287,10 @@ impl Client {
             .ok_or((AvsStatus::BadConfig, format!("endpoint must be https://host[:port], got {:?}", settings.endpoint)))?;
         if settings.event_queue_capacity == 0 || settings.max_event_bytes < 256 || settings.max_directive_bytes < 256 {
             return Err((AvsStatus::BadConfig, "capacities too small (queue ≥ 1, event and directive bytes ≥ 256)".into()));
+        }
+        if settings.max_streams < 2 {
+            // The downchannel holds one stream for ever: with fewer than two no event could go out.
+            return Err((AvsStatus::BadConfig, format!("max_streams {} leaves no stream for events beside the downchannel (at least 2)", settings.max_streams)));
         }
         if settings.token.is_empty() || settings.token.bytes().any(|b| b < 0x20 || b == 0x7f) {
             return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
@@ -355,6 +361,7 @@ impl Client {
             rx,
             busy: false,
             now: 0,
+            host_clock_ms: None,
             h2_pool,
             tls_pool,
             settings,
@@ -459,7 +466,7 @@ impl Client {
     /// Does all pending work and returns how many milliseconds may pass before the next poll.
     pub fn poll(&mut self, now_ms: u64) -> u32 {
         self.busy = true;
-        self.now = now_ms.max(self.now);
+        self.advance_clock(now_ms);
         self.shared.now = self.now;
         self.start_connection_if_due();
         // A few rounds: reading can unlock sending (headers allow the next event), and so on.
@@ -478,6 +485,24 @@ impl Client {
         self.speech_timers();
         self.busy = false;
         self.next_wakeup()
+    }
+
+    /// Moves the client's own clock by how far the host's moved since the last poll. The
+    /// client's clock starts at 0 and only ever moves forward by the host's steps: a host clock
+    /// that jumps backwards costs no time (timers go on from where they were, rather than
+    /// freezing until the host clock catches up), and one near the top of `u64` cannot make a
+    /// deadline overflow.
+    fn advance_clock(&mut self, host_now_ms: u64) {
+        let step = match self.host_clock_ms {
+            Some(prev) if host_now_ms >= prev => host_now_ms - prev,
+            Some(prev) => {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "clock went back {} ms; timers carry on from where they were", prev - host_now_ms);
+                0
+            }
+            None => 0,
+        };
+        self.host_clock_ms = Some(host_now_ms);
+        self.now = self.now.saturating_add(step);
     }
 
     fn start_connection_if_due(&mut self) {
@@ -509,7 +534,7 @@ impl Client {
             Ok(tls) => {
                 let flags = ConnFlags { id, last_activity_ms: self.now, ..Default::default() };
                 self.conns[0] = Some(Box::new(Connection { tls, h2: None, flags, role: Role::Active, wants_write: false }));
-                self.connect_deadline = self.now + u64::from(self.settings.connect_timeout_ms);
+                self.connect_deadline = self.now.saturating_add(u64::from(self.settings.connect_timeout_ms));
             }
             Err(e) => {
                 log!(self.host, self.shared.log_level, LogLevel::Error, "{e}{}", self.memory_hint(&e));
@@ -536,7 +561,7 @@ impl Client {
         // Pools sized for one connection: the draining one holds the memory this attempt lacked.
         self.retry_on_drain = reason == AvsStatus::NoMemory && self.conns.iter().flatten().any(|c| c.role == Role::Draining);
         let delay = self.conn_backoff.next_delay_ms();
-        self.reconnect_at = Some(self.now + u64::from(delay));
+        self.reconnect_at = Some(self.now.saturating_add(u64::from(delay)));
         log!(self.host, self.shared.log_level, LogLevel::Info, "reconnecting in {delay} ms (attempt {})", self.conn_backoff.failures());
         self.set_state(ConnectionState::WaitingToRetry, reason);
     }
@@ -940,12 +965,12 @@ impl Client {
             }
             let Some(h2) = c.h2.as_mut() else { continue };
             match c.flags.ping_sent_ms {
-                Some(sent) if now >= sent + u64::from(self.settings.ping_timeout_ms) => {
+                Some(sent) if now >= sent.saturating_add(u64::from(self.settings.ping_timeout_ms)) => {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "PING unanswered for {} ms", now - sent);
                     self.drop_conn(i, AvsStatus::PingTimeout);
                     continue;
                 }
-                None if now >= c.flags.last_activity_ms + u64::from(self.settings.ping_interval_ms) => {
+                None if now >= c.flags.last_activity_ms.saturating_add(u64::from(self.settings.ping_interval_ms)) => {
                     if h2.ping().is_ok() {
                         c.flags.ping_sent_ms = Some(now);
                         log!(self.host, self.shared.log_level, LogLevel::Debug, "-> PING (idle {} ms)", now - c.flags.last_activity_ms);
@@ -961,7 +986,7 @@ impl Client {
 
     fn next_wakeup(&self) -> u32 {
         let now = self.now;
-        let mut at = now + 60 * 60 * 1000;
+        let mut at = now.saturating_add(60 * 60 * 1000);
         if let Some(t) = self.reconnect_at {
             at = at.min(t);
         }
@@ -971,8 +996,8 @@ impl Client {
             }
             if c.h2.is_some() {
                 match c.flags.ping_sent_ms {
-                    Some(sent) => at = at.min(sent + u64::from(self.settings.ping_timeout_ms)),
-                    None => at = at.min(c.flags.last_activity_ms + u64::from(self.settings.ping_interval_ms)),
+                    Some(sent) => at = at.min(sent.saturating_add(u64::from(self.settings.ping_timeout_ms))),
+                    None => at = at.min(c.flags.last_activity_ms.saturating_add(u64::from(self.settings.ping_interval_ms))),
                 }
             }
             if c.flags.synced && c.flags.awaiting_headers.is_none() && self.queue.next_queued().is_some() {
@@ -983,10 +1008,10 @@ impl Client {
             at = at.min(d);
         }
         if let Some(t) = self.shared.speech.turn.as_ref() {
-            at = at.min(t.audio_done_ms.unwrap_or(t.started_ms) + u64::from(self.shared.speech.turn_timeout_ms));
+            at = at.min(t.audio_done_ms.unwrap_or(t.started_ms).saturating_add(u64::from(self.shared.speech.turn_timeout_ms)));
             // Audio is flowing: come back within one 10 ms frame.
             if t.audio_done_ms.is_none() {
-                at = at.min(now + 10);
+                at = at.min(now.saturating_add(10));
             }
         }
         at.saturating_sub(now).min(u64::from(u32::MAX)) as u32

@@ -12,6 +12,11 @@ pub enum WriteError {
     NotCapturing,
     /// Not enough room: nothing was written.
     Full,
+    /// Longer than the ring's whole capacity: it could never fit.
+    Oversized,
+    /// Another producer is writing at this moment (the ring takes one producer at a time);
+    /// nothing was written.
+    Busy,
 }
 
 /// The ring. `write` may run on one other thread concurrently with `read`/`discard`/
@@ -25,6 +30,8 @@ pub struct AudioRing {
     written: AtomicU64,
     read: AtomicU64,
     capturing: AtomicBool,
+    /// A producer is inside `write`: a second one at the same time is refused, not raced.
+    producing: AtomicBool,
     /// Writes refused because the ring was full, for diagnostics.
     overruns: AtomicU64,
 }
@@ -50,6 +57,7 @@ impl AudioRing {
             written: AtomicU64::new(0),
             read: AtomicU64::new(0),
             capturing: AtomicBool::new(false),
+            producing: AtomicBool::new(false),
             overruns: AtomicU64::new(0),
         }
     }
@@ -59,8 +67,21 @@ impl AudioRing {
         self.cap
     }
 
-    /// Producer: appends all of `data`, or nothing.
+    /// Producer: appends all of `data`, or nothing. One producer at a time: a write that
+    /// overlaps another is refused with [`WriteError::Busy`].
     pub fn write(&self, data: &[u8]) -> Result<(), WriteError> {
+        if data.len() > self.cap {
+            return Err(WriteError::Oversized);
+        }
+        if self.producing.swap(true, Acquire) {
+            return Err(WriteError::Busy);
+        }
+        let result = self.write_exclusive(data);
+        self.producing.store(false, Release);
+        result
+    }
+
+    fn write_exclusive(&self, data: &[u8]) -> Result<(), WriteError> {
         if !self.capturing.load(Acquire) {
             return Err(WriteError::NotCapturing);
         }
@@ -154,6 +175,63 @@ mod tests {
         r.write(b"xy").unwrap();
         r.discard();
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn oversized_is_its_own_error() {
+        let r = AudioRing::new(8);
+        r.set_capturing(true);
+        assert_eq!(r.write(&[0; 9]), Err(WriteError::Oversized));
+        assert_eq!(r.write(&[0; 8]), Ok(()));
+        assert_eq!(r.write(&[0; 1]), Err(WriteError::Full));
+    }
+
+    /// Two producers at once (a misuse the header forbids) are refused, not raced: every frame
+    /// that was accepted arrives whole, and the refusals are reported.
+    #[test]
+    fn a_second_concurrent_producer_is_refused_not_raced() {
+        let r = Arc::new(AudioRing::new(64 * 320));
+        r.set_capturing(true);
+        let total_frames = 20_000u32;
+        let producers: Vec<_> = (0..2u8)
+            .map(|who| {
+                let p = r.clone();
+                std::thread::spawn(move || {
+                    let (mut sent, mut busy) = (0u32, 0u64);
+                    while sent < total_frames {
+                        // A frame: who, then its sequence number repeated.
+                        let mut frame = [0u8; 320];
+                        for (i, b) in frame.iter_mut().enumerate() {
+                            *b = if i == 0 { who } else { (sent % 251) as u8 };
+                        }
+                        match p.write(&frame) {
+                            Ok(()) => sent += 1,
+                            Err(WriteError::Busy) => busy += 1,
+                            Err(_) => std::thread::yield_now(),
+                        }
+                    }
+                    busy
+                })
+            })
+            .collect();
+        let mut next = [0u32; 2];
+        let mut frame = [0u8; 320];
+        let mut filled = 0;
+        while next[0] < total_frames || next[1] < total_frames {
+            filled += r.read(&mut frame[filled..]);
+            if filled < 320 {
+                continue;
+            }
+            filled = 0;
+            let who = frame[0] as usize;
+            assert!(who < 2, "a frame starts with its producer");
+            let want = (next[who] % 251) as u8;
+            assert!(frame[1..].iter().all(|&b| b == want), "frame {} of producer {who} arrived whole", next[who]);
+            next[who] += 1;
+        }
+        let busy: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
+        // With two threads hammering one ring, overlaps happen; each was refused, not raced.
+        assert!(busy > 0, "overlapping writes were seen and refused");
     }
 
     #[test]

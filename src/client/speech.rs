@@ -374,7 +374,7 @@ impl Speech {
         };
         self.expect_timeout_ms = Some(timeout);
         if self.playing.is_empty() {
-            self.expect_deadline = Some(now + u64::from(timeout));
+            self.expect_deadline = Some(now.saturating_add(u64::from(timeout)));
         }
         host.expect_speech(timeout);
         Ok(())
@@ -400,7 +400,7 @@ impl Speech {
         }
         if self.playing.is_empty() {
             if let Some(t) = self.expect_timeout_ms {
-                self.expect_deadline.get_or_insert(now + u64::from(t));
+                self.expect_deadline.get_or_insert(now.saturating_add(u64::from(t)));
             }
             if self.turn.is_none() {
                 self.set_state(host, DialogState::Idle, AvsStatus::Ok);

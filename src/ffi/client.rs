@@ -1,6 +1,7 @@
 //! `avs_client_*`, `avs_config_init`, `avs_status_str`, `avs_version`.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering::{Acquire, Release}};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
@@ -16,50 +17,80 @@ use crate::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsProfile,
 use crate::transport::io::PosixNetwork;
 
 /// An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
-/// time may use a client.
+/// time may use a client; a second thread calling in while one is inside a call is refused with
+/// `AVS_STATUS_REENTRANT` (the guard is atomic), not raced.
 pub struct AvsClient {
     inner: UnsafeCell<Client>,
-    /// Set while the client runs a host callback: calls in from the callback are refused.
-    busy: Cell<bool>,
+    /// Set while a call is inside the client (and so while it runs a host callback): other
+    /// calls, from the callback or from another thread, are refused.
+    busy: AtomicBool,
     /// Set after a caught panic: the client's state can no longer be trusted.
-    poisoned: Cell<bool>,
+    poisoned: AtomicBool,
+    /// `avs_client_free` was called while the client was busy (from inside a callback): the
+    /// client is freed when the call that ran the callback returns.
+    free_requested: AtomicBool,
     /// The microphone ring, outside `inner` so that an audio thread can write while `inner` is
     /// in use.
     ring: Arc<AudioRing>,
 }
 
-impl AvsClient {
-    /// Runs `f` with exclusive access, refusing re-entry from a callback and use after a panic.
-    fn with(&self, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
-        if self.poisoned.get() {
-            return AvsStatus::Panic;
-        }
-        if self.busy.replace(true) {
-            return AvsStatus::Reentrant;
-        }
-        // SAFETY: `busy` guarantees no other reference into `inner` is live.
-        let client = unsafe { &mut *self.inner.get() };
-        let status = guard(|| f(client));
-        self.busy.set(false);
-        if status == AvsStatus::Panic {
-            self.poisoned.set(true);
-        }
-        status
+/// Runs `f` with exclusive access to the client, refusing a call while another is inside it
+/// and use after a panic. When the host freed the client from a callback that `f` ran, the
+/// client is freed here and `AVS_STATUS_CLIENT_FREED` returned.
+///
+/// SAFETY: `client` is a live client from `avs_client_new`.
+unsafe fn with(client: *mut AvsClient, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
+    let this = &*client;
+    if this.poisoned.load(Acquire) {
+        return AvsStatus::Panic;
     }
+    if this.busy.swap(true, Acquire) {
+        return AvsStatus::Reentrant;
+    }
+    // SAFETY: `busy` guarantees no other reference into `inner` is live.
+    let status = guard(|| f(&mut *this.inner.get()));
+    if status == AvsStatus::Panic {
+        this.poisoned.store(true, Release);
+    }
+    if this.free_requested.load(Acquire) {
+        // Still busy: nothing else can enter while it goes.
+        destroy(client);
+        return AvsStatus::ClientFreed;
+    }
+    this.busy.store(false, Release);
+    status
 }
 
 impl AvsClient {
-    /// Shared access for read-only queries, refused like `with` from a callback or after a panic.
+    /// Shared access for read-only queries, refused like `with` while a call is inside the
+    /// client or after a panic.
     fn peek(&self) -> Result<&Client, AvsStatus> {
-        if self.poisoned.get() {
+        if self.poisoned.load(Acquire) {
             return Err(AvsStatus::Panic);
         }
-        if self.busy.get() {
+        if self.busy.load(Acquire) {
             return Err(AvsStatus::Reentrant);
         }
         // SAFETY: not busy, so no mutable reference into `inner` is live.
         Ok(unsafe { &*self.inner.get() })
     }
+}
+
+/// Closes the client's connections, settles its held events and frees it. The caller has set
+/// `busy`, so callbacks that call in are refused.
+///
+/// SAFETY: `client` is a live client from `avs_client_new`, not used again.
+unsafe fn destroy(client: *mut AvsClient) {
+    let _ = guard(|| {
+        let boxed = Box::from_raw(client);
+        if !boxed.poisoned.load(Acquire) {
+            let inner = &mut *boxed.inner.get();
+            let _ = inner.disconnect();
+            inner.cancel_all();
+        }
+        drop(boxed);
+        AvsStatus::Ok
+    });
 }
 
 struct CallbackHost {
@@ -190,12 +221,14 @@ pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
     AvsStatus::Ok
 }
 
-fn log_level_from(v: u32) -> AvsLogLevel {
+/// The log level of a C configuration; `None` when the value names no level.
+fn log_level_from(v: u32) -> Option<AvsLogLevel> {
     match v {
-        0 => AvsLogLevel::Error,
-        1 => AvsLogLevel::Warn,
-        2 => AvsLogLevel::Info,
-        _ => AvsLogLevel::Debug,
+        0 => Some(AvsLogLevel::Error),
+        1 => Some(AvsLogLevel::Warn),
+        2 => Some(AvsLogLevel::Info),
+        3 => Some(AvsLogLevel::Debug),
+        _ => None,
     }
 }
 
@@ -235,11 +268,19 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
                 None => return fail(&mut host, AvsStatus::BadConfig, "config.io needs connect, send, recv and close"),
             }
         };
-        let settings = settings_from(cfg, endpoint, ca, token);
+        let Some(settings) = settings_from(cfg, endpoint, ca, token) else {
+            return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
+        };
         match Client::new(settings, Box::new(CallbackHost { cb: *callbacks }), net) {
             Ok(client) => {
                 let ring = client.audio_ring();
-                let boxed = Box::new(AvsClient { inner: UnsafeCell::new(client), busy: Cell::new(false), poisoned: Cell::new(false), ring });
+                let boxed = Box::new(AvsClient {
+                    inner: UnsafeCell::new(client),
+                    busy: AtomicBool::new(false),
+                    poisoned: AtomicBool::new(false),
+                    free_requested: AtomicBool::new(false),
+                    ring,
+                });
                 *out = Box::into_raw(boxed);
                 AvsStatus::Ok
             }
@@ -260,9 +301,10 @@ unsafe fn read_ca(cfg: &AvsConfig) -> Result<Option<Vec<u8>>, (AvsStatus, String
     Ok(None)
 }
 
-/// The settings of a C configuration, with its strings already checked.
-fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) -> Settings {
-    Settings {
+/// The settings of a C configuration, with its strings already checked; `None` when a value
+/// has no meaning (the log level).
+fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) -> Option<Settings> {
+    Some(Settings {
         endpoint,
         ca,
         token,
@@ -276,14 +318,14 @@ fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) 
         backoff_base_ms: cfg.backoff_base_ms,
         backoff_max_ms: cfg.backoff_max_ms,
         max_event_attempts: cfg.max_event_attempts,
-        log_level: log_level_from(cfg.log_level),
+        log_level: log_level_from(cfg.log_level)?,
         audio_ring_bytes: cfg.audio_ring_bytes as usize,
         attachment_buffer_bytes: cfg.attachment_buffer_bytes as usize,
         turn_timeout_ms: cfg.turn_timeout_ms.max(1),
         http2_memory_bytes: cfg.http2_memory_bytes as usize,
         tls_memory_bytes: cfg.tls_memory_bytes as usize,
         memory: (!cfg.memory.is_null()).then_some((cfg.memory as *mut u8, cfg.memory_bytes)),
-    }
+    })
 }
 
 /// Writes to `*out_bytes` how much memory a client created with `config` takes for its buffers
@@ -308,7 +350,8 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
             Ok(ca) => ca.unwrap_or_default(),
             Err((status, _)) => return status,
         };
-        match settings_from(&*config, String::new(), ca, String::new()).plan() {
+        let Some(settings) = settings_from(&*config, String::new(), ca, String::new()) else { return AvsStatus::BadConfig };
+        match settings.plan() {
             Ok((_, total)) => {
                 *out_bytes = total;
                 AvsStatus::Ok
@@ -319,29 +362,24 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
 }
 
 /// Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
-/// `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
-/// one of the client's callbacks (it is then refused, the client stays valid). Stop the audio
-/// thread first: no `avs_client_audio_write` may be running or follow. After a caught panic
+/// `on_event_outcome` for every event still held. NULL is ignored. Called from inside one of the
+/// client's callbacks, the free is deferred: the client goes when the call that ran the callback
+/// (e.g. `avs_client_poll`) returns, and that call returns `AVS_STATUS_CLIENT_FREED` so the host
+/// sees it; the pointer must not be used after the callback. Stop the audio thread first: no
+/// `avs_client_audio_write` may be running or follow. After a caught panic
 /// (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_free(client: *mut AvsClient) {
     if client.is_null() {
         return;
     }
-    // Refused from inside a callback; and while freeing, callbacks that call in are refused.
-    if (*client).busy.replace(true) {
+    if (*client).busy.swap(true, Acquire) {
+        // From inside a callback (or while another thread is inside a call): freed as soon as
+        // that call returns, which then returns AVS_STATUS_CLIENT_FREED.
+        (*client).free_requested.store(true, Release);
         return;
     }
-    let _ = guard(|| {
-        let boxed = Box::from_raw(client);
-        if !boxed.poisoned.get() {
-            let inner = &mut *boxed.inner.get();
-            let _ = inner.disconnect();
-            inner.cancel_all();
-        }
-        drop(boxed);
-        AvsStatus::Ok
-    });
+    destroy(client);
 }
 
 /// Starts connecting; progress happens in `avs_client_poll`. `AVS_STATUS_WRONG_STATE` if already
@@ -369,31 +407,38 @@ pub unsafe extern "C" fn avs_client_set_token(client: *mut AvsClient, token: *co
         Ok(t) => t,
         Err(e) => return e,
     };
-    (*client).with(|c| c.set_token(token).err().unwrap_or(AvsStatus::Ok))
+    with(client, |c| c.set_token(token).err().unwrap_or(AvsStatus::Ok))
 }
 
 /// Queues an event for an interface the library does not model. `namespace_` and `name` are
 /// NUL-terminated identifiers; `payload_json` a NUL-terminated JSON object (`"{}"` for none). With
 /// `with_context`, the device context is included. The library adds the `messageId`. On success
 /// `*out_event_id` (may be NULL) receives the id that `on_event_outcome` will report exactly
-/// once. Works in any state: while disconnected the event waits in the queue.
+/// once. Works in any state: while disconnected the event waits in the queue. `with_context`
+/// is 0 or 1 (a byte, so that no value from C is undefined); other values are
+/// `AVS_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_send_event(
     client: *mut AvsClient,
     namespace_: *const c_char,
     name: *const c_char,
     payload_json: *const c_char,
-    with_context: bool,
+    with_context: u8,
     out_event_id: *mut u32,
 ) -> AvsStatus {
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
+    let with_context = match with_context {
+        0 => false,
+        1 => true,
+        _ => return AvsStatus::InvalidArgument,
+    };
     let (ns, name, payload) = match (arg_str(namespace_), arg_str(name), arg_str(payload_json)) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
     };
-    (*client).with(|c| match c.send_event(ns, name, payload.as_bytes(), with_context) {
+    with(client, |c| match c.send_event(ns, name, payload.as_bytes(), with_context) {
         Ok(id) => {
             if !out_event_id.is_null() {
                 *out_event_id = id;
@@ -405,14 +450,16 @@ pub unsafe extern "C" fn avs_client_send_event(
 }
 
 /// Does all pending work: network I/O, timers, callbacks. `now_ms` is a monotonic clock in
-/// milliseconds (e.g. `avs_monotonic_ms()`). On success `*out_next_ms` (may be NULL) receives how
+/// milliseconds (e.g. `avs_monotonic_ms()`); any value works, from any starting point. Only how
+/// far it moved since the last call counts: should it jump backwards (a corrected RTC, a reset
+/// counter), the timers go on from where they were instead of freezing until it catches up. On success `*out_next_ms` (may be NULL) receives how
 /// long the host may wait before the next call if nothing happens on the client's sockets.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_poll(client: *mut AvsClient, now_ms: u64, out_next_ms: *mut u32) -> AvsStatus {
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    (*client).with(|c| {
+    with(client, |c| {
         let next = c.poll(now_ms);
         if !out_next_ms.is_null() {
             *out_next_ms = next;
@@ -482,16 +529,24 @@ pub unsafe extern "C" fn avs_client_start_turn(client: *mut AvsClient, options: 
         2 => AvsProfile::FarField,
         _ => return AvsStatus::InvalidArgument,
     };
-    let opts = TurnOptions { profile, wake_word: o.wake_word.then_some((o.wake_word_start_sample, o.wake_word_end_sample)) };
-    (*client).with(|c| c.start_turn(opts).err().unwrap_or(AvsStatus::Ok))
+    let wake_word = match o.wake_word {
+        0 => None,
+        1 => Some((o.wake_word_start_sample, o.wake_word_end_sample)),
+        _ => return AvsStatus::InvalidArgument,
+    };
+    let opts = TurnOptions { profile, wake_word };
+    with(client, |c| c.start_turn(opts).err().unwrap_or(AvsStatus::Ok))
 }
 
 /// Appends microphone audio to the current turn: `len` bytes of 16 kHz, 16-bit little-endian,
 /// mono PCM. **Safe to call from one other thread** (an audio thread or interrupt handler) while
 /// the client's thread polls; lock-free and allocation-free. All or nothing: returns
-/// `AVS_STATUS_RING_FULL` when the bytes do not fit (nothing was taken, so there is no gap),
+/// `AVS_STATUS_RING_FULL` when the bytes do not fit now (nothing was taken, so there is no gap),
+/// `AVS_STATUS_OVERSIZED` when `len` exceeds `audio_ring_bytes` (it never could fit: split it),
 /// `AVS_STATUS_WRONG_STATE` when no turn is capturing (before `avs_client_start_turn`, after
-/// StopCapture or `avs_client_end_audio`).
+/// StopCapture or `avs_client_end_audio`), and `AVS_STATUS_REENTRANT` when another thread is
+/// writing audio to this client at the same moment (one producer at a time: that write is
+/// refused, not raced).
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_audio_write(client: *const AvsClient, pcm: *const u8, len: usize) -> AvsStatus {
     if client.is_null() || (pcm.is_null() && len > 0) {
@@ -500,10 +555,17 @@ pub unsafe extern "C" fn avs_client_audio_write(client: *const AvsClient, pcm: *
     if len == 0 {
         return AvsStatus::Ok;
     }
-    match (*client).ring.write(std::slice::from_raw_parts(pcm, len)) {
+    let ring = &(*client).ring;
+    // Checked before the slice is built: `len` may be anything a C caller passed.
+    if len > ring.capacity() {
+        return AvsStatus::Oversized;
+    }
+    match ring.write(std::slice::from_raw_parts(pcm, len)) {
         Ok(()) => AvsStatus::Ok,
         Err(WriteError::Full) => AvsStatus::RingFull,
         Err(WriteError::NotCapturing) => AvsStatus::WrongState,
+        Err(WriteError::Oversized) => AvsStatus::Oversized,
+        Err(WriteError::Busy) => AvsStatus::Reentrant,
     }
 }
 
@@ -527,7 +589,7 @@ unsafe fn with_token(client: *mut AvsClient, token: *const c_char, f: fn(&mut Cl
         return AvsStatus::NullArgument;
     }
     match arg_str(token) {
-        Ok(t) => (*client).with(|c| f(c, t).err().unwrap_or(AvsStatus::Ok)),
+        Ok(t) => with(client, |c| f(c, t).err().unwrap_or(AvsStatus::Ok)),
         Err(e) => e,
     }
 }
@@ -537,7 +599,7 @@ unsafe fn call(client: *mut AvsClient, f: fn(&mut Client) -> Result<(), AvsStatu
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    (*client).with(|c| f(c).err().unwrap_or(AvsStatus::Ok))
+    with(client, |c| f(c).err().unwrap_or(AvsStatus::Ok))
 }
 
 /// The host started playing the Speak with this token: sends SpeechStarted and reports PLAYING

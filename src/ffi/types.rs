@@ -88,8 +88,9 @@ pub struct AvsTurnOptions {
     /// An `avs_profile` value: `AVS_PROFILE_CLOSE_TALK` (the device ends the audio with
     /// `avs_client_end_audio`), `AVS_PROFILE_NEAR_FIELD` or `AVS_PROFILE_FAR_FIELD` (AVS ends it).
     pub profile: u32,
-    /// True when a wake word started the turn; false for a tap or button.
-    pub wake_word: bool,
+    /// 1 when a wake word started the turn; 0 for a tap or button. Any other value is
+    /// `AVS_STATUS_INVALID_ARGUMENT` (a byte, not a C `bool`, so that no value is undefined).
+    pub wake_word: u8,
     /// With `wake_word`: first and last sample of the keyword, counted from the first sample
     /// written for this turn (which should start about 500 ms, 8000 samples, before it).
     pub wake_word_start_sample: u64,
@@ -172,8 +173,9 @@ pub struct AvsConfig {
     /// Largest directive JSON part, in bytes (default 4096); larger ones are answered with
     /// `System.ExceptionEncountered`.
     pub max_directive_bytes: u32,
-    /// Concurrent HTTP/2 streams, downchannel included (default 4; at most 10, and never more than
-    /// the server allows).
+    /// Concurrent HTTP/2 streams, downchannel included (default 4; at least 2, the downchannel
+    /// and one event, or `avs_client_new` fails with `AVS_STATUS_BAD_CONFIG`; at most 10, and
+    /// never more than the server allows).
     pub max_streams: u32,
     /// Idle time before a PING (default 300000 = 5 min).
     pub ping_interval_ms: u32,
@@ -189,7 +191,8 @@ pub struct AvsConfig {
     /// (default 3).
     pub max_event_attempts: u32,
     /// Most detailed log level passed to `on_log`, an `avs_log_level` value (default
-    /// `AVS_LOG_LEVEL_INFO`). A plain integer so that any value from C is safe.
+    /// `AVS_LOG_LEVEL_INFO`). A plain integer so that any value from C is safe: one that names
+    /// no level makes `avs_client_new` fail with `AVS_STATUS_BAD_CONFIG`.
     pub log_level: u32,
     /// Host network I/O; NULL for the built-in POSIX sockets.
     pub io: *const AvsIo,

@@ -292,7 +292,7 @@ impl TestClient {
     pub fn send(&mut self, ns: &str, name: &str, payload: &str) -> Result<u32, AvsStatus> {
         let (ns, name, payload) = (CString::new(ns).unwrap(), CString::new(name).unwrap(), CString::new(payload).unwrap());
         let mut id = 0;
-        match unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), false, &mut id) } {
+        match unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), 0, &mut id) } {
             AvsStatus::Ok => Ok(id),
             e => Err(e),
         }
@@ -495,7 +495,7 @@ impl CountingClient {
 
     pub fn send(&mut self, ns: &std::ffi::CStr, name: &std::ffi::CStr, payload: &std::ffi::CStr) -> u32 {
         let mut id = 0;
-        assert_eq!(unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), true, &mut id) }, AvsStatus::Ok);
+        assert_eq!(unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), 1, &mut id) }, AvsStatus::Ok);
         id
     }
 }
@@ -549,7 +549,7 @@ impl TestClient {
     pub fn start_turn(&mut self, profile: AvsProfile, wake_word: Option<(u64, u64)>) -> AvsStatus {
         let opts = AvsTurnOptions {
             profile: profile as u32,
-            wake_word: wake_word.is_some(),
+            wake_word: u8::from(wake_word.is_some()),
             wake_word_start_sample: wake_word.map(|w| w.0).unwrap_or(0),
             wake_word_end_sample: wake_word.map(|w| w.1).unwrap_or(0),
         };
@@ -593,5 +593,22 @@ impl TestClient {
             assert_eq!(unsafe { avs_client_speech_finished(self.ptr, t.as_ptr()) }, AvsStatus::Ok);
         }
         self.rec.speaks.clear();
+    }
+}
+
+/// The callbacks that record into `rec` (for tests that build their own config).
+pub fn recorder_callbacks(rec: &mut Recorder) -> AvsCallbacks {
+    AvsCallbacks {
+        user_data: rec as *mut Recorder as *mut c_void,
+        on_state: Some(on_state),
+        on_directive: Some(on_directive),
+        on_attachment: Some(on_attachment),
+        on_exception: Some(on_exception),
+        on_event_outcome: Some(on_outcome),
+        on_log: Some(on_log),
+        on_dialog_state: Some(on_dialog_state),
+        on_expect_speech: Some(on_expect_speech),
+        on_speak: Some(on_speak),
+        on_speech_audio: Some(on_speech_audio),
     }
 }
