@@ -44,6 +44,8 @@ pub struct StreamSlot {
     raw_len: usize,
     /// The final (non-1xx) response header block has been handled; later blocks are trailers.
     headers_done: bool,
+    /// The client reset the stream because its response headers did not come in time.
+    timed_out: bool,
 }
 
 /// All open streams of the client (both connections while one drains), allocated at creation.
@@ -64,6 +66,7 @@ impl StreamTable {
                 decoder: Decoder::new(buf),
                 raw_len: 0,
                 headers_done: false,
+                timed_out: false,
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -100,7 +103,16 @@ impl StreamTable {
         s.mode = BodyMode::None;
         s.raw_len = 0;
         s.headers_done = false;
+        s.timed_out = false;
         true
+    }
+
+    /// Marks an open stream as reset by the client for want of an answer: its settlement says
+    /// `Timeout`, not a lost connection.
+    pub fn mark_timed_out(&mut self, conn: u32, id: i32) {
+        if let Some(s) = self.find(conn, id) {
+            s.timed_out = true;
+        }
     }
 
     fn find(&mut self, conn: u32, id: i32) -> Option<&mut StreamSlot> {
@@ -141,8 +153,10 @@ pub struct ConnFlags {
     pub downchannel_ended: bool,
     pub sync_stream: Option<i32>,
     pub synced: bool,
-    /// The event stream still waiting for response headers (events go one at a time).
+    /// The event stream still waiting for response headers (events go one at a time), and
+    /// since when.
     pub awaiting_headers: Option<i32>,
+    pub awaiting_since_ms: u64,
     /// GOAWAY's last stream id, once received.
     pub goaway: Option<i32>,
     pub ping_sent_ms: Option<u64>,
@@ -268,7 +282,7 @@ impl H2Handler for Dispatch<'_> {
         let conn = self.flags.id;
         let Some(s) = self.streams.find(conn, stream_id) else { return };
         s.id = 0;
-        let (kind, status, mode) = (s.kind, s.status, s.mode);
+        let (kind, status, mode, timed_out) = (s.kind, s.status, s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
             let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
             if let Err(e) = s.decoder.finish(&mut sink) {
@@ -299,7 +313,7 @@ impl H2Handler for Dispatch<'_> {
                 let mut body = [0u8; 1024];
                 let n = if mode == BodyMode::Raw { s.raw_len.min(body.len()) } else { 0 };
                 body[..n].copy_from_slice(&s.decoder.storage_mut()[..n]);
-                self.settle_event(slot, stream_id, status, error_code, &body[..n]);
+                self.settle_event(slot, stream_id, status, error_code, timed_out, &body[..n]);
             }
         }
     }
@@ -372,7 +386,7 @@ impl Dispatch<'_> {
     }
 
     /// Decides an event's fate once its stream has closed.
-    fn settle_event(&mut self, slot: SlotIndex, stream_id: i32, status: u16, error_code: u32, body: &[u8]) {
+    fn settle_event(&mut self, slot: SlotIndex, stream_id: i32, status: u16, error_code: u32, timed_out: bool, body: &[u8]) {
         let is_sync = slot == self.queue.sync_slot();
         let visible = self.queue.host_visible(slot);
         let id = self.queue.event_id(slot);
@@ -418,6 +432,8 @@ impl Dispatch<'_> {
                 let delay = self.shared.event_backoff.next_delay_ms();
                 self.flags.events_paused_until = self.now.saturating_add(u64::from(delay));
                 log!(self.host, self.shared.log_level, LogLevel::Info, "retrying {} in {delay} ms (HTTP {status})", self.queue.label(slot));
+            } else if timed_out {
+                log!(self.host, self.shared.log_level, LogLevel::Info, "{} had no answer in time (stream {stream_id} reset); requeued", self.queue.label(slot));
             } else {
                 log!(self.host, self.shared.log_level, LogLevel::Info, "stream {stream_id} reset (code {error_code}) before an answer; {} requeued", self.queue.label(slot));
             }
@@ -425,6 +441,7 @@ impl Dispatch<'_> {
             return;
         }
         let reason = match status {
+            0 if timed_out => AvsStatus::Timeout,
             0 => AvsStatus::ConnectionLost,
             s if is_retryable(s) => AvsStatus::ServerBusy,
             _ => AvsStatus::HttpStatus,

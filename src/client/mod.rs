@@ -662,6 +662,7 @@ impl Client {
         let conn = self.conns[i].as_mut().expect("connection present");
         self.queue.mark_in_flight(slot);
         conn.flags.awaiting_headers = Some(id);
+        conn.flags.awaiting_since_ms = self.now;
         if slot == self.queue.sync_slot() {
             conn.flags.sync_stream = Some(id);
         }
@@ -854,6 +855,7 @@ impl Client {
         let id = self.post_event(i)?;
         let conn = self.conns[i].as_mut().expect("connection present");
         conn.flags.awaiting_headers = Some(id);
+        conn.flags.awaiting_since_ms = self.now;
         self.streams.open(conn.flags.id, id, StreamKind::Recognize);
         if let Some(t) = self.shared.speech.turn.as_mut() {
             t.phase = TurnPhase::Sent(conn.flags.id, id);
@@ -964,6 +966,24 @@ impl Client {
                 continue;
             }
             let Some(h2) = c.h2.as_mut() else { continue };
+            // An event whose response headers do not come blocks every later one (they go one
+            // at a time): after ping_timeout_ms it is reset and settled by the queue's rules.
+            // The Recognize stream has the turn's own deadlines.
+            if let Some(sid) = c.flags.awaiting_headers {
+                let due = c.flags.awaiting_since_ms.saturating_add(u64::from(self.settings.ping_timeout_ms));
+                if now >= due && matches!(self.streams.kind(c.flags.id, sid), Some(StreamKind::Event(_))) {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "no response headers on stream {sid} for {} ms; resetting it", now - c.flags.awaiting_since_ms);
+                    self.streams.mark_timed_out(c.flags.id, sid);
+                    h2.reset_stream(sid);
+                    c.flags.awaiting_headers = None;
+                    if let Err(e) = self.flush(i) {
+                        self.drop_conn(i, e);
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = self.conns[i].as_mut() else { continue };
+            let Some(h2) = c.h2.as_mut() else { continue };
             match c.flags.ping_sent_ms {
                 Some(sent) if now >= sent.saturating_add(u64::from(self.settings.ping_timeout_ms)) => {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "PING unanswered for {} ms", now - sent);
@@ -998,6 +1018,11 @@ impl Client {
                 match c.flags.ping_sent_ms {
                     Some(sent) => at = at.min(sent.saturating_add(u64::from(self.settings.ping_timeout_ms))),
                     None => at = at.min(c.flags.last_activity_ms.saturating_add(u64::from(self.settings.ping_interval_ms))),
+                }
+            }
+            if let Some(sid) = c.flags.awaiting_headers {
+                if matches!(self.streams.kind(c.flags.id, sid), Some(StreamKind::Event(_))) {
+                    at = at.min(c.flags.awaiting_since_ms.saturating_add(u64::from(self.settings.ping_timeout_ms)));
                 }
             }
             if c.flags.synced && c.flags.awaiting_headers.is_none() && self.queue.next_queued().is_some() {

@@ -179,7 +179,10 @@ pub struct AvsConfig {
     pub max_streams: u32,
     /// Idle time before a PING (default 300000 = 5 min).
     pub ping_interval_ms: u32,
-    /// A PING unanswered this long drops the connection (default 30000).
+    /// A PING unanswered this long drops the connection (default 30000). It also bounds how
+    /// long an event waits for its response headers: events go one at a time, so one the server
+    /// never answers would hold back every later one. Such an event's stream is reset and the
+    /// event retried (up to `max_event_attempts`, then `AVS_STATUS_TIMEOUT`).
     pub ping_timeout_ms: u32,
     /// Time allowed from starting a connection to being synchronized (default 15000).
     pub connect_timeout_ms: u32,

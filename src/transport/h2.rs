@@ -371,7 +371,9 @@ impl H2Session {
                 value: h.1.as_ptr() as *mut u8,
                 namelen: h.0.len(),
                 valuelen: h.1.len(),
-                flags: ng::NGHTTP2_NV_FLAG_NONE as u8,
+                // Credentials are never put in HPACK's tables (RFC 7541 §7.1.3): no copy of the
+                // token outlives the request in the session, and none can leak by compression.
+                flags: if h.0.eq_ignore_ascii_case(b"authorization") { ng::NGHTTP2_NV_FLAG_NO_INDEX } else { ng::NGHTTP2_NV_FLAG_NONE } as u8,
             };
         }
         let provider = ng::nghttp2_data_provider2 {
