@@ -149,8 +149,12 @@ pub struct ConnFlags {
     pub id: u32,
     pub downchannel: Option<i32>,
     pub downchannel_open: bool,
-    /// The downchannel ended while the connection lives: reopen it.
+    /// The downchannel ended while the connection lives: reopen it (at `downchannel_reopen_at`
+    /// once decided).
     pub downchannel_ended: bool,
+    pub downchannel_reopen_at: Option<u64>,
+    /// When the current downchannel's 200 arrived.
+    pub downchannel_opened_ms: Option<u64>,
     pub sync_stream: Option<i32>,
     pub synced: bool,
     /// The event stream still waiting for response headers (events go one at a time), and
@@ -223,6 +227,7 @@ impl H2Handler for Dispatch<'_> {
             StreamKind::Downchannel => {
                 if status == 200 {
                     self.flags.downchannel_open = true;
+                    self.flags.downchannel_opened_ms = Some(self.now);
                     log!(self.host, self.shared.log_level, LogLevel::Info, "<- downchannel open (stream {stream_id})");
                 } else {
                     self.fail_connection_for_status(status, "downchannel");

@@ -35,6 +35,9 @@ const EVENTS_PATH: &[u8] = b"/v20160207/events";
 const FRAMING_BYTES: usize = 256;
 const CONTEXT_BYTES: usize = 1024;
 const RECV_CHUNK: usize = 4096;
+/// A downchannel that stayed open this long ended normally; reopening one that ended sooner
+/// backs off.
+const DOWNCHANNEL_HEALTHY_MS: u64 = 60_000;
 
 /// Everything the client needs, checked and owned.
 pub struct Settings {
@@ -240,6 +243,9 @@ pub struct Client {
     reconnect_at: Option<u64>,
     connect_deadline: u64,
     conn_backoff: Backoff,
+    /// Downchannels that ended soon after opening, in a row, and the back-off for reopening them.
+    downchannel_quick_ends: u32,
+    downchannel_backoff: Backoff,
     next_event_id: u32,
     rx: Buf,
     busy: bool,
@@ -345,6 +351,8 @@ impl Client {
             queue: EventQueue::with_bodies(settings.event_queue_capacity, body_bytes, event_bodies),
             streams: StreamTable::new(stream_bufs.into_iter()),
             conn_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed),
+            downchannel_quick_ends: 0,
+            downchannel_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed.rotate_left(29)),
             endpoint,
             tls,
             net,
@@ -636,6 +644,7 @@ impl Client {
         let id = conn.h2.as_mut().expect("h2 session").submit_request(&headers, false).map_err(|_| AvsStatus::Protocol)?;
         conn.flags.downchannel = Some(id);
         conn.flags.downchannel_ended = false;
+        conn.flags.downchannel_opened_ms = None;
         self.streams.open(conn.flags.id, id, StreamKind::Downchannel);
         log!(self.host, self.shared.log_level, LogLevel::Info, "-> GET /v20160207/directives (stream {id})");
         Ok(())
@@ -776,14 +785,37 @@ impl Client {
             }
             return false;
         }
-        let c = self.conns[i].as_ref().expect("connection present");
+        let c = self.conns[i].as_mut().expect("connection present");
         if c.flags.downchannel_ended && c.flags.goaway.is_none() {
-            log!(self.host, self.shared.log_level, LogLevel::Info, "reopening the downchannel");
-            if let Err(e) = self.open_downchannel(i) {
-                self.drop_conn(i, e);
-                return true;
+            let at = match c.flags.downchannel_reopen_at {
+                Some(at) => at,
+                None => {
+                    // A downchannel the server ends after a long life is normal (reopened at
+                    // once); one it keeps ending quickly is reopened with back-off, not in a loop.
+                    let lived = c.flags.downchannel_opened_ms.map(|t| self.now.saturating_sub(t));
+                    if lived.is_some_and(|ms| ms >= DOWNCHANNEL_HEALTHY_MS) {
+                        self.downchannel_quick_ends = 0;
+                        self.downchannel_backoff.reset();
+                    }
+                    self.downchannel_quick_ends += 1;
+                    let delay = if self.downchannel_quick_ends == 1 { 0 } else { self.downchannel_backoff.next_delay_ms() };
+                    if delay > 0 {
+                        log!(self.host, self.shared.log_level, LogLevel::Warn, "downchannel ended again after {} ms; reopening in {delay} ms", lived.unwrap_or(0));
+                    }
+                    let at = self.now.saturating_add(u64::from(delay));
+                    c.flags.downchannel_reopen_at = Some(at);
+                    at
+                }
+            };
+            if self.now >= at {
+                c.flags.downchannel_reopen_at = None;
+                log!(self.host, self.shared.log_level, LogLevel::Info, "reopening the downchannel");
+                if let Err(e) = self.open_downchannel(i) {
+                    self.drop_conn(i, e);
+                    return true;
+                }
+                progressed = true;
             }
-            progressed = true;
         }
         let c = self.conns[i].as_ref().expect("connection present");
         if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced && self.streams.has_free() {
@@ -1019,6 +1051,9 @@ impl Client {
                     Some(sent) => at = at.min(sent.saturating_add(u64::from(self.settings.ping_timeout_ms))),
                     None => at = at.min(c.flags.last_activity_ms.saturating_add(u64::from(self.settings.ping_interval_ms))),
                 }
+            }
+            if let Some(t) = c.flags.downchannel_reopen_at {
+                at = at.min(t);
             }
             if let Some(sid) = c.flags.awaiting_headers {
                 if matches!(self.streams.kind(c.flags.id, sid), Some(StreamKind::Event(_))) {
