@@ -22,7 +22,7 @@ use context::ContextState;
 use dispatch::{ConnFlags, Dispatch, StreamKind, StreamTable};
 use host::{log, Host};
 use memory::{Buf, Plan, Region};
-use queue::{EventQueue, SlotIndex};
+use queue::{EventQueue, Owner, SlotIndex};
 use ring::AudioRing;
 use speech::{Speech, TurnOptions, TurnPhase};
 use std::sync::Arc;
@@ -193,7 +193,7 @@ impl Shared {
         let pushed = match result {
             Ok(n) => {
                 let payload = &scratch[..n];
-                queue.push(0, "System.ExceptionEncountered", false, None, |out| {
+                queue.push(0, "System.ExceptionEncountered", Owner::Exception, |out| {
                     self.build_event(out, "System", "ExceptionEncountered", payload, true)
                 })
             }
@@ -201,7 +201,8 @@ impl Shared {
         };
         self.scratch = scratch;
         if let Err(e) = pushed {
-            log!(host, self.log_level, LogLevel::Error, "could not queue ExceptionEncountered: {}", e.text());
+            let why = if e == AvsStatus::QueueFull { "the library's exception slots are in use (the server keeps sending unusable data)" } else { e.text() };
+            log!(host, self.log_level, LogLevel::Error, "ExceptionEncountered not sent: {why}");
         }
     }
 }
@@ -456,7 +457,7 @@ impl Client {
         let mut label: heapless::String<48> = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut label, format_args!("{namespace}.{name}"));
         let shared = &mut self.shared;
-        self.queue.push(id, &label, true, None, |out| shared.build_event(out, namespace, name, payload, with_context))?;
+        self.queue.push(id, &label, Owner::Host, |out| shared.build_event(out, namespace, name, payload, with_context))?;
         self.next_event_id = self.next_event_id.wrapping_add(1).max(1);
         Ok(id)
     }
@@ -821,7 +822,7 @@ impl Client {
         if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced && self.streams.has_free() {
             let slot = self.queue.sync_slot();
             let shared = &mut self.shared;
-            let built = self.queue.push(0, "System.SynchronizeState", false, Some(slot), |out| {
+            let built = self.queue.push(0, "System.SynchronizeState", Owner::Sync, |out| {
                 shared.build_event(out, "System", "SynchronizeState", b"{}", true)
             });
             if built.is_err() || self.submit_event(i, slot).is_err() {
@@ -1236,7 +1237,7 @@ impl Client {
         shared.context.speech_token.clear();
         let _ = shared.context.speech_token.push_str(token);
         shared.context.speech_playing = playing;
-        let pushed = self.queue.push(0, &label, false, None, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true));
+        let pushed = self.queue.push(0, &label, Owner::Library, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true));
         if pushed.is_err() {
             // Not sent, so the context keeps saying what AVS last heard.
             shared.context.speech_playing = old_playing;
@@ -1254,7 +1255,7 @@ impl Client {
                 self.shared.speech.expect_initiator = None;
                 log!(self.host, self.shared.log_level, LogLevel::Info, "ExpectSpeech timed out");
                 let shared = &mut self.shared;
-                if let Err(e) = self.queue.push(0, "SpeechRecognizer.ExpectSpeechTimedOut", false, None, |out| {
+                if let Err(e) = self.queue.push(0, "SpeechRecognizer.ExpectSpeechTimedOut", Owner::Library, |out| {
                     shared.build_event(out, "SpeechRecognizer", "ExpectSpeechTimedOut", b"{}", false)
                 }) {
                     log!(self.host, self.shared.log_level, LogLevel::Error, "could not queue ExpectSpeechTimedOut: {}", e.text());

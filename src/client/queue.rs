@@ -35,9 +35,9 @@ struct Slot {
 }
 
 /// Fixed-capacity event store. Slot `capacity` is reserved for the library's own
-/// SynchronizeState, so a full host queue never blocks a reconnect, and `INTERNAL_SLOTS` more
-/// for the library's other events (SpeechFinished, ExceptionEncountered...), so that a host that
-/// filled its queue does not make the library drop its own.
+/// SynchronizeState, so a full host queue never blocks a reconnect, `INTERNAL_SLOTS` more for
+/// the library's other events (SpeechFinished...), so that a host that filled its queue does not
+/// make the library drop its own, and `EXCEPTION_SLOTS` for its ExceptionEncountered events.
 pub struct EventQueue {
     slots: Box<[Slot]>,
     bodies: Buf,
@@ -51,6 +51,27 @@ pub type SlotIndex = usize;
 
 /// Slots only the library's own events use.
 pub const INTERNAL_SLOTS: usize = 3;
+/// Slots only the library's `System.ExceptionEncountered` events use. Exceptions take these,
+/// then library slots as long as two of those stay free for SpeechStarted/SpeechFinished, and
+/// never a host slot: a server sending unusable directives can crowd out neither the host's
+/// events nor the playback reports. Beyond that an exception is not sent, and the log says so.
+pub const EXCEPTION_SLOTS: usize = 2;
+/// Library slots an exception leaves free.
+const KEPT_FOR_PLAYBACK: usize = 2;
+
+/// Who an event is for, which decides the slots it may take.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Owner {
+    /// The host's own event (`send_event`): the host's slots, with an outcome.
+    Host,
+    /// The library's SynchronizeState: its reserved slot.
+    Sync,
+    /// The library's other events (SpeechStarted, SpeechFinished, ExpectSpeechTimedOut...):
+    /// the library's slots first, then a free host slot.
+    Library,
+    /// The library's `System.ExceptionEncountered`: at most `EXCEPTION_SLOTS` library slots.
+    Exception,
+}
 
 impl EventQueue {
     /// `capacity` host events of at most `body_capacity` bytes each (multipart framing included),
@@ -62,7 +83,7 @@ impl EventQueue {
 
     /// Bytes the bodies of such a queue take; `None` when that overflows.
     pub fn bodies_bytes(capacity: usize, body_capacity: usize) -> Option<usize> {
-        capacity.checked_add(1 + INTERNAL_SLOTS)?.checked_mul(body_capacity)
+        capacity.checked_add(1 + INTERNAL_SLOTS + EXCEPTION_SLOTS)?.checked_mul(body_capacity)
     }
 
     /// As [`EventQueue::new`], the bodies in `bodies` ([`EventQueue::bodies_bytes`] long).
@@ -80,7 +101,7 @@ impl EventQueue {
             label_len: 0,
         };
         EventQueue {
-            slots: vec![free; capacity + 1 + INTERNAL_SLOTS].into_boxed_slice(),
+            slots: vec![free; capacity + 1 + INTERNAL_SLOTS + EXCEPTION_SLOTS].into_boxed_slice(),
             bodies,
             body_capacity,
             capacity,
@@ -113,30 +134,47 @@ impl EventQueue {
         &mut self.bodies[start..start + self.body_capacity]
     }
 
-    /// Queues an event whose body `build` writes into the slot; returns the slot.
-    /// `slot` forces the reserved slot (SynchronizeState); `None` takes a free host slot.
+    /// Queues an event whose body `build` writes into a slot `owner` may take; returns the slot.
     pub fn push(
         &mut self,
         event_id: u32,
         label: &str,
-        host_visible: bool,
-        slot: Option<SlotIndex>,
+        owner: Owner,
         build: impl FnOnce(&mut [u8]) -> Result<usize, AvsStatus>,
     ) -> Result<SlotIndex, AvsStatus> {
         let free = |range: core::ops::Range<usize>, slots: &[Slot]| range.into_iter().find(|&i| slots[i].state == SlotState::Free);
-        let internal = self.capacity + 1..self.slots.len();
-        let idx = match slot {
-            Some(i) => Some(i),
-            None if host_visible => free(0..self.capacity, &self.slots),
-            // The library's own events: their reserved slots first, then any free host slot.
-            None => free(internal, &self.slots).or_else(|| free(0..self.capacity, &self.slots)),
+        let internal = self.capacity + 1..self.capacity + 1 + INTERNAL_SLOTS;
+        let exceptions = internal.end..self.slots.len();
+        let idx = match owner {
+            Owner::Sync => Some(self.capacity),
+            Owner::Host => free(0..self.capacity, &self.slots),
+            Owner::Library => free(internal, &self.slots).or_else(|| free(0..self.capacity, &self.slots)),
+            Owner::Exception => free(exceptions, &self.slots).or_else(|| {
+                let free_library = internal.clone().filter(|&i| self.slots[i].state == SlotState::Free).count();
+                if free_library > KEPT_FOR_PLAYBACK {
+                    free(internal, &self.slots)
+                } else {
+                    None
+                }
+            }),
         }
         .ok_or(AvsStatus::QueueFull)?;
+        let host_visible = owner == Owner::Host;
         let len = build(self.body_mut(idx))?;
         let seq = self.next_seq;
         self.next_seq += 1;
         let s = &mut self.slots[idx];
-        *s = Slot { state: SlotState::Queued, event_id, seq, attempts: 0, len, sent: 0, host_visible, label: [0; 48], label_len: 0 };
+        *s = Slot {
+            state: SlotState::Queued,
+            event_id,
+            seq,
+            attempts: 0,
+            len,
+            sent: 0,
+            host_visible,
+            label: [0; 48],
+            label_len: 0,
+        };
         let n = label.len().min(48);
         s.label[..n].copy_from_slice(&label.as_bytes()[..n]);
         s.label_len = n as u8;
@@ -220,7 +258,7 @@ mod tests {
     use super::*;
 
     fn put(q: &mut EventQueue, id: u32, body: &[u8]) -> Result<SlotIndex, AvsStatus> {
-        q.push(id, "T.E", true, None, |out| {
+        q.push(id, "T.E", Owner::Host, |out| {
             out.get_mut(..body.len()).ok_or(AvsStatus::TooLarge)?.copy_from_slice(body);
             Ok(body.len())
         })
@@ -254,7 +292,7 @@ mod tests {
         put(&mut q, 1, b"host").unwrap();
         assert_eq!(put(&mut q, 2, b"more"), Err(AvsStatus::QueueFull));
         for _ in 0..INTERNAL_SLOTS {
-            q.push(0, "S.F", false, None, |out| {
+            q.push(0, "S.F", Owner::Library, |out| {
                 out[..2].copy_from_slice(b"ok");
                 Ok(2)
             })
@@ -262,5 +300,21 @@ mod tests {
         }
         assert_eq!(q.len(), 1 + INTERNAL_SLOTS);
         assert!(q.held().count() == 1 + INTERNAL_SLOTS);
+    }
+
+    #[test]
+    fn exceptions_never_take_host_slots_nor_crowd_out_playback_reports() {
+        let mut q = EventQueue::new(2, 16);
+        let exception = |q: &mut EventQueue| q.push(0, "System.ExceptionEncountered", Owner::Exception, |_| Ok(0));
+        for _ in 0..EXCEPTION_SLOTS + INTERNAL_SLOTS - KEPT_FOR_PLAYBACK {
+            exception(&mut q).unwrap();
+        }
+        assert_eq!(exception(&mut q), Err(AvsStatus::QueueFull), "no more exceptions held at once");
+        // The host's slots are all still free, and so are the library's other slots.
+        put(&mut q, 1, b"a").unwrap();
+        put(&mut q, 2, b"b").unwrap();
+        for _ in 0..KEPT_FOR_PLAYBACK {
+            q.push(0, "SpeechSynthesizer.SpeechFinished", Owner::Library, |_| Ok(0)).unwrap();
+        }
     }
 }
