@@ -512,6 +512,10 @@ impl PartSink for Sink<'_> {
                 if let Err(why) = handled {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "<- invalid {}.{}: {why}; sending ExceptionEncountered", d.header.namespace, d.header.name);
                     self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, why);
+                    if why == crate::client::speech::SPEAK_AUDIO_SPILLED {
+                        // The answer cannot be played: the turn ends with that reason.
+                        self.shared.speech.finish_turn(self.host, AvsStatus::AttachmentTooLarge);
+                    }
                 }
             }
             Err(e) => {

@@ -18,6 +18,8 @@ pub const AUDIO_FRAME_BYTES: usize = 320;
 pub const ID_MAX: usize = 256;
 /// Speak directives whose audio has not arrived yet.
 const PENDING_SPEAKS: usize = 4;
+/// Why a Speak failed when its early audio overflowed the attachment buffer (`on_speak`).
+pub const SPEAK_AUDIO_SPILLED: &str = "Speak audio arrived before its directive and exceeded attachment_buffer_bytes";
 /// Longest ExpectSpeech initiator echoed back.
 pub const INITIATOR_MAX: usize = 512;
 
@@ -93,6 +95,9 @@ pub struct Speech {
     streaming: Option<(heapless::String<ID_MAX>, heapless::String<ID_MAX>)>,
     unclaimed: Option<Unclaimed>,
     unclaimed_buf: Buf,
+    /// Content-IDs of early attachments that overflowed the buffer and went to the host as
+    /// plain attachments (the latest few).
+    spilled: heapless::Vec<heapless::String<ID_MAX>, 2>,
     /// Speaks delivered whose playback the host has not finished, and whether it started: each
     /// gets one SpeechStarted and one SpeechFinished, however often the host reports them.
     playing: heapless::Vec<Playback, PENDING_SPEAKS>,
@@ -122,6 +127,7 @@ impl Speech {
             streaming: None,
             unclaimed: None,
             unclaimed_buf: unclaimed,
+            spilled: heapless::Vec::new(),
             playing: heapless::Vec::new(),
             turn_timeout_ms,
         }
@@ -264,6 +270,20 @@ impl Speech {
         if let Some(t) = self.turn.as_mut() {
             t.answered = true;
         }
+        let spilled = match self.unclaimed.as_ref() {
+            Some(u) if u.cid == cid => u.overflowed,
+            _ => self.spilled.iter().any(|c| *c == cid),
+        };
+        if spilled {
+            // Its audio came first and did not fit the buffer: it went to the host as a plain
+            // attachment. The Speak is not handed over as if it could be played.
+            log!(host, log_level, LogLevel::Warn, "Speak audio {} arrived before its directive and exceeded attachment_buffer_bytes; Speak not delivered", cid);
+            if self.unclaimed.as_ref().is_some_and(|u| u.cid == cid) {
+                self.unclaimed = None;
+            }
+            self.spilled.retain(|c| *c != cid);
+            return Err(SPEAK_AUDIO_SPILLED);
+        }
         if self.playing.is_full() {
             // The host never finished the oldest: its reports will be refused.
             self.playing.remove(0);
@@ -273,11 +293,6 @@ impl Speech {
         self.set_state(host, DialogState::Speaking, AvsStatus::Ok);
         match self.unclaimed.take() {
             Some(u) if u.cid == cid => {
-                if u.overflowed {
-                    log!(host, log_level, LogLevel::Warn, "Speak audio {} exceeded the attachment buffer before its directive", cid);
-                    host.speech_audio(token.as_bytes(), &[], true);
-                    return Err("Speak audio larger than the attachment buffer arrived before its directive");
-                }
                 host.speech_audio(token.as_bytes(), &self.unclaimed_buf[..u.len], u.complete);
                 if !u.complete {
                     self.streaming = Some((cid, token));
@@ -331,8 +346,13 @@ impl Speech {
             self.unclaimed_buf[u.len..u.len + data.len()].copy_from_slice(data);
             u.len += data.len();
         } else {
-            // Too big to hold: hand it over as a plain attachment, from its start.
+            // Too big to hold: hand it over as a plain attachment, from its start. A Speak that
+            // names it later fails (see `on_speak`).
             u.overflowed = true;
+            if self.spilled.is_full() {
+                self.spilled.remove(0);
+            }
+            let _ = self.spilled.push(u.cid.clone());
             host.attachment(cid, &self.unclaimed_buf[..u.len], false);
             host.attachment(cid, data, last);
         }

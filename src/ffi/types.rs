@@ -202,8 +202,12 @@ pub struct AvsConfig {
     /// Microphone audio buffered between `avs_client_audio_write` and the network, in bytes
     /// (default 16000 = 0.5 s). A write that does not fit returns `AVS_STATUS_RING_FULL`.
     pub audio_ring_bytes: u32,
-    /// Speak audio held when it arrives before its directive (default 16384); larger such
-    /// attachments are refused with `System.ExceptionEncountered`.
+    /// Speak audio held when it arrives before its directive (default 16384). Early audio
+    /// larger than this is handed to `on_attachment` as it arrives (nothing is dropped), and the
+    /// Speak that then names it is not delivered: no `on_speak`, so no SpeechStarted/Finished
+    /// for audio the player never got; AVS gets `System.ExceptionEncountered` and the turn ends
+    /// in IDLE with `AVS_STATUS_ATTACHMENT_TOO_LARGE`. Size it for the longest answer expected
+    /// to arrive audio-first.
     pub attachment_buffer_bytes: u32,
     /// How long a turn may wait for Alexa's answer after its audio ended (default 10000);
     /// then it ends with `AVS_STATUS_TIMEOUT`.
