@@ -30,6 +30,8 @@ pub struct Plan {
     pub context: usize,
     pub scratch: usize,
     pub rx: usize,
+    /// The `authorization` header (the access token), in place.
+    pub auth_header: usize,
     /// nghttp2's and mbedTLS's pools; mbedTLS's also holds the parsed CA certificates.
     pub http2_pool: usize,
     pub tls_pool: usize,
@@ -51,6 +53,7 @@ impl Plan {
             self.context,
             self.scratch,
             self.rx,
+            self.auth_header,
             self.http2_pool,
             tls,
         ];

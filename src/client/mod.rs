@@ -8,6 +8,7 @@ pub mod host;
 pub mod memory;
 pub mod queue;
 pub mod ring;
+pub mod secret;
 pub mod speech;
 
 use crate::protocol::message::{self, EventHeader, ExceptionKind, IdGenerator};
@@ -89,12 +90,22 @@ impl Settings {
             context: CONTEXT_BYTES,
             scratch: self.max_event_bytes,
             rx: RECV_CHUNK,
+            auth_header: secret::AUTH_HEADER_BYTES,
             http2_pool: self.http2_memory_bytes,
             tls_pool: self.tls_memory_bytes,
             ca_certificates,
         };
         let total = plan.total().ok_or_else(too_large)?;
         Ok((plan, total))
+    }
+}
+
+/// A string wiped before it is freed (the token on its way into the header buffer).
+struct WipeOnDrop(String);
+
+impl Drop for WipeOnDrop {
+    fn drop(&mut self) {
+        secret::wipe_string(&mut self.0);
     }
 }
 
@@ -226,7 +237,7 @@ struct Connection {
 pub struct Client {
     settings: Settings,
     endpoint: Endpoint,
-    auth_header: String,
+    auth_header: secret::AuthHeader,
     tls: TlsConfig,
     net: Box<dyn Network>,
     host: Box<dyn Host>,
@@ -290,6 +301,10 @@ impl Client {
     /// Creates a client; every buffer it will use is allocated here, from one region: the host's
     /// memory (`settings.memory`) or one heap allocation, [`Settings::plan`] long.
     pub fn new(settings: Settings, host: Box<dyn Host>, net: Box<dyn Network>) -> Result<Self, (AvsStatus, String)> {
+        let mut settings = settings;
+        // The token lives on only in the header buffer; the settings' copy is wiped now.
+        let token = core::mem::take(&mut settings.token);
+        let token = WipeOnDrop(token);
         let endpoint = parse_endpoint(&settings.endpoint)
             .ok_or((AvsStatus::BadConfig, format!("endpoint must be https://host[:port], got {:?}", settings.endpoint)))?;
         if settings.event_queue_capacity == 0 || settings.max_event_bytes < 256 || settings.max_directive_bytes < 256 {
@@ -299,10 +314,11 @@ impl Client {
             // The downchannel holds one stream for ever: with fewer than two no event could go out.
             return Err((AvsStatus::BadConfig, format!("max_streams {} leaves no stream for events beside the downchannel (at least 2)", settings.max_streams)));
         }
-        if settings.token.is_empty() || settings.token.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            return Err((AvsStatus::InvalidArgument, "access token empty or not printable".into()));
+        match secret::AuthHeader::check(&token.0) {
+            Ok(()) => {}
+            Err(AvsStatus::TooLarge) => return Err((AvsStatus::TooLarge, format!("access token longer than {} bytes", secret::AUTH_HEADER_BYTES - 7))),
+            Err(e) => return Err((e, "access token empty or not printable ASCII".into())),
         }
-        let mut settings = settings;
         let (plan, total) = settings.plan()?;
         let mut region = match settings.memory {
             Some((base, len)) if len >= total => {
@@ -320,6 +336,9 @@ impl Client {
         let stream_bufs: Vec<Buf> = (0..plan.streams).map(|_| carve(plan.directive_bytes)).collect();
         let (speech_head, attachment, audio) = (carve(plan.speech_head), carve(plan.attachment), carve(plan.audio_ring));
         let (context_buf, scratch, rx) = (carve(plan.context), carve(plan.scratch), carve(plan.rx));
+        let mut auth_header = secret::AuthHeader::new(carve(plan.auth_header));
+        auth_header.set(&token.0).map_err(|e| (e, "access token".to_string()))?;
+        drop(token);
         let pool = |buf: Buf, what: &str| {
             Pool::in_buf(buf).map(PoolBox::new).ok_or_else(|| (AvsStatus::BadConfig, format!("{what} too small for a pool")))
         };
@@ -348,7 +367,7 @@ impl Client {
             scratch,
         };
         Ok(Client {
-            auth_header: format!("Bearer {}", settings.token),
+            auth_header,
             queue: EventQueue::with_bodies(settings.event_queue_capacity, body_bytes, event_bodies),
             streams: StreamTable::new(stream_bufs.into_iter()),
             conn_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed),
@@ -430,12 +449,7 @@ impl Client {
 
     /// Replaces the access token; after a rejection, reconnects at once.
     pub fn set_token(&mut self, token: &str) -> Result<(), AvsStatus> {
-        if token.is_empty() || token.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            return Err(AvsStatus::InvalidArgument);
-        }
-        self.auth_header.clear();
-        self.auth_header.push_str("Bearer ");
-        self.auth_header.push_str(token);
+        self.auth_header.set(token)?;
         if self.state == ConnectionState::TokenRejected && self.wanted {
             self.conn_backoff.reset();
             self.reconnect_at = Some(self.now);

@@ -396,8 +396,10 @@ pub unsafe extern "C" fn avs_client_disconnect(client: *mut AvsClient) -> AvsSta
     call(client, Client::disconnect)
 }
 
-/// Replaces the access token (NUL-terminated, without `Bearer `). After
-/// `AVS_CONNECTION_STATE_TOKEN_REJECTED`, the client reconnects at once with the new token.
+/// Replaces the access token (NUL-terminated printable ASCII, without `Bearer `, at most 2041
+/// bytes: longer is `AVS_STATUS_TOO_LARGE`). The old token is wiped from the client's memory; the
+/// library keeps no other copy (the header is sent never-indexed, so HPACK holds none either).
+/// After `AVS_CONNECTION_STATE_TOKEN_REJECTED`, the client reconnects at once with the new token.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_set_token(client: *mut AvsClient, token: *const c_char) -> AvsStatus {
     if client.is_null() {
