@@ -11,12 +11,19 @@
  *   avs_client_poll, or inside the call whose effect they report (on_state inside
  *   avs_client_connect/_disconnect/_set_token, on_dialog_state inside avs_client_start_turn/
  *   _end_audio/_cancel_turn/_speech_finished, final on_event_outcome inside avs_client_free).
- *   A callback must not call back into its client; such calls return AVS_STATUS_REENTRANT.
- *   avs_client_audio_write is the one call safe from another thread (an audio thread), and
- *   avs_status_str, avs_version and avs_monotonic_ms are safe from any thread.
+ *   A callback must not call back into its client; such calls return AVS_STATUS_REENTRANT, and
+ *   so does a call from a second thread while another is inside the client (an atomic guard:
+ *   misuse is refused, not raced). avs_client_free from inside a callback is deferred until the
+ *   call that ran the callback returns, which then returns AVS_STATUS_CLIENT_FREED.
+ *   avs_client_audio_write is the one call safe from another thread (one audio thread: a second
+ *   writer at the same moment gets AVS_STATUS_REENTRANT), and avs_status_str, avs_version and
+ *   avs_monotonic_ms are safe from any thread.
+ * - C bools the host writes are taken as uint8_t and must be 0 or 1 (AVS_STATUS_INVALID_ARGUMENT
+ *   otherwise), so no byte value is undefined behaviour.
  * - Pointers passed to callbacks (avs_str, avs_directive, data) are valid only during the call.
  * - Time: the host passes a monotonic clock in milliseconds to avs_client_poll; every timer
- *   (ping, back-off, timeouts) runs from it. avs_client_poll says how long the host may sleep.
+ *   (ping, back-off, timeouts) runs from how far it moved (a backwards jump costs no time, any
+ *   starting value works). avs_client_poll says how long the host may sleep.
  * - No panic crosses this API: an internal panic returns AVS_STATUS_PANIC and poisons the client.
  * - Memory: everything a client needs is reserved when it is created, from the heap or from
  *   memory the host gives it (avs_config.memory; avs_client_memory_required says how much).
@@ -72,7 +79,9 @@ typedef enum {
    */
   AVS_STATUS_WRONG_STATE = 3,
   /**
-   * The call was made from inside a callback of the same client.
+   * The client is in use: the call was made from inside a callback of the same client, or
+   * while another thread was inside a call on it (or, for `avs_client_audio_write`, while
+   * another thread was writing audio). Nothing was done.
    */
   AVS_STATUS_REENTRANT = 4,
   /**
@@ -171,6 +180,21 @@ typedef enum {
    * An audio device cannot take the format needed.
    */
   AVS_STATUS_AUDIO_FORMAT = 28,
+  /**
+   * The client was freed (`avs_client_free` from inside one of its callbacks) during this
+   * call; the pointer must not be used again.
+   */
+  AVS_STATUS_CLIENT_FREED = 29,
+  /**
+   * More bytes than the buffer can ever hold (e.g. an audio write longer than
+   * `audio_ring_bytes`); nothing was taken. Split the write.
+   */
+  AVS_STATUS_OVERSIZED = 30,
+  /**
+   * A Speak's audio arrived before its directive and did not fit `attachment_buffer_bytes`:
+   * the Speak was not delivered (AVS was told with `System.ExceptionEncountered`).
+   */
+  AVS_STATUS_ATTACHMENT_TOO_LARGE = 31,
 } avs_status;
 
 /**
@@ -291,7 +315,8 @@ typedef struct avs_alsa_player avs_alsa_player;
 
 /**
  * An AVS client. Create with `avs_client_new`, free with `avs_client_free`. One thread at a
- * time may use a client.
+ * time may use a client; a second thread calling in while one is inside a call is refused with
+ * `AVS_STATUS_REENTRANT` (the guard is atomic), not raced.
  */
 typedef struct avs_client avs_client;
 
@@ -463,8 +488,9 @@ typedef struct {
    */
   uint32_t max_directive_bytes;
   /**
-   * Concurrent HTTP/2 streams, downchannel included (default 4; at most 10, and never more than
-   * the server allows).
+   * Concurrent HTTP/2 streams, downchannel included (default 4; at least 2, the downchannel
+   * and one event, or `avs_client_new` fails with `AVS_STATUS_BAD_CONFIG`; at most 10, and
+   * never more than the server allows).
    */
   uint32_t max_streams;
   /**
@@ -472,7 +498,10 @@ typedef struct {
    */
   uint32_t ping_interval_ms;
   /**
-   * A PING unanswered this long drops the connection (default 30000).
+   * A PING unanswered this long drops the connection (default 30000). It also bounds how
+   * long an event waits for its response headers: events go one at a time, so one the server
+   * never answers would hold back every later one. Such an event's stream is reset and the
+   * event retried (up to `max_event_attempts`, then `AVS_STATUS_TIMEOUT`).
    */
   uint32_t ping_timeout_ms;
   /**
@@ -494,7 +523,8 @@ typedef struct {
   uint32_t max_event_attempts;
   /**
    * Most detailed log level passed to `on_log`, an `avs_log_level` value (default
-   * `AVS_LOG_LEVEL_INFO`). A plain integer so that any value from C is safe.
+   * `AVS_LOG_LEVEL_INFO`). A plain integer so that any value from C is safe: one that names
+   * no level makes `avs_client_new` fail with `AVS_STATUS_BAD_CONFIG`.
    */
   uint32_t log_level;
   /**
@@ -507,8 +537,12 @@ typedef struct {
    */
   uint32_t audio_ring_bytes;
   /**
-   * Speak audio held when it arrives before its directive (default 16384); larger such
-   * attachments are refused with `System.ExceptionEncountered`.
+   * Speak audio held when it arrives before its directive (default 16384). Early audio
+   * larger than this is handed to `on_attachment` as it arrives (nothing is dropped), and the
+   * Speak that then names it is not delivered: no `on_speak`, so no SpeechStarted/Finished
+   * for audio the player never got; AVS gets `System.ExceptionEncountered` and the turn ends
+   * in IDLE with `AVS_STATUS_ATTACHMENT_TOO_LARGE`. Size it for the longest answer expected
+   * to arrive audio-first.
    */
   uint32_t attachment_buffer_bytes;
   /**
@@ -674,9 +708,10 @@ typedef struct {
    */
   uint32_t profile;
   /**
-   * True when a wake word started the turn; false for a tap or button.
+   * 1 when a wake word started the turn; 0 for a tap or button. Any other value is
+   * `AVS_STATUS_INVALID_ARGUMENT` (a byte, not a C `bool`, so that no value is undefined).
    */
-  bool wake_word;
+  uint8_t wake_word;
   /**
    * With `wake_word`: first and last sample of the keyword, counted from the first sample
    * written for this turn (which should start about 500 ms, 8000 samples, before it).
@@ -906,9 +941,11 @@ avs_status avs_client_memory_required(const avs_config *config, size_t *out_byte
 
 /**
  * Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
- * `on_event_outcome` for every event still held. NULL is ignored. Must not be called from inside
- * one of the client's callbacks (it is then refused, the client stays valid). Stop the audio
- * thread first: no `avs_client_audio_write` may be running or follow. After a caught panic
+ * `on_event_outcome` for every event still held. NULL is ignored. Called from inside one of the
+ * client's callbacks, the free is deferred: the client goes when the call that ran the callback
+ * (e.g. `avs_client_poll`) returns, and that call returns `AVS_STATUS_CLIENT_FREED` so the host
+ * sees it; the pointer must not be used after the callback. Stop the audio thread first: no
+ * `avs_client_audio_write` may be running or follow. After a caught panic
  * (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
  */
 void avs_client_free(avs_client *client);
@@ -926,8 +963,10 @@ avs_status avs_client_connect(avs_client *client);
 avs_status avs_client_disconnect(avs_client *client);
 
 /**
- * Replaces the access token (NUL-terminated, without `Bearer `). After
- * `AVS_CONNECTION_STATE_TOKEN_REJECTED`, the client reconnects at once with the new token.
+ * Replaces the access token (NUL-terminated printable ASCII, without `Bearer `, at most 2041
+ * bytes: longer is `AVS_STATUS_TOO_LARGE`). The old token is wiped from the client's memory; the
+ * library keeps no other copy (the header is sent never-indexed, so HPACK holds none either).
+ * After `AVS_CONNECTION_STATE_TOKEN_REJECTED`, the client reconnects at once with the new token.
  */
 avs_status avs_client_set_token(avs_client *client, const char *token);
 
@@ -936,21 +975,27 @@ avs_status avs_client_set_token(avs_client *client, const char *token);
  * NUL-terminated identifiers; `payload_json` a NUL-terminated JSON object (`"{}"` for none). With
  * `with_context`, the device context is included. The library adds the `messageId`. On success
  * `*out_event_id` (may be NULL) receives the id that `on_event_outcome` will report exactly
- * once. Works in any state: while disconnected the event waits in the queue.
+ * once. Works in any state: while disconnected the event waits in the queue. `with_context`
+ * is 0 or 1 (a byte, so that no value from C is undefined); other values are
+ * `AVS_STATUS_INVALID_ARGUMENT`.
  */
 avs_status avs_client_send_event(avs_client *client,
                                  const char *namespace_,
                                  const char *name,
                                  const char *payload_json,
-                                 bool with_context,
+                                 uint8_t with_context,
                                  uint32_t *out_event_id);
 
 /**
  * Does all pending work: network I/O, timers, callbacks. `now_ms` is a monotonic clock in
- * milliseconds (e.g. `avs_monotonic_ms()`). On success `*out_next_ms` (may be NULL) receives how
+ * milliseconds (e.g. `avs_monotonic_ms()`); any value works, from any starting point. Only how
+ * far it moved since the last call counts: should it jump backwards (a corrected RTC, a reset
+ * counter), the timers go on from where they were instead of freezing until it catches up. On success `*out_next_ms` (may be NULL) receives how
  * long the host may wait before the next call if nothing happens on the client's sockets.
  */
-avs_status avs_client_poll(avs_client *client, uint64_t now_ms, uint32_t *out_next_ms);
+avs_status avs_client_poll(avs_client *client,
+                           uint64_t now_ms,
+                           uint32_t *out_next_ms);
 
 /**
  * Writes the current connection state to `*out_state`.
@@ -980,9 +1025,12 @@ avs_status avs_client_start_turn(avs_client *client, const avs_turn_options *opt
  * Appends microphone audio to the current turn: `len` bytes of 16 kHz, 16-bit little-endian,
  * mono PCM. **Safe to call from one other thread** (an audio thread or interrupt handler) while
  * the client's thread polls; lock-free and allocation-free. All or nothing: returns
- * `AVS_STATUS_RING_FULL` when the bytes do not fit (nothing was taken, so there is no gap),
+ * `AVS_STATUS_RING_FULL` when the bytes do not fit now (nothing was taken, so there is no gap),
+ * `AVS_STATUS_OVERSIZED` when `len` exceeds `audio_ring_bytes` (it never could fit: split it),
  * `AVS_STATUS_WRONG_STATE` when no turn is capturing (before `avs_client_start_turn`, after
- * StopCapture or `avs_client_end_audio`).
+ * StopCapture or `avs_client_end_audio`), and `AVS_STATUS_REENTRANT` when another thread is
+ * writing audio to this client at the same moment (one producer at a time: that write is
+ * refused, not raced).
  */
 avs_status avs_client_audio_write(const avs_client *client, const uint8_t *pcm, size_t len);
 
