@@ -224,9 +224,51 @@ enum Role {
     Draining,
 }
 
+/// The byte stream under HTTP/2: TLS, or (fuzzing builds only) the raw stream, so that a fuzzer
+/// can feed server bytes without a handshake.
+enum Link {
+    Tls(TlsStream),
+    #[cfg(feature = "fuzzing")]
+    Plain(Box<dyn crate::transport::io::Connection>),
+}
+
+impl Link {
+    fn handshake(&mut self) -> Result<bool, TlsError> {
+        match self {
+            Link::Tls(t) => t.handshake(),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(_) => Ok(true),
+        }
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
+        match self {
+            Link::Tls(t) => t.recv(buf),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(c) => c.recv(buf).map_err(TlsError::Io),
+        }
+    }
+
+    fn send(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        match self {
+            Link::Tls(t) => t.send(buf),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(c) => c.send(buf).map_err(TlsError::Io),
+        }
+    }
+
+    fn fd(&self) -> Option<i32> {
+        match self {
+            Link::Tls(t) => t.fd(),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(c) => c.fd(),
+        }
+    }
+}
+
 /// One TLS + HTTP/2 connection.
 struct Connection {
-    tls: TlsStream,
+    tls: Link,
     h2: Option<H2Session>,
     flags: ConnFlags,
     role: Role,
@@ -261,6 +303,9 @@ pub struct Client {
     next_event_id: u32,
     rx: Buf,
     busy: bool,
+    /// Fuzzing builds: HTTP/2 straight over the network's byte stream (`set_plaintext`).
+    #[cfg(feature = "fuzzing")]
+    plaintext: bool,
     /// The client's clock (see `advance_clock`), and the host's at the last poll.
     now: u64,
     host_clock_ms: Option<u64>,
@@ -388,6 +433,8 @@ impl Client {
             next_event_id: 1,
             rx,
             busy: false,
+            #[cfg(feature = "fuzzing")]
+            plaintext: false,
             now: 0,
             host_clock_ms: None,
             h2_pool,
@@ -396,6 +443,13 @@ impl Client {
             _memory: region,
             reserved: total,
         })
+    }
+
+    /// Fuzzing builds only (feature `fuzzing`, never in a release): speak HTTP/2 directly over
+    /// the network's byte stream, with no TLS, so that a fuzzer can play the server's bytes.
+    #[cfg(feature = "fuzzing")]
+    pub fn set_plaintext(&mut self) {
+        self.plaintext = true;
     }
 
     /// The current connection state.
@@ -553,7 +607,11 @@ impl Client {
                 return;
             }
         };
-        match TlsStream::start(&self.tls, stream, &self.endpoint.host) {
+        #[cfg(feature = "fuzzing")]
+        let started = if self.plaintext { Ok(Link::Plain(stream)) } else { TlsStream::start(&self.tls, stream, &self.endpoint.host).map(Link::Tls) };
+        #[cfg(not(feature = "fuzzing"))]
+        let started = TlsStream::start(&self.tls, stream, &self.endpoint.host).map(Link::Tls);
+        match started {
             Ok(tls) => {
                 let flags = ConnFlags { id, last_activity_ms: self.now, ..Default::default() };
                 self.conns[0] = Some(Box::new(Connection { tls, h2: None, flags, role: Role::Active, wants_write: false }));
