@@ -339,3 +339,49 @@ fn goaway_with_a_low_last_stream_id_retries_the_unprocessed_stream_on_the_new_co
     assert!(!old["t_closed"].is_null(), "the old connection closed after draining: {old}");
     assert_eq!(c.state(), AvsConnectionState::Connected);
 }
+
+#[test]
+fn goaway_below_an_unanswered_event_during_a_voice_turn_retries_the_event_and_the_turn_completes() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 16000}));
+    server.cmd(json!({"cmd": "hold_answers", "name": "Pending"}));
+    let mut c = connected(&server, |_| {});
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    assert_eq!(c.start_turn(AvsProfile::NearField, None), AvsStatus::Ok);
+    assert_eq!(c.stream_audio(&pcm[..3200], FAST), 3200);
+    let pending = c.send("Test", "Pending", "{}").unwrap();
+    let ok = poll_until_server(&mut c, &mut server, SECS(5), |reqs| reqs.iter().any(|r| r["event"]["name"] == "Pending"));
+    assert!(ok, "the event went out during the turn");
+    let reqs = server.requests();
+    let recognize = reqs.iter().find(|r| r["event"]["name"] == "Recognize").unwrap();
+    let pend = reqs.iter().find(|r| r["event"]["name"] == "Pending").unwrap();
+    let old_conn = recognize["conn"].as_u64().unwrap();
+    // The Recognize (answered, its audio streaming) is the last stream processed.
+    let last = recognize["stream"].as_u64().unwrap();
+    assert!(pend["stream"].as_u64().unwrap() > last);
+    let r = server.cmd(json!({"cmd": "goaway", "last_stream_id": last}));
+    assert_eq!(r["refused"], json!([pend["stream"]]));
+    server.cmd(json!({"cmd": "hold_answers", "name": "Pending", "on": false}));
+    // The turn goes on on the old connection: StopCapture, then the Speak.
+    let taken = c.stream_audio(&pcm[3200..], FAST);
+    assert!(taken < pcm.len() - 3200, "StopCapture ended the audio");
+    assert!(c.poll_until(SECS(5), |r, _| r.speech_done.len() == 1), "the turn was answered: {:?} {:#?}", c.rec.dialog, c.rec.logs);
+    assert!(c.rec.dialog.iter().all(|d| d.1 == AvsStatus::Ok), "{:?}", c.rec.dialog);
+    c.play_speaks();
+    assert_eq!(c.wait_outcome(pending, SECS(5)), (AvsStatus::Ok, 204));
+    assert!(c.poll_until(SECS(3), |_, st| st == AvsConnectionState::Connected));
+    c.run_for(Duration::from_millis(500));
+    assert_eq!(outcomes(&c, pending), vec![(AvsStatus::Ok, 204)]);
+    let reqs = server.requests();
+    let recs: Vec<&Value> = reqs.iter().filter(|r| r["event"]["name"] == "Recognize").collect();
+    assert_eq!(recs.len(), 1, "the turn was not repeated");
+    assert_eq!((recs[0]["conn"].as_u64(), &recs[0]["status"]), (Some(old_conn), &json!(200)));
+    assert!(recs[0]["error"].is_null() && !recs[0]["t_closed"].is_null(), "finished on the old connection: {}", recs[0]);
+    let pend: Vec<&Value> = reqs.iter().filter(|r| r["event"]["name"] == "Pending").collect();
+    assert_eq!(pend.len(), 2);
+    assert!(pend[0]["status"].is_null() && pend[1]["status"] == json!(204) && pend[1]["conn"].as_u64() != Some(old_conn));
+    let counts = event_counts(&mut server);
+    assert_eq!(counts.get("SpeechSynthesizer.SpeechStarted"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("SpeechSynthesizer.SpeechFinished"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("System.SynchronizeState"), Some(&2), "one per connection: {counts:?}");
+}
