@@ -64,6 +64,11 @@ class Server:
         self.recognize: dict = dict(self.recognize_cli)
         self.recognize_audio: list[dict] = []  # one per Recognize in the log: {"rec", "buf", "truncated"}
         self.pending_expect_speech: dict | None = None  # payload of the last ExpectSpeech sent
+        # Fault injection (control commands hold_answers, reset_stream): event names whose
+        # answers are held, and stream resets armed for a moment of a request.
+        self.answer_holds: list[str] = []
+        self.answers_released = asyncio.Event()
+        self.stream_triggers: list[dict] = []
         self.ssl_ctx = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -88,6 +93,13 @@ class Server:
     def notify(self) -> None:
         """Wake wait_for commands: something in the log or connections changed."""
         ev, self._changed = self._changed, asyncio.Event()
+        ev.set()
+        if self.stream_triggers:
+            control.fire_stream_triggers(self)
+
+    def release_answers(self) -> None:
+        """Wake the answers waiting in EventRequest.send_headers to re-check the holds."""
+        ev, self.answers_released = self.answers_released, asyncio.Event()
         ev.set()
 
     def take_script(self, namespace: str, name: str) -> dict | None:
@@ -122,6 +134,9 @@ class Server:
         self.withhold_ping_acks = False
         self.refuse_until = 0.0
         self.token = self.cli_token
+        self.answer_holds.clear()
+        self.release_answers()
+        self.stream_triggers.clear()
         if self.max_streams != self.cli_max_streams:
             self.max_streams = self.cli_max_streams
             for c in self.live.values():

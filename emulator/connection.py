@@ -621,14 +621,21 @@ class Conn(asyncio.Protocol):
             await self.send_body(st, st.dc_writer.close(), end_stream=True)
         self.log(f"stream {st.sid}: downchannel closed by server")
 
-    def goaway(self) -> int:
+    def goaway(self, last_stream_id: int | None = None) -> int:
+        """GOAWAY(NO_ERROR). last_stream_id defaults to the highest client stream; a lower one
+        says the open streams above it were not processed: they are reset with REFUSED_STREAM
+        (their records say so) and never answered, so the client must retry them elsewhere."""
         if self.goaway_last_id is None:
-            last = self.h2.highest_inbound_stream_id
+            last = self.h2.highest_inbound_stream_id if last_stream_id is None else last_stream_id
             self.h2.send_goaway_keep_open(last)
             self.goaway_last_id = last
             self.rec.update(goaway_sent=True, t_goaway=now(), goaway_last_stream_id=last)
             self.flush()
             self.log(f"GOAWAY sent (NO_ERROR, last_stream_id={last})")
+            for st in sorted(self.streams.values(), key=lambda s: s.sid):
+                if st.sid > last and not st.closed:
+                    st.rec["error"] = f"not processed: above GOAWAY last_stream_id {last}"
+                    self.reset_stream(st, ErrorCodes.REFUSED_STREAM, st.rec["error"])
             self._begin_drain("GOAWAY")
             self.server.notify()
         return self.goaway_last_id

@@ -133,11 +133,16 @@ async def cmd_close_downchannel(server, req):
 
 
 async def cmd_goaway(server, req):
+    _check_keys(req, {"conn", "last_stream_id"})
     conn = _conn(server, req)
     if conn.h2 is None:
         raise CommandError(f"connection {conn.id} has no HTTP/2 session yet")
-    last = conn.goaway()
-    return {"conn": conn.id, "last_stream_id": last}
+    want = req.get("last_stream_id")
+    if want is not None and (isinstance(want, bool) or not isinstance(want, int) or not 0 <= want < 2**31):
+        raise CommandError("last_stream_id must be null or an integer 0..2^31-1")
+    refused = [st.sid for st in conn.streams.values() if want is not None and st.sid > want and not st.closed]
+    last = conn.goaway(want)
+    return {"conn": conn.id, "last_stream_id": last, "refused": sorted(refused)}
 
 
 SCRIPT_DEFAULTS: dict[str, Any] = {
@@ -285,6 +290,96 @@ async def cmd_audio(server, req):
             "audio_b64": base64.b64encode(buf).decode()}
 
 
+async def cmd_hold_answers(server, req):
+    """Holds (on) or releases (off) the answers to events named `name`: their response headers
+    wait in EventRequest.send_headers until the hold is lifted."""
+    _check_keys(req, {"name", "on"})
+    name = req.get("name", "*")
+    if not isinstance(name, str) or not name:
+        raise CommandError("name must be a non-empty string (Name, Namespace.Name or *)")
+    on = req.get("on", True)
+    if not isinstance(on, bool):
+        raise CommandError("on must be true or false")
+    if on and name not in server.answer_holds:
+        server.answer_holds.append(name)
+    elif not on:
+        server.answer_holds[:] = [h for h in server.answer_holds if h != name]
+        server.release_answers()
+    return {"holds": list(server.answer_holds)}
+
+
+RESET_WHEN = ("now", "stop_capture", "end_stream")
+
+
+def _error_code(v: Any) -> int:
+    from h2.errors import ErrorCodes
+    if isinstance(v, str):
+        try:
+            return int(ErrorCodes[v.upper()])
+        except KeyError:
+            raise CommandError(f"unknown HTTP/2 error code {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**32:
+        raise CommandError("code must be an HTTP/2 error code name or an integer")
+    return v
+
+
+def _open_request(server, rec: dict):
+    """The live Conn and Stream of a request record, if the stream is still open."""
+    conn = server.live.get(rec["conn"])
+    st = conn.streams.get(rec["stream"]) if conn is not None and not conn.closed else None
+    return (conn, st) if st is not None and not st.closed else (None, None)
+
+
+def _reset_request(server, rec: dict, code: int, why: str) -> bool:
+    conn, st = _open_request(server, rec)
+    if st is None:
+        return False
+    conn.reset_stream(st, code, why)
+    conn.flush()
+    return True
+
+
+async def cmd_reset_stream(server, req):
+    """RST_STREAM from the server on an open request stream: the newest open one matching
+    `name` (event name, "*" any event) or `path`, `now`, or armed for a moment of that request:
+    `stop_capture` (right after StopCapture went out) or `end_stream` (the client's END_STREAM,
+    before the handler's answer is written)."""
+    _check_keys(req, {"name", "path", "code", "when", "conn"})
+    code = _error_code(req.get("code", 2))  # INTERNAL_ERROR
+    when = req.get("when", "now")
+    if when not in RESET_WHEN:
+        raise CommandError(f"when must be one of {', '.join(RESET_WHEN)}")
+    name, path, conn = req.get("name", "*"), req.get("path"), req.get("conn")
+    if path is not None:
+        name = req.get("name")
+
+    def matches(rec: dict) -> bool:
+        return ((path is None or rec["path"].split("?", 1)[0] == path) and _event_matches(rec, name)
+                and (conn is None or rec["conn"] == int(conn)))
+
+    if when != "now":
+        server.stream_triggers.append({"matches": matches, "when": when, "code": code,
+                                       "t_armed": time.monotonic()})
+        return {"armed": when, "code": code}
+    for rec in reversed(server.requests):
+        if matches(rec) and _open_request(server, rec)[1] is not None:
+            _reset_request(server, rec, code, f"reset_stream {code}")
+            return {"conn": rec["conn"], "stream": rec["stream"], "code": code}
+    raise CommandError("no open request stream matches")
+
+
+def fire_stream_triggers(server) -> None:
+    """Called on every Server.notify(): resets the streams whose armed moment has come."""
+    for trig in list(server.stream_triggers):
+        key = "t_stop_capture" if trig["when"] == "stop_capture" else "t_end"
+        for rec in server.requests:
+            if (rec.get(key) is not None and rec[key] >= trig["t_armed"] and trig["matches"](rec)
+                    and _open_request(server, rec)[1] is not None):
+                server.stream_triggers.remove(trig)  # one shot, and before resetting (re-entrant)
+                _reset_request(server, rec, trig["code"], f"reset_stream {trig['code']} at {trig['when']}")
+                break
+
+
 def _event_matches(rec: dict, name: str | None) -> bool:
     if name is None:
         return True
@@ -344,4 +439,6 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "wait_for": cmd_wait_for,
     "recognize_config": cmd_recognize_config,
     "audio": cmd_audio,
+    "hold_answers": cmd_hold_answers,
+    "reset_stream": cmd_reset_stream,
 }

@@ -376,7 +376,23 @@ class EventRequest:
 
     async def send_headers(self, status: int, headers: list[tuple[str, str]] = (), end_stream: bool = False) -> None:
         self.responded = True
+        await self.wait_while_held()
         self.conn.send_headers(self.st, status, list(headers), end_stream)
+
+    def held(self) -> bool:
+        """Whether a hold_answers hold matches this event (its answer must wait)."""
+        ev = self.rec["event"]
+        return any(h == "*" or (ev is not None and h in (ev["name"], f"{ev['namespace']}.{ev['name']}"))
+                   for h in self.server.answer_holds)
+
+    async def wait_while_held(self) -> None:
+        """Control command hold_answers: the response headers wait until the hold is lifted."""
+        if not self.held():
+            return
+        self.conn.log(f"stream {self.st.sid}: answer held (hold_answers)")
+        while self.held():
+            await self.server.answers_released.wait()
+        self.conn.log(f"stream {self.st.sid}: answer released")
 
     async def send_body(self, data: bytes, chunk_size: int = 0) -> None:
         await self.conn.send_body(self.st, data, end_stream=False, chunk_size=chunk_size)

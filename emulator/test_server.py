@@ -936,6 +936,86 @@ def t_recognize_errors(env):
     c.close()
 
 
+def t_fault_injection(env):
+    """hold_answers, reset_stream (now, at StopCapture, at END_STREAM), GOAWAY with a low
+    last_stream_id."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    cid = ctl("connections")["connections"][-1]["id"]
+    # hold_answers: the held event gets no answer until released; others are answered meanwhile.
+    ctl("hold_answers", name="Test.Held")
+    held = post_event(c, "Test", "Held")
+    other = post_event(c, "Test", "Other")
+    assert c.response(other)["status"] == 204
+    ctl("wait_for", what="requests", name="Held", count=1)
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        c.pump(0.05)
+    assert c.streams[held]["status"] is None, c.streams[held]
+    assert ctl("hold_answers", name="Test.Held", on=False)["holds"] == []
+    assert c.response(held)["status"] == 204
+    # reset_stream now: mid-audio, with a named code.
+    ctl("recognize_config", stop_capture_after_bytes=10**6)
+    sid, boundary = start_recognize(c, "NEAR_FIELD", f"dlg-{uuid.uuid4()}")
+    stream_audio(c, sid, UTTERANCE[:6400], 50.0)
+    ctl("wait_for", what="requests", name="Recognize", count=1)
+    r = ctl("reset_stream", name="SpeechRecognizer.Recognize", code="CANCEL")
+    assert r["stream"] == sid and r["code"] == 8, r
+    c.until(lambda: c.streams[sid]["reset"] is not None, what="RST_STREAM mid-audio")
+    assert c.streams[sid]["reset"] == 8 and c.streams[sid]["status"] == 200
+    rec = [x for x in ctl("log")["requests"] if x["stream"] == sid][-1]
+    assert "reset_stream 8" in rec["error"] and rec["audio_bytes"] > 0, rec
+    assert ctl.raw("reset_stream", name="Nothing.Open")["ok"] is False
+    # Armed for StopCapture: the StopCapture part arrives, then the reset.
+    ctl("recognize_config", stop_capture_after_bytes=3200)
+    ctl("reset_stream", name="Recognize", when="stop_capture")
+    sid, boundary = start_recognize(c, "NEAR_FIELD", f"dlg-{uuid.uuid4()}")
+    s = c.streams[sid]
+    stream_audio(c, sid, UTTERANCE[:32000], 50.0, until=lambda: s["reset"] is not None)
+    c.until(lambda: s["reset"] is not None, what="RST_STREAM after StopCapture")
+    assert s["reset"] == 2 and [h["name"] for h, _ in response_directives(s)] == ["StopCapture"], s
+    # Armed for the client's END_STREAM: StopCapture, then the reset instead of the Speak.
+    ctl("reset_stream", name="Recognize", when="end_stream", code=7)
+    sid, boundary = start_recognize(c, "NEAR_FIELD", f"dlg-{uuid.uuid4()}")
+    s = c.streams[sid]
+    stream_audio(c, sid, UTTERANCE[:32000], 50.0, until=lambda: has_directive(s, "StopCapture"))
+    assert has_directive(s, "StopCapture")
+    end_recognize(c, sid, boundary)
+    c.until(lambda: s["reset"] is not None, what="RST_STREAM at END_STREAM")
+    assert s["reset"] == 7 and [h["name"] for h, _ in response_directives(s)] == ["StopCapture"], s
+    rec = [x for x in ctl("log")["requests"] if x["stream"] == sid][-1]
+    assert rec["t_end"] is not None and "at end_stream" in rec["error"], rec
+    # One shot: the next turn is answered normally.
+    sid, boundary = start_recognize(c, "CLOSE_TALK", f"dlg-{uuid.uuid4()}")
+    stream_audio(c, sid, UTTERANCE[:3200], 50.0)
+    end_recognize(c, sid, boundary)
+    assert has_directive(c.response(sid), "Speak")
+    for bad in (dict(when="later"), dict(code="NOT_A_CODE"), dict(code=-1), dict(bogus=1)):
+        assert ctl.raw("reset_stream", **bad)["ok"] is False, bad
+    assert ctl.raw("hold_answers", on="yes")["ok"] is False
+    assert ctl.raw("goaway", last_stream_id=-1)["ok"] is False
+    # GOAWAY below an open stream: that one is refused and never answered; the one at the
+    # last_stream_id finishes.
+    ctl("hold_answers", name="*")
+    low = post_event(c, "Test", "Low")
+    high = post_event(c, "Test", "High")
+    ctl("wait_for", what="requests", name="High", count=1)
+    r = ctl("goaway", last_stream_id=low)
+    assert r["last_stream_id"] == low and r["refused"] == [high], (r, low, high)
+    c.until(lambda: c.goaway is not None and c.streams[high]["reset"] is not None, what="GOAWAY + reset")
+    assert c.goaway.last_stream_id == low and c.streams[high]["reset"] == 7
+    ctl("hold_answers", name="*", on=False)
+    assert c.response(low)["status"] == 204
+    recs = {x["stream"]: x for x in ctl("log")["requests"] if x["conn"] == cid}
+    assert recs[high]["status"] is None and "not processed" in recs[high]["error"], recs[high]
+    assert recs[low]["status"] == 204 and recs[low]["error"] is None, recs[low]
+    c.close()
+    ctl("reset")
+    assert ctl("recognize_config")["config"]["stop_capture_after_bytes"] == 32000
+
+
 def t_close_downchannel(env):
     c, dc, ctl = env["client"], env["dc"], env["srv"].ctl
     ctl("close_downchannel")
@@ -1147,7 +1227,7 @@ def t_stdin_eof(env):
 TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted_directives, t_auth,
          t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control,
          t_recognize_near_field, t_recognize_close_talk, t_recognize_variants, t_recognize_framing,
-         t_recognize_errors,
+         t_recognize_errors, t_fault_injection,
          t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
          t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]

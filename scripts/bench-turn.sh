@@ -31,8 +31,8 @@ OUT=$ROOT/target/bench-turn
 CERTS=$ROOT/target/bench-certs
 WAV=$ROOT/emulator/fixtures/utterance.wav
 MP3=$ROOT/emulator/fixtures/speak.mp3
-# A private build dir: c-examples/build/avs_assistant is shared with the test suite, which
-# rebuilds it against the debug library.
+# A private build dir, so that what is measured is this release build whatever the user last
+# built in c-examples/build/ (the test suite builds under target/c-examples-test/).
 APP=$OUT/build/avs_assistant
 TOKEN=bench-token
 UTTS=${BENCH_UTTERANCES:-5}

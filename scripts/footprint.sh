@@ -346,8 +346,8 @@ echo
 note "3b. peak heap of a whole voice turn: valgrind massif on c-examples' avs_assistant (release, x86_64)"
 APP_BUILD=$FP/c-build
 note "build: make -C c-examples BUILD=$APP_BUILD LIBDIR=$TD/release   (release library with --features alsa, the Makefile's"
-note "       native default, via its cargo rustc --crate-type staticlib --crate-type cdylib; a private BUILD dir since"
-note "       c-examples/build/avs_assistant is shared with the test suite)"
+note "       native default, via its cargo rustc --crate-type staticlib --crate-type cdylib; a private BUILD dir:"
+note "       c-examples/build/ is what the user built with make -C c-examples)"
 M_PEAK="" M_USEFUL="" M_LIBPEAK=""
 if run_logged "$FP/logs/make-c-examples.log" "${NICE[@]}" make -C "$ROOT/c-examples" BUILD="$APP_BUILD" LIBDIR="$TD/release"; then
     start_server

@@ -3,21 +3,68 @@
 
 mod common;
 use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Once;
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
-fn build() -> std::path::PathBuf {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let out = Command::new("make").args(["-C", "c-examples", "PROFILE=debug"]).current_dir(repo()).output().expect("make runs");
-        assert!(out.status.success(), "make failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    });
-    repo().join("c-examples/build/avs_assistant")
+/// Every file under `dir` with its modification time and length (empty if `dir` is missing).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, u64)> {
+    let mut files = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                todo.push(e.path());
+            } else {
+                files.insert(e.path(), (meta.modified().unwrap(), meta.len()));
+            }
+        }
+    }
+    files
+}
+
+/// Builds the C example with the debug library for `target` (None: native) where the suite
+/// keeps it, and returns the binary. `c-examples/build/` holds what `make -C c-examples` built
+/// for the user (README, demo.sh): the suite's debug builds must never replace it, so every
+/// build checks that nothing there changed.
+fn make_example(target: Option<&str>) -> PathBuf {
+    let user_build = repo().join("c-examples/build");
+    let before = snapshot(&user_build);
+    let dir = repo().join("target/c-examples-test").join(target.unwrap_or("native"));
+    let mut cmd = Command::new("make");
+    cmd.args(["-C", "c-examples", "PROFILE=debug"]).arg(format!("BUILD={}", dir.display())).current_dir(repo());
+    if let Some(t) = target {
+        cmd.arg(format!("TARGET={t}"));
+    }
+    let out = cmd.output().expect("make runs");
+    assert!(out.status.success(), "make failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(snapshot(&user_build), before, "the suite's build wrote into c-examples/build/, the user's build directory");
+    let bin = dir.join("avs_assistant");
+    assert!(!bin.starts_with(&user_build), "the suite's binary {} is in the user's build directory", bin.display());
+    bin
+}
+
+fn build() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| make_example(None)).clone()
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(build()).args(args).output().expect("avs_assistant runs");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The suite's example is a debug build kept out of `c-examples/build/`, so that after the tests
+/// the example a user runs or measures there is still the release one `make -C c-examples` made.
+#[test]
+fn the_suites_example_build_leaves_c_examples_build_alone() {
+    // make_example checks c-examples/build/ around the build; here, that the build happened.
+    let bin = build();
+    assert!(bin.is_file(), "{} built", bin.display());
 }
 
 #[test]
@@ -230,13 +277,7 @@ fn assistant_cross_built_for_arm_runs_a_voice_turn_under_qemu() {
             eprintln!("skipped {target}: {triple}-gcc or {qemu} not installed");
             continue;
         }
-        let out = Command::new("make")
-            .args(["-C", "c-examples", "PROFILE=debug", &format!("TARGET={target}")])
-            .current_dir(repo())
-            .output()
-            .expect("make runs");
-        assert!(out.status.success(), "{target}: make failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let bin = repo().join(format!("c-examples/build/{target}/avs_assistant"));
+        let bin = make_example(Some(target));
         let mut server = Server::start(&[]);
         server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 6400}));
         let speech = repo().join(format!("target/test-speech-{target}.mp3"));
