@@ -195,6 +195,10 @@ typedef enum {
    * the Speak was not delivered (AVS was told with `System.ExceptionEncountered`).
    */
   AVS_STATUS_ATTACHMENT_TOO_LARGE = 31,
+  /**
+   * The server reset the request's HTTP/2 stream (RST_STREAM) while the connection stayed up.
+   */
+  AVS_STATUS_STREAM_RESET = 32,
 } avs_status;
 
 /**

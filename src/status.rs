@@ -74,6 +74,8 @@ pub enum AvsStatus {
     /// A Speak's audio arrived before its directive and did not fit `attachment_buffer_bytes`:
     /// the Speak was not delivered (AVS was told with `System.ExceptionEncountered`).
     AttachmentTooLarge = 31,
+    /// The server reset the request's HTTP/2 stream (RST_STREAM) while the connection stayed up.
+    StreamReset = 32,
 }
 
 impl AvsStatus {
@@ -120,6 +122,7 @@ impl AvsStatus {
             AvsStatus::ClientFreed => c"the client was freed from inside a callback during this call",
             AvsStatus::Oversized => c"larger than the buffer can ever hold; nothing taken",
             AvsStatus::AttachmentTooLarge => c"Speak audio arrived before its directive and exceeded attachment_buffer_bytes",
+            AvsStatus::StreamReset => c"the server reset the request's stream",
         }
     }
 }
@@ -193,14 +196,14 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub(crate) const ALL: [AvsStatus; 32] = [
+    pub(crate) const ALL: [AvsStatus; 33] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
         AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
         AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat, AvsStatus::ClientFreed,
-        AvsStatus::Oversized, AvsStatus::AttachmentTooLarge,
+        AvsStatus::Oversized, AvsStatus::AttachmentTooLarge, AvsStatus::StreamReset,
     ];
 
     /// The status with this numeric value, if there is one.

@@ -275,6 +275,23 @@ fn a_replaced_token_leaves_no_copy_in_the_clients_memory() {
     drop(strings);
 }
 
+/// Callbacks that are all NULL, with `user_data`.
+fn no_callbacks(user_data: *mut c_void) -> AvsCallbacks {
+    AvsCallbacks {
+        user_data,
+        on_state: None,
+        on_directive: None,
+        on_attachment: None,
+        on_exception: None,
+        on_event_outcome: None,
+        on_log: None,
+        on_dialog_state: None,
+        on_expect_speech: None,
+        on_speak: None,
+        on_speech_audio: None,
+    }
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -306,12 +323,7 @@ fn free_from_inside_a_callback_is_deferred_and_reported() {
     };
     let cfg = default_config(&strings);
     let mut host = Box::new(Host { client: null_mut(), freed: false, outcomes: vec![] });
-    let mut cbs = recorder_callbacks(&mut Recorder::default());
-    cbs.user_data = &mut *host as *mut Host as *mut c_void;
-    cbs.on_state = Some(on_state);
-    cbs.on_event_outcome = Some(on_outcome);
-    cbs.on_log = None;
-    cbs.on_dialog_state = None;
+    let cbs = AvsCallbacks { on_state: Some(on_state), on_event_outcome: Some(on_outcome), ..no_callbacks(&mut *host as *mut Host as *mut c_void) };
     let mut ptr = null_mut();
     assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);
     host.client = ptr;
@@ -333,4 +345,37 @@ fn free_from_inside_a_callback_is_deferred_and_reported() {
     assert!(host.outcomes.iter().all(|o| o.1 == AvsStatus::Cancelled || o.1 == AvsStatus::Ok));
     assert_eq!(host.outcomes.iter().filter(|o| o.0 == id).count(), 1, "{:?}", host.outcomes);
     let _ = null::<u8>();
+}
+
+/// Item 7: a second thread calling in while a call is inside the client is refused (the guard is
+/// atomic: the old `Cell` made this a data race).
+#[test]
+fn a_call_from_another_thread_while_the_client_is_busy_is_refused() {
+    struct Host {
+        client: usize,
+        seen: Vec<AvsStatus>,
+    }
+    unsafe extern "C" fn on_state(ud: *mut c_void, _: AvsConnectionState, _: AvsStatus) {
+        let h = &mut *(ud as *mut Host);
+        let client = h.client;
+        // Another thread, while this one is inside avs_client_connect.
+        let st = std::thread::spawn(move || unsafe { avs_client_poll(client as *mut AvsClient, 0, null_mut()) }).join().unwrap();
+        h.seen.push(st);
+    }
+    let server = Server::start(&[]);
+    let strings = ConfigStrings {
+        endpoint: CString::new(server.endpoint()).unwrap(),
+        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
+        token: CString::new("test-token").unwrap(),
+    };
+    let cfg = default_config(&strings);
+    let mut host = Box::new(Host { client: 0, seen: vec![] });
+    let cbs = AvsCallbacks { on_state: Some(on_state), ..no_callbacks(&mut *host as *mut Host as *mut c_void) };
+    let mut ptr = null_mut();
+    assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);
+    host.client = ptr as usize;
+    assert_eq!(unsafe { avs_client_connect(ptr) }, AvsStatus::Ok);
+    assert_eq!(host.seen, vec![AvsStatus::Reentrant]);
+    assert_eq!(unsafe { avs_client_poll(ptr, 0, null_mut()) }, AvsStatus::Ok, "usable again once the call returned");
+    unsafe { avs_client_free(ptr) };
 }

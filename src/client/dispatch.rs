@@ -243,6 +243,8 @@ impl H2Handler for Dispatch<'_> {
                 let is_sync = slot == self.queue.sync_slot();
                 log!(self.host, self.shared.log_level, LogLevel::Info, "<- {} {} (stream {stream_id})", status, self.queue.label(slot));
                 if (200..300).contains(&status) {
+                    // Accepted: the next throttled event backs off from the base delay again.
+                    self.shared.event_backoff.reset();
                     if is_sync {
                         self.flags.synced = true;
                     } else if self.queue.host_visible(slot) {
@@ -290,8 +292,11 @@ impl H2Handler for Dispatch<'_> {
         let (kind, status, mode, timed_out) = (s.kind, s.status, s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
             let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
+            // A reset stream ends mid-part by nature; the reset itself is what gets reported.
             if let Err(e) = s.decoder.finish(&mut sink) {
-                log!(self.host, self.shared.log_level, LogLevel::Warn, "response on stream {stream_id} ended mid-part: {e:?}");
+                if error_code == 0 {
+                    log!(self.host, self.shared.log_level, LogLevel::Warn, "response on stream {stream_id} ended mid-part: {e:?}");
+                }
             }
             self.shared.speech.flush_unclaimed(&mut *self.host);
         }
@@ -369,10 +374,10 @@ impl Dispatch<'_> {
         self.shared.speech.flush_unclaimed(&mut *self.host);
         let reason = match status {
             200..=299 if error_code == 0 => AvsStatus::Ok,
+            _ if error_code != 0 && status < 300 => AvsStatus::StreamReset,
             0 => AvsStatus::ConnectionLost,
             429 | 500..=599 => AvsStatus::ServerBusy,
             403 => AvsStatus::TokenRejected,
-            _ if error_code != 0 && status < 300 => AvsStatus::ConnectionLost,
             _ => AvsStatus::HttpStatus,
         };
         if (400..600).contains(&status) {
@@ -447,10 +452,12 @@ impl Dispatch<'_> {
         }
         let reason = match status {
             0 if timed_out => AvsStatus::Timeout,
+            0 if error_code != 0 => AvsStatus::StreamReset,
             0 => AvsStatus::ConnectionLost,
             s if is_retryable(s) => AvsStatus::ServerBusy,
             _ => AvsStatus::HttpStatus,
         };
+        log!(self.host, self.shared.log_level, LogLevel::Warn, "{} given up after {attempts} attempts: {}", self.queue.label(slot), reason.text());
         self.queue.release(slot);
         if visible {
             self.host.event_outcome(id, reason, status);
