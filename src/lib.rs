@@ -18,3 +18,5 @@ pub mod client;
 pub mod ffi;
 #[cfg(feature = "alsa")]
 pub mod audio;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
