@@ -110,26 +110,10 @@ unsafe extern "C" fn reenter(ud: *mut c_void, _: AvsConnectionState, _: AvsStatu
 #[test]
 fn calls_from_inside_a_callback_are_refused() {
     let server = Server::start(&[]);
-    let strings = ConfigStrings {
-        endpoint: CString::new(server.endpoint()).unwrap(),
-        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
-        token: CString::new("test-token").unwrap(),
-    };
+    let strings = strings_for(&server, "test-token");
     let cfg = default_config(&strings);
     let mut r = Box::new(Reentry { client: null_mut(), seen: vec![] });
-    let cbs = AvsCallbacks {
-        user_data: &mut *r as *mut Reentry as *mut c_void,
-        on_state: Some(reenter),
-        on_directive: None,
-        on_attachment: None,
-        on_exception: None,
-        on_event_outcome: None,
-        on_log: None,
-        on_dialog_state: None,
-        on_expect_speech: None,
-        on_speak: None,
-        on_speech_audio: None,
-    };
+    let cbs = AvsCallbacks { on_state: Some(reenter), ..no_callbacks(&mut *r as *mut Reentry as *mut c_void) };
     let mut client = null_mut();
     assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut client) }, AvsStatus::Ok);
     r.client = client;

@@ -239,11 +239,7 @@ fn a_replaced_token_leaves_no_copy_in_the_clients_memory() {
     server.cmd(json!({"cmd": "set_token", "token": null}));
     let old = "OLD-SECRET-0123456789abcdef-0123456789abcdef";
     let mut region = vec![0u8; 0];
-    let strings = ConfigStrings {
-        endpoint: CString::new(server.endpoint()).unwrap(),
-        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
-        token: CString::new(old).unwrap(),
-    };
+    let strings = strings_for(&server, old);
     let mut cfg = default_config(&strings);
     let mut need = 0;
     assert_eq!(unsafe { avs_client_memory_required(&cfg, &mut need) }, AvsStatus::Ok);
@@ -275,23 +271,6 @@ fn a_replaced_token_leaves_no_copy_in_the_clients_memory() {
     drop(strings);
 }
 
-/// Callbacks that are all NULL, with `user_data`.
-fn no_callbacks(user_data: *mut c_void) -> AvsCallbacks {
-    AvsCallbacks {
-        user_data,
-        on_state: None,
-        on_directive: None,
-        on_attachment: None,
-        on_exception: None,
-        on_event_outcome: None,
-        on_log: None,
-        on_dialog_state: None,
-        on_expect_speech: None,
-        on_speak: None,
-        on_speech_audio: None,
-    }
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -316,11 +295,7 @@ fn free_from_inside_a_callback_is_deferred_and_reported() {
         (*(ud as *mut Host)).outcomes.push((id, st));
     }
     let server = Server::start(&[]);
-    let strings = ConfigStrings {
-        endpoint: CString::new(server.endpoint()).unwrap(),
-        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
-        token: CString::new("test-token").unwrap(),
-    };
+    let strings = strings_for(&server, "test-token");
     let cfg = default_config(&strings);
     let mut host = Box::new(Host { client: null_mut(), freed: false, outcomes: vec![] });
     let cbs = AvsCallbacks { on_state: Some(on_state), on_event_outcome: Some(on_outcome), ..no_callbacks(&mut *host as *mut Host as *mut c_void) };
@@ -363,11 +338,7 @@ fn a_call_from_another_thread_while_the_client_is_busy_is_refused() {
         h.seen.push(st);
     }
     let server = Server::start(&[]);
-    let strings = ConfigStrings {
-        endpoint: CString::new(server.endpoint()).unwrap(),
-        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
-        token: CString::new("test-token").unwrap(),
-    };
+    let strings = strings_for(&server, "test-token");
     let cfg = default_config(&strings);
     let mut host = Box::new(Host { client: 0, seen: vec![] });
     let cbs = AvsCallbacks { on_state: Some(on_state), ..no_callbacks(&mut *host as *mut Host as *mut c_void) };

@@ -227,19 +227,7 @@ impl TestClient {
         let mut cfg = default_config(&strings);
         tune(&mut cfg);
         let mut rec = Box::new(Recorder::default());
-        let cbs = AvsCallbacks {
-            user_data: &mut *rec as *mut Recorder as *mut c_void,
-            on_state: Some(on_state),
-            on_directive: Some(on_directive),
-            on_attachment: Some(on_attachment),
-            on_exception: Some(on_exception),
-            on_event_outcome: Some(on_outcome),
-            on_log: Some(on_log),
-            on_dialog_state: Some(on_dialog_state),
-            on_expect_speech: Some(on_expect_speech),
-            on_speak: Some(on_speak),
-            on_speech_audio: Some(on_speech_audio),
-        };
+        let cbs = recorder_callbacks(&mut rec);
         let mut ptr = std::ptr::null_mut();
         let st = unsafe { avs_client_new(&cfg, &cbs, &mut ptr) };
         if st != AvsStatus::Ok {
@@ -610,5 +598,31 @@ pub fn recorder_callbacks(rec: &mut Recorder) -> AvsCallbacks {
         on_expect_speech: Some(on_expect_speech),
         on_speak: Some(on_speak),
         on_speech_audio: Some(on_speech_audio),
+    }
+}
+
+/// Callbacks that are all NULL, with `user_data`.
+pub fn no_callbacks(user_data: *mut c_void) -> AvsCallbacks {
+    AvsCallbacks {
+        user_data,
+        on_state: None,
+        on_directive: None,
+        on_attachment: None,
+        on_exception: None,
+        on_event_outcome: None,
+        on_log: None,
+        on_dialog_state: None,
+        on_expect_speech: None,
+        on_speak: None,
+        on_speech_audio: None,
+    }
+}
+
+/// The strings of a config for `server` with the test CA and `token`.
+pub fn strings_for(server: &Server, token: &str) -> ConfigStrings {
+    ConfigStrings {
+        endpoint: CString::new(server.endpoint()).unwrap(),
+        ca_file: CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
+        token: CString::new(token).unwrap(),
     }
 }
