@@ -1,8 +1,14 @@
 //! TLS 1.2+ with mbedTLS over a [`Connection`]: ALPN `h2` required, the server certificate and its
 //! host name always verified against the configured CA bundle. A verification failure is an error
 //! that names the problem; there is no fallback to an unverified session.
+//!
+//! An endpoint given as an IP address is matched against the certificate's iPAddress
+//! subjectAltNames only (RFC 6125 §6.2.1; mbedTLS 2.28 matches dNSName entries only), by
+//! [`verify_ip`]; a name is matched by mbedTLS against dNSName entries (or the CN without SANs).
 
 use std::mem::ManuallyDrop;
+use std::net::IpAddr;
+use std::os::raw::{c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -176,12 +182,74 @@ impl Io for NetIo {
     }
 }
 
+/// The address an IP-literal endpoint's certificate must name, in network byte order.
+struct ExpectedIp {
+    octets: [u8; 16],
+    len: usize,
+}
+
+impl ExpectedIp {
+    fn new(ip: IpAddr) -> Self {
+        let mut octets = [0u8; 16];
+        let len = match ip {
+            IpAddr::V4(a) => {
+                octets[..4].copy_from_slice(&a.octets());
+                4
+            }
+            IpAddr::V6(a) => {
+                octets = a.octets();
+                16
+            }
+        };
+        ExpectedIp { octets, len }
+    }
+}
+
+/// mbedTLS verify callback for IP-literal endpoints: the leaf (depth 0) must carry an iPAddress
+/// subjectAltName (`[7]` primitive, the raw 4 or 16 octets) equal to the endpoint's address.
+/// mbedTLS 2.28 keeps every SAN entry in `subject_alt_names` with its tag byte and content (it
+/// only interprets dNSName and otherName). A DNS-name SAN spelling the address, or the CN, never
+/// counts. Otherwise the CN-mismatch flag is set, so the handshake fails as "host name mismatch".
+/// Reads plain C data only: cannot panic.
+unsafe extern "C" fn verify_ip(p: *mut c_void, crt: *mut mbedtls_sys::x509_crt, depth: c_int, flags: *mut u32) -> c_int {
+    if depth != 0 {
+        return 0;
+    }
+    if p.is_null() || crt.is_null() || flags.is_null() {
+        return mbedtls_sys::ERR_X509_BAD_INPUT_DATA;
+    }
+    let want = &*(p as *const ExpectedIp);
+    const IP_SAN_TAG: c_int = mbedtls_sys::ASN1_CONTEXT_SPECIFIC | mbedtls_sys::X509_SAN_IP_ADDRESS;
+    let mut matched = false;
+    if (*crt).ext_types & mbedtls_sys::OID_X509_EXT_SUBJECT_ALT_NAME != 0 {
+        let mut cur: *const mbedtls_sys::x509_sequence = &(*crt).subject_alt_names;
+        while !cur.is_null() {
+            let buf = &(*cur).buf;
+            if buf.tag == IP_SAN_TAG
+                && buf.len == want.len
+                && !buf.p.is_null()
+                && std::slice::from_raw_parts(buf.p, buf.len) == &want.octets[..want.len]
+            {
+                matched = true;
+                break;
+            }
+            cur = (*cur).next;
+        }
+    }
+    if !matched {
+        *flags |= mbedtls_sys::X509_BADCERT_CN_MISMATCH as u32;
+    }
+    0
+}
+
 /// One TLS session over one byte stream, non-blocking.
 pub struct TlsStream {
     ctx: ManuallyDrop<Context<NetIo>>,
     pool: NonNull<Pool>,
     fd: Option<i32>,
     established: bool,
+    /// For an IP-literal endpoint: what [`verify_ip`] checks (mbedTLS holds a pointer to it).
+    _expected_ip: Option<Box<ExpectedIp>>,
 }
 
 impl Drop for TlsStream {
@@ -217,7 +285,8 @@ fn is_want(e: &mbedtls::Error) -> bool {
 }
 
 impl TlsStream {
-    /// Starts the handshake with `host` (used for SNI and certificate host-name verification).
+    /// Starts the handshake with `host` (used for SNI and certificate host-name verification; an
+    /// IP address is sent without SNI, RFC 6066 §3, and verified by [`verify_ip`]).
     pub fn start(config: &TlsConfig, conn: Box<dyn Connection>, host: &str) -> Result<Self, TlsError> {
         let fd = conn.fd();
         let _scope = mem::Scope::enter(config.pool.as_ptr());
@@ -227,12 +296,33 @@ impl TlsStream {
         let raw: *mut mbedtls_sys::ssl_context = (&mut *ctx).into();
         // SAFETY: `raw` points at the context just initialised; only two pointers are read.
         let unusable = unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() };
-        let mut stream = TlsStream { ctx, pool: config.pool, fd, established: false };
+        let expected_ip = host.parse::<IpAddr>().ok().map(|ip| Box::new(ExpectedIp::new(ip)));
+        let mut stream = TlsStream { ctx, pool: config.pool, fd, established: false, _expected_ip: None };
         if unusable {
             return Err(TlsError::NoMemory);
         }
+        let name = match expected_ip {
+            Some(want) => {
+                let p = &*want as *const ExpectedIp as *mut c_void;
+                // The context moved into `stream`: point at it there.
+                let raw: *mut mbedtls_sys::ssl_context = (&mut *stream.ctx).into();
+                // SAFETY: `raw` is the live context; `want` is kept in the stream, at a fixed
+                // (boxed) address, as long as the context that points at it. Setting the host
+                // name to NULL is mbedTLS's documented way to skip its name check (ours replaces
+                // it); without that call 2.28.10 refuses to verify.
+                unsafe {
+                    mbedtls_sys::ssl_set_verify(raw, Some(verify_ip), p);
+                    if mbedtls_sys::ssl_set_hostname(raw, std::ptr::null()) != 0 {
+                        return Err(TlsError::Protocol("cannot clear the TLS host name".into()));
+                    }
+                }
+                stream._expected_ip = Some(want);
+                None
+            }
+            None => Some(host),
+        };
         let io = NetIo { conn, last_error: None };
-        match stream.ctx.establish(io, Some(host)) {
+        match stream.ctx.establish(io, name) {
             Ok(()) => {
                 stream.finish_handshake()?;
             }
@@ -286,6 +376,11 @@ impl TlsStream {
             ];
             for (flag, what) in named {
                 if flags.contains(flag) {
+                    let what = if flag == VerifyError::CERT_CN_MISMATCH && self._expected_ip.is_some() {
+                        "host name mismatch (no iPAddress subjectAltName for this address)"
+                    } else {
+                        what
+                    };
                     if !text.is_empty() {
                         text.push_str(", ");
                     }
