@@ -73,3 +73,132 @@ fn dns_name_endpoint_never_matches_an_ip_san() {
     let mut c = client_for(&format!("https://localhost:{}", server.port), |_| {});
     assert_certificate_rejected(&mut c, "IP:127.0.0.1 only for localhost");
 }
+
+// ---------------------------------------------------------------- every resolved address
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering::Relaxed};
+
+/// The black hole's port for `black-hole-first.avs.test`.
+static BLACK_HOLE_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// Names of these tests' own (the server certificate covers `*.avs.test`). The server listens on
+/// 127.0.0.1 only, so `::1` at its port refuses.
+fn test_resolver(host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+    let v4 = SocketAddr::from(([127, 0, 0, 1], port));
+    let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+    match host {
+        "dead-first.avs.test" | "all-dead.avs.test" => Some(vec![v6, v4]),
+        "black-hole-first.avs.test" => Some(vec![SocketAddr::from(([127, 0, 0, 1], BLACK_HOLE_PORT.load(Relaxed))), v4]),
+        _ => None,
+    }
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Two failed attempts, each reported as CONNECT_FAILED and followed by a back-off.
+fn assert_connect_fails_and_backs_off(c: &mut TestClient) {
+    c.connect();
+    let ok = c.poll_until(SECS(10), |r, _| {
+        r.states.iter().filter(|s| s.0 == AvsConnectionState::WaitingToRetry && s.1 == AvsStatus::ConnectFailed).count() >= 2
+    });
+    assert!(ok, "states {:?}; logs {:#?}", reasons(c), c.rec.logs);
+    assert!(!c.rec.states.iter().any(|s| s.0 == AvsConnectionState::Connected));
+    assert!(c.log_contains("reconnecting in"), "{:#?}", c.rec.logs);
+}
+
+#[test]
+fn dns_failure_is_connect_failed_with_the_name_and_back_off() {
+    let mut c = client_for("https://nonexistent.invalid", |_| {});
+    assert_connect_fails_and_backs_off(&mut c);
+    assert!(c.log_contains("cannot resolve nonexistent.invalid"), "{:#?}", c.rec.logs);
+}
+
+#[test]
+fn refused_connection_is_connect_failed_naming_the_address() {
+    let port = closed_port();
+    let mut c = client_for(&format!("https://localhost:{port}"), |_| {});
+    assert_connect_fails_and_backs_off(&mut c);
+    let named = format!("127.0.0.1:{port}: Connection refused");
+    assert!(c.log_contains(&named), "no {named:?} in {:#?}", c.rec.logs);
+}
+
+#[test]
+fn every_address_failing_is_reported_address_by_address() {
+    avs::transport::io::set_test_resolver(test_resolver);
+    let port = closed_port();
+    let mut c = client_for(&format!("https://all-dead.avs.test:{port}"), |_| {});
+    assert_connect_fails_and_backs_off(&mut c);
+    for named in [format!("[::1]:{port}: Connection refused"), format!("127.0.0.1:{port}: Connection refused")] {
+        assert!(c.log_contains(&named), "no {named:?} in {:#?}", c.rec.logs);
+    }
+}
+
+#[test]
+fn a_dead_first_address_connects_through_the_second() {
+    avs::transport::io::set_test_resolver(test_resolver);
+    let server = Server::start(&[]);
+    let mut c = client_for(&format!("https://dead-first.avs.test:{}", server.port), |_| {});
+    connects_and_sends(&mut c);
+    assert!(!c.rec.states.iter().any(|s| s.1 != AvsStatus::Ok), "moved on without a failure: {:?}", reasons(&c));
+}
+
+/// Polls the way the header tells a host to: waits on `avs_client_fds` (for writability too when
+/// asked) for up to the `next_ms` the last poll returned, no sooner.
+fn poll_like_a_host(c: &mut TestClient, timeout: Duration, pred: impl Fn(&Recorder, AvsConnectionState) -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        let next = c.poll();
+        if pred(&c.rec, c.state()) {
+            return true;
+        }
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let mut fds = [0i32; 4];
+        let mut n = 0usize;
+        let mut wants_write = false;
+        assert_eq!(unsafe { avs_client_fds(c.ptr, fds.as_mut_ptr(), 4, &mut n, &mut wants_write) }, AvsStatus::Ok);
+        let events = libc::POLLIN | if wants_write { libc::POLLOUT } else { 0 };
+        let mut pfds: Vec<libc::pollfd> = fds[..n].iter().map(|&fd| libc::pollfd { fd, events, revents: 0 }).collect();
+        let wait = (next as u128).min(left.as_millis()) as i32;
+        unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, wait) };
+    }
+}
+
+#[test]
+fn a_black_hole_first_address_gets_its_share_of_the_connect_time_then_the_next_one() {
+    avs::transport::io::set_test_resolver(test_resolver);
+    // A listener that never accepts, its one-connection backlog filled: further SYNs go
+    // unanswered, so a connect to it neither completes nor fails.
+    let hole = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    let addr = libc::sockaddr_in { sin_family: libc::AF_INET as _, sin_port: 0, sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([127, 0, 0, 1]) }, sin_zero: [0; 8] };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let mut bound = addr;
+    unsafe {
+        assert_eq!(libc::bind(hole, &addr as *const _ as *const libc::sockaddr, len), 0);
+        assert_eq!(libc::listen(hole, 0), 0);
+        assert_eq!(libc::getsockname(hole, &mut bound as *mut _ as *mut libc::sockaddr, &mut len), 0);
+    }
+    let hole_port = u16::from_be(bound.sin_port);
+    let _filler = std::net::TcpStream::connect(("127.0.0.1", hole_port)).unwrap();
+    let probe = std::net::TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], hole_port)), Duration::from_millis(300));
+    assert!(probe.is_err(), "the black hole answered: {probe:?}");
+    BLACK_HOLE_PORT.store(hole_port, Relaxed);
+
+    let server = Server::start(&[]);
+    let mut c = client_for(&format!("https://black-hole-first.avs.test:{}", server.port), |cfg| cfg.connect_timeout_ms = 4000);
+    let t0 = std::time::Instant::now();
+    c.connect();
+    let ok = poll_like_a_host(&mut c, SECS(6), |_, st| st == AvsConnectionState::Connected);
+    let took = t0.elapsed();
+    assert!(ok, "not connected; states {:?}; logs {:#?}", reasons(&c), c.rec.logs);
+    // Two addresses: the first gets half of the 4 s, then the second connects at once.
+    assert!(took >= Duration::from_millis(1900) && took < Duration::from_millis(3500), "connected after {took:?}");
+    let id = c.send("Test", "Hello", "{}").unwrap();
+    assert_eq!(c.wait_outcome(id, SECS(5)), (AvsStatus::Ok, 204));
+    unsafe { libc::close(hole) };
+}

@@ -35,6 +35,8 @@ pub enum TlsError {
     NoMemory,
     /// Any other TLS failure (handshake alert, protocol error), with mbedTLS's description.
     Protocol(String),
+    /// The byte stream never connected: every address tried, and why each failed.
+    Connect(String),
     /// The byte stream under TLS failed or closed.
     Io(IoError),
 }
@@ -47,6 +49,7 @@ impl std::fmt::Display for TlsError {
             TlsError::NoH2 => write!(f, "server did not negotiate ALPN h2"),
             TlsError::NoMemory => write!(f, "TLS out of memory"),
             TlsError::Protocol(s) => write!(f, "TLS error: {s}"),
+            TlsError::Connect(s) => write!(f, "could not connect: {s}"),
             TlsError::Io(IoError::Closed) => write!(f, "connection closed by peer"),
             TlsError::Io(IoError::Failed(errno)) => write!(f, "network error: {}", super::io::describe_errno(*errno)),
             TlsError::Io(IoError::WouldBlock) => write!(f, "would block"),
@@ -151,11 +154,31 @@ pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
     }
 }
 
+/// What went wrong below TLS, kept outside the I/O adapter: the mbedtls crate drops the adapter
+/// (and the connection) as soon as a handshake step fails, before the error is described.
+#[derive(Default)]
+struct NetStatus {
+    last_error: std::cell::Cell<Option<IoError>>,
+    /// The connection's [`Connection::failure_report`] at that moment.
+    report: std::cell::Cell<Option<String>>,
+    /// The last call would block on sending.
+    want_write: std::cell::Cell<bool>,
+}
+
 /// Adapts a [`Connection`] to mbedTLS's I/O callbacks.
 struct NetIo {
     conn: Box<dyn Connection>,
-    /// The last error below TLS, kept so that a failure can be reported as what it was.
-    last_error: Option<IoError>,
+    /// Owned by the stream, which outlives the context holding this adapter.
+    status: *const NetStatus,
+}
+
+impl NetIo {
+    fn failed(&mut self, e: IoError) {
+        // SAFETY: `status` is boxed in the TlsStream, which drops the context (and this) first.
+        let status = unsafe { &*self.status };
+        status.last_error.set(Some(e));
+        status.report.set(self.conn.failure_report());
+    }
 }
 
 impl Io for NetIo {
@@ -164,7 +187,7 @@ impl Io for NetIo {
             Ok(n) => Ok(n),
             Err(IoError::WouldBlock) => Err(codes::SslWantRead.into()),
             Err(e) => {
-                self.last_error = Some(e);
+                self.failed(e);
                 Err(codes::NetRecvFailed.into())
             }
         }
@@ -175,7 +198,7 @@ impl Io for NetIo {
             Ok(n) => Ok(n),
             Err(IoError::WouldBlock) => Err(codes::SslWantWrite.into()),
             Err(e) => {
-                self.last_error = Some(e);
+                self.failed(e);
                 Err(codes::NetSendFailed.into())
             }
         }
@@ -246,7 +269,7 @@ unsafe extern "C" fn verify_ip(p: *mut c_void, crt: *mut mbedtls_sys::x509_crt, 
 pub struct TlsStream {
     ctx: ManuallyDrop<Context<NetIo>>,
     pool: NonNull<Pool>,
-    fd: Option<i32>,
+    status: Box<NetStatus>,
     established: bool,
     /// For an IP-literal endpoint: what [`verify_ip`] checks (mbedTLS holds a pointer to it).
     _expected_ip: Option<Box<ExpectedIp>>,
@@ -288,7 +311,6 @@ impl TlsStream {
     /// Starts the handshake with `host` (used for SNI and certificate host-name verification; an
     /// IP address is sent without SNI, RFC 6066 §3, and verified by [`verify_ip`]).
     pub fn start(config: &TlsConfig, conn: Box<dyn Connection>, host: &str) -> Result<Self, TlsError> {
-        let fd = conn.fd();
         let _scope = mem::Scope::enter(config.pool.as_ptr());
         let mut ctx = ManuallyDrop::new(Context::new(Arc::clone(&config.config)));
         // Context::new ignores mbedtls_ssl_setup's result; when allocating the record buffers
@@ -297,7 +319,7 @@ impl TlsStream {
         // SAFETY: `raw` points at the context just initialised; only two pointers are read.
         let unusable = unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() };
         let expected_ip = host.parse::<IpAddr>().ok().map(|ip| Box::new(ExpectedIp::new(ip)));
-        let mut stream = TlsStream { ctx, pool: config.pool, fd, established: false, _expected_ip: None };
+        let mut stream = TlsStream { ctx, pool: config.pool, status: Box::default(), established: false, _expected_ip: None };
         if unusable {
             return Err(TlsError::NoMemory);
         }
@@ -321,12 +343,12 @@ impl TlsStream {
             }
             None => Some(host),
         };
-        let io = NetIo { conn, last_error: None };
+        let io = NetIo { conn, status: &*stream.status };
         match stream.ctx.establish(io, name) {
             Ok(()) => {
                 stream.finish_handshake()?;
             }
-            Err(e) if is_want(&e) => {}
+            Err(e) if is_want(&e) => stream.status.want_write.set(e.high_level() == Some(codes::SslWantWrite)),
             Err(e) => return Err(stream.describe(e)),
         }
         Ok(stream)
@@ -343,7 +365,10 @@ impl TlsStream {
                 self.finish_handshake()?;
                 Ok(true)
             }
-            Err(e) if is_want(&e) => Ok(false),
+            Err(e) if is_want(&e) => {
+                self.status.want_write.set(e.high_level() == Some(codes::SslWantWrite));
+                Ok(false)
+            }
             Err(e) => Err(self.describe(e)),
         }
     }
@@ -395,8 +420,11 @@ impl TlsStream {
         if out_of_memory(&e) {
             return TlsError::NoMemory;
         }
-        if let Some(io) = self.ctx.io().and_then(|io| io.last_error) {
-            return TlsError::Io(io);
+        if let Some(io) = self.status.last_error.get() {
+            return match self.status.report.take() {
+                Some(report) => TlsError::Connect(report),
+                None => TlsError::Io(io),
+            };
         }
         match e.high_level() {
             Some(codes::SslPeerCloseNotify | codes::SslConnEof) => TlsError::Io(IoError::Closed),
@@ -432,7 +460,18 @@ impl TlsStream {
 
     /// The socket descriptor under this session, if the network has one.
     pub fn fd(&self) -> Option<i32> {
-        self.fd
+        self.ctx.io().and_then(|io| io.conn.fd())
+    }
+
+    /// Whether the last call stopped because the socket could not take more bytes (then wait
+    /// for it to become writable; during the handshake, also for the connect to complete).
+    pub fn wants_write(&self) -> bool {
+        self.status.want_write.get()
+    }
+
+    /// While connecting: when to call again even if the socket stays quiet.
+    pub fn wake_in_ms(&self) -> Option<u64> {
+        self.ctx.io().and_then(|io| io.conn.wake_in_ms())
     }
 }
 
