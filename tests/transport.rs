@@ -202,3 +202,114 @@ fn a_black_hole_first_address_gets_its_share_of_the_connect_time_then_the_next_o
     assert_eq!(c.wait_outcome(id, SECS(5)), (AvsStatus::Ok, 204));
     unsafe { libc::close(hole) };
 }
+
+// ---------------------------------------------------------------- 1-byte socket I/O
+
+mod one_byte {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    /// Host I/O over real sockets that moves at most one byte per call.
+    pub struct Net {
+        pub socks: Vec<Option<TcpStream>>,
+        pub sends: usize,
+        pub recvs: usize,
+    }
+
+    pub unsafe extern "C" fn connect(ud: *mut std::ffi::c_void, host: *const std::os::raw::c_char, port: u16) -> isize {
+        let net = &mut *(ud as *mut Net);
+        let host = std::ffi::CStr::from_ptr(host).to_str().unwrap();
+        match TcpStream::connect((host, port)) {
+            Ok(s) => {
+                s.set_nonblocking(true).unwrap();
+                s.set_nodelay(true).unwrap();
+                net.socks.push(Some(s));
+                (net.socks.len() - 1) as isize
+            }
+            Err(_) => AVS_IO_ERROR,
+        }
+    }
+
+    pub unsafe extern "C" fn send(ud: *mut std::ffi::c_void, h: isize, data: *const u8, len: usize) -> isize {
+        let net = &mut *(ud as *mut Net);
+        match net.socks[h as usize].as_mut().unwrap().write(std::slice::from_raw_parts(data, len.min(1))) {
+            Ok(n) => {
+                net.sends += 1;
+                n as isize
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => AVS_IO_WOULD_BLOCK,
+            Err(_) => AVS_IO_ERROR,
+        }
+    }
+
+    pub unsafe extern "C" fn recv(ud: *mut std::ffi::c_void, h: isize, buf: *mut u8, len: usize) -> isize {
+        let net = &mut *(ud as *mut Net);
+        match net.socks[h as usize].as_mut().unwrap().read(std::slice::from_raw_parts_mut(buf, len.min(1))) {
+            Ok(n) => {
+                net.recvs += 1;
+                n as isize
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => AVS_IO_WOULD_BLOCK,
+            Err(_) => AVS_IO_ERROR,
+        }
+    }
+
+    pub unsafe extern "C" fn close(ud: *mut std::ffi::c_void, h: isize) {
+        let net = &mut *(ud as *mut Net);
+        net.socks[h as usize] = None;
+    }
+}
+
+#[test]
+fn one_byte_socket_reads_and_writes_connect_synchronize_send_and_run_a_voice_turn() {
+    let mut server = Server::start(&[]);
+    let mut net = Box::new(one_byte::Net { socks: Vec::new(), sends: 0, recvs: 0 });
+    let io = AvsIo {
+        user_data: &mut *net as *mut one_byte::Net as *mut std::ffi::c_void,
+        connect: Some(one_byte::connect),
+        send: Some(one_byte::send),
+        recv: Some(one_byte::recv),
+        close: Some(one_byte::close),
+    };
+    let mut c = client_for(&server.endpoint(), |cfg| {
+        cfg.io = &io;
+        cfg.audio_ring_bytes = 64000;
+    });
+    c.connect();
+    c.wait_connected();
+    assert_eq!(server.event_names(), ["System.SynchronizeState"]);
+    let id = c.send("Test", "OneByte", "{\"a\":1}").unwrap();
+    assert_eq!(c.wait_outcome(id, SECS(10)), (AvsStatus::Ok, 204));
+
+    // A CLOSE_TALK turn: the whole utterance up, the Speak's MP3 down, a byte per call.
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    assert_eq!(c.start_turn(AvsProfile::CloseTalk, None), AvsStatus::Ok);
+    for frame in pcm.chunks(320) {
+        let until = std::time::Instant::now() + SECS(10);
+        while c.write_audio(frame) == AvsStatus::RingFull {
+            assert!(std::time::Instant::now() < until, "ring never drained");
+            c.poll();
+        }
+        c.poll();
+    }
+    assert_eq!(unsafe { avs_client_end_audio(c.ptr) }, AvsStatus::Ok);
+    assert!(c.poll_until(SECS(30), |r, _| r.speech_done.len() == 1), "no Speak audio; logs {:#?}", c.rec.logs);
+    let mp3 = std::fs::read(fixture("speak.mp3")).unwrap();
+    assert!(c.rec.speech_audio.values().next().unwrap() == &mp3, "the Speak's MP3, byte for byte");
+    let recs: Vec<Value> = server.requests().into_iter().filter(|r| r["event"]["name"] == "Recognize").collect();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["audio_bytes"], json!(pcm.len()));
+    assert!(recs[0]["validation_error"].is_null(), "{}", recs[0]);
+    c.play_speaks();
+    let until = std::time::Instant::now() + SECS(10);
+    while server.event_names().len() < 5 {
+        c.poll();
+        assert!(std::time::Instant::now() < until, "events: {:?}", server.event_names());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let names = server.event_names();
+    assert!(names.ends_with(&["SpeechSynthesizer.SpeechStarted".into(), "SpeechSynthesizer.SpeechFinished".into()]), "{names:?}");
+    assert!(net.sends > pcm.len() && net.recvs > mp3.len(), "a byte per call: {} sends, {} receives", net.sends, net.recvs);
+    assert_eq!(net.socks.len(), 1, "one connection all along");
+}
