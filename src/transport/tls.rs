@@ -479,13 +479,18 @@ impl TlsStream {
 /// (third_party/mbedtls-sys-auto), so every allocation it makes goes through one pair of
 /// process-wide hooks. They draw from the [`Pool`] of the client whose call is running on this
 /// thread ([`Scope`]): each TLS configuration and session enters its client's scope around every
-/// call into mbedTLS, its drop included. Outside any scope the hooks fall back to the C heap.
+/// call into mbedTLS, its drop included. Outside any scope allocations come from the C heap. A
+/// free goes to the live pool that holds the block whatever the current scope (see
+/// [`free_to_owner`](crate::transport::pool::free_to_owner)), and to the C heap only when no pool
+/// holds it.
 pub mod mem {
     use std::cell::Cell;
     use std::os::raw::{c_int, c_void};
+    use std::panic::AssertUnwindSafe;
+    use std::ptr::NonNull;
     use std::sync::Once;
 
-    use crate::transport::pool::{Counters, Pool};
+    use crate::transport::pool::{free_to_owner, with_pool, Counters, Pool};
 
     static COUNTERS: Counters = Counters::new();
 
@@ -504,7 +509,7 @@ pub mod mem {
     }
 
     fn refuse() -> *mut c_void {
-        REFUSED.with(|r| r.set(r.get() + 1));
+        let _ = REFUSED.try_with(|r| r.set(r.get() + 1));
         std::ptr::null_mut()
     }
 
@@ -559,19 +564,27 @@ pub mod mem {
         }
     }
 
+    /// The pool of the scope current on this thread (null outside any, or while the thread's
+    /// locals are being torn down).
+    fn current() -> *mut Pool {
+        CURRENT.try_with(|c| c.get()).unwrap_or(std::ptr::null_mut())
+    }
+
+    // The hooks are called from C: no panic may unwind out of them. Every path that could
+    // panic (a corrupted pool's bounds checks) runs under `catch_unwind`; a caught panic refuses
+    // the allocation, or leaks the block being freed.
+
     unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-        let pool = CURRENT.with(|c| c.get());
-        if pool.is_null() {
-            return libc::calloc(n, size);
-        }
+        let Some(pool) = NonNull::new(current()) else { return libc::calloc(n, size) };
         let Some(total) = n.checked_mul(size) else { return refuse() };
-        // SAFETY: the scope's pool is alive (Scope::enter's contract) and used by this thread only.
-        match COUNTERS.alloc(&mut *pool, total) {
-            Some(p) => {
+        // SAFETY: the scope's pool is alive (Scope::enter's contract).
+        let got = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { with_pool(pool, |p| COUNTERS.alloc(p, total)) }));
+        match got {
+            Ok(Some(p)) => {
                 std::ptr::write_bytes(p.as_ptr(), 0, total);
                 p.as_ptr() as *mut c_void
             }
-            None => refuse(),
+            _ => refuse(),
         }
     }
 
@@ -579,13 +592,62 @@ pub mod mem {
         if p.is_null() {
             return;
         }
-        let pool = CURRENT.with(|c| c.get());
-        // SAFETY: as in calloc.
-        if let Some(pool) = pool.as_mut().filter(|pool| pool.owns(p as *const u8)) {
-            COUNTERS.free(pool, p as *const u8);
-            return;
+        // Whichever client's scope is current (or none), a block from a live pool goes back to
+        // that pool; only what no pool holds was libc's.
+        let pooled = std::panic::catch_unwind(|| free_to_owner(current(), p as *const u8, &COUNTERS)).unwrap_or(true);
+        if !pooled {
+            libc::free(p)
         }
-        // Allocated outside any client's scope (before the hooks, or by other users of mbedTLS).
-        libc::free(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mem::{self, Scope};
+    use crate::transport::pool::{Pool, PoolBox};
+
+    extern "C" {
+        fn mbedtls_calloc(n: usize, size: usize) -> *mut std::os::raw::c_void;
+        fn mbedtls_free(p: *mut std::os::raw::c_void);
+    }
+
+    #[test]
+    fn a_block_freed_outside_its_scope_goes_back_to_its_pool() {
+        let a = PoolBox::new(Pool::new(4096));
+        let b = PoolBox::new(Pool::new(4096));
+        let (p, q) = {
+            let _scope = Scope::enter(a.ptr().as_ptr());
+            unsafe { (mbedtls_calloc(1, 100), mbedtls_calloc(1, 200)) }
+        };
+        assert!(!p.is_null() && !q.is_null());
+        assert_eq!(a.stats().live, 112 + 208);
+        // No scope at all, then another client's: both still belong to `a`, not to libc.
+        unsafe { mbedtls_free(p) };
+        {
+            let _scope = Scope::enter(b.ptr().as_ptr());
+            unsafe { mbedtls_free(q) };
+        }
+        assert_eq!(a.stats().live, 0, "returned to their pool");
+        assert_eq!(b.stats().live, 0);
+        // What libc allocated (outside any scope) still goes back to libc.
+        let r = unsafe { mbedtls_calloc(3, 10) };
+        assert!(!r.is_null() && a.stats().live == 0, "from libc, not the pool");
+        unsafe { mbedtls_free(r) };
+        let _ = mem::stats();
+    }
+
+    #[test]
+    fn a_panic_in_the_allocator_refuses_the_allocation_instead_of_unwinding_into_c() {
+        let a = PoolBox::new(Pool::new(4096));
+        let _scope = Scope::enter(a.ptr().as_ptr());
+        let p = unsafe { mbedtls_calloc(1, 16) } as *mut u8;
+        assert!(!p.is_null());
+        // Corrupt the free block's header behind it (as a stray write in C would): too small,
+        // and its successor far outside the arena, which the pool's bounds check turns into a
+        // panic.
+        unsafe { (p.add(16) as *mut [u32; 2]).write([1, 1_000_000]) };
+        let q = unsafe { mbedtls_calloc(1, 64) };
+        assert!(q.is_null(), "refused");
+        assert!(mem::refused_since_scope());
     }
 }
