@@ -313,3 +313,45 @@ fn one_byte_socket_reads_and_writes_connect_synchronize_send_and_run_a_voice_tur
     assert!(net.sends > pcm.len() && net.recvs > mp3.len(), "a byte per call: {} sends, {} receives", net.sends, net.recvs);
     assert_eq!(net.socks.len(), 1, "one connection all along");
 }
+
+// ---------------------------------------------------------------- secrets in pool memory
+
+fn find(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
+}
+
+#[test]
+fn no_copy_of_the_token_stays_in_the_pools_once_the_connection_is_gone() {
+    let server = Server::start(&[]);
+    // The client in host memory, so that its pools are found among the live ones by address.
+    let strings = ConfigStrings {
+        endpoint: std::ffi::CString::new(server.endpoint()).unwrap(),
+        ca_file: std::ffi::CString::new(certs().join("ca.pem").to_str().unwrap()).unwrap(),
+        token: std::ffi::CString::new("test-token").unwrap(),
+    };
+    let mut need = 0;
+    assert_eq!(unsafe { avs_client_memory_required(&default_config(&strings), &mut need) }, AvsStatus::Ok);
+    let mut host = vec![0u8; need];
+    let (base, len) = (host.as_mut_ptr(), host.len());
+    let mut c = client_for(&server.endpoint(), |cfg| {
+        cfg.memory = base as *mut std::ffi::c_void;
+        cfg.memory_bytes = len;
+    });
+    c.connect();
+    c.wait_connected();
+    for i in 0..3 {
+        let id = c.send("Test", "Secret", &format!("{{\"n\":{i}}}")).unwrap();
+        assert_eq!(c.wait_outcome(id, SECS(5)), (AvsStatus::Ok, 204));
+    }
+    assert_eq!(unsafe { avs_client_disconnect(c.ptr) }, AvsStatus::Ok);
+    c.poll();
+    assert_eq!(c.state(), AvsConnectionState::Disconnected);
+
+    let arenas = avs::transport::pool::live_arenas_within(base as usize, len);
+    assert_eq!(arenas.len(), 2, "nghttp2's and mbedTLS's pools in the host memory");
+    for (start, bytes) in arenas {
+        let arena = unsafe { std::slice::from_raw_parts(start as *const u8, bytes) };
+        let hits = find(arena, b"test-token");
+        assert!(hits.is_empty(), "the token at {hits:?} of the {bytes} B pool at {start:#x}: {:?}", String::from_utf8_lossy(&arena[hits[0].saturating_sub(24)..(hits[0] + 16).min(bytes)]));
+    }
+}

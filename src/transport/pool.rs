@@ -165,11 +165,24 @@ impl Pool {
         None
     }
 
-    /// Returns a block to the pool. Pointers the pool did not hand out are ignored (false).
+    /// Returns a block to the pool, wiped: blocks hold secrets (nghttp2's copies of the
+    /// `authorization` header, TLS plaintext) that must not outlive their use. Pointers the pool
+    /// did not hand out are ignored (false).
     pub fn free(&mut self, p: *const u8) -> bool {
         let Some(at) = self.block_of(p) else { return false };
         let units = self.header(at).units;
-        self.stats.live -= (units as usize - 1) * UNIT;
+        let bytes = (units as usize - 1) * UNIT;
+        // SAFETY: the block's bytes lie in the arena (block_of checked its header, and a block's
+        // units never run past the arena), 16-aligned and a multiple of 16 long; `&mut self`
+        // makes the write exclusive. Volatile, so that a wipe of memory nobody reads before
+        // reusing it is never optimised away.
+        unsafe {
+            let start = self.base().add((at as usize + 1) * UNIT) as *mut u64;
+            for i in 0..bytes / 8 {
+                core::ptr::write_volatile(start.add(i), 0);
+            }
+        }
+        self.stats.live -= bytes;
         // Insert in address order, then merge with the neighbours it touches.
         let mut prev = NONE;
         let mut next = self.free;
@@ -376,6 +389,20 @@ mod tests {
         // Everything merged back: one block as large as the arena minus its header fits again.
         assert!(p.alloc(1024 - 16).is_some());
         assert!(!p.free(core::ptr::null()));
+    }
+
+    #[test]
+    fn a_freed_block_is_wiped() {
+        let mut p = Pool::new(1024);
+        let a = p.alloc(100).unwrap();
+        let b = p.alloc(40).unwrap();
+        unsafe { core::ptr::write_bytes(a.as_ptr(), 0xA5, 100) };
+        unsafe { core::ptr::write_bytes(b.as_ptr(), 0x5A, 40) };
+        assert!(p.free(a.as_ptr()));
+        let wiped = unsafe { core::slice::from_raw_parts(a.as_ptr(), 112) };
+        assert!(wiped.iter().all(|&x| x == 0), "{wiped:?}");
+        let kept = unsafe { core::slice::from_raw_parts(b.as_ptr(), 40) };
+        assert!(kept.iter().all(|&x| x == 0x5A), "a live neighbour untouched");
     }
 
     #[test]
