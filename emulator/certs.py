@@ -20,18 +20,23 @@ import subprocess
 import sys
 import tempfile
 
-# mbedTLS 2.28 matches the expected host name only against dNSName entries (it
-# ignores iPAddress SANs), so "127.0.0.1" is also listed as a DNS name for
-# clients that connect by address. Other verifiers use the iPAddress entry.
-_SAN_LOCAL = "DNS:localhost, IP:127.0.0.1, DNS:127.0.0.1"
+# Clients that connect by address match the iPAddress entries (avs does that
+# itself: mbedTLS 2.28 matches dNSName entries only). `*.avs.test` is for tests
+# that resolve names of their own under it.
+_SAN_LOCAL = "DNS:localhost, DNS:*.avs.test, IP:127.0.0.1, IP:::1"
 
 # name -> (issuer or None for a self-signed CA, subject CN, SAN or None, expired?)
+# A leaf with SAN None has no subjectAltName extension at all.
 CERTS: dict[str, tuple[str | None, str, str | None, bool]] = {
     "ca": (None, "AVS Emulator Test Root CA", None, False),
     "other-ca": (None, "Unrelated Test Root CA", None, False),
     "server": ("ca", "localhost", _SAN_LOCAL, False),
     "wronghost": ("ca", "wrong.example", "DNS:wrong.example", False),
     "expired": ("ca", "localhost", _SAN_LOCAL, True),
+    # For endpoints given as IP addresses: only an iPAddress SAN may match them.
+    "ip-only": ("ca", "IP-only test server", "IP:127.0.0.1, IP:::1", False),
+    "ip-as-dns": ("ca", "IP-as-DNS test server", "DNS:127.0.0.1", False),
+    "ip-cn": ("ca", "127.0.0.1", None, False),
 }
 
 _CONFIG = """\
@@ -61,7 +66,7 @@ keyUsage = critical, {key_usage}
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer
-subjectAltName = {san}
+{san_line}
 """
 
 
@@ -93,7 +98,8 @@ def _make(dirpath: str, name: str, key_type: str) -> None:
             f.write("%032x\n" % (secrets.randbits(126) | (1 << 125)))
         cnf = os.path.join(tmp, "ca.cnf")
         with open(cnf, "w") as f:
-            f.write(_CONFIG.format(db=tmp, key_usage=key_usage, san=san or "DNS:unused.invalid"))
+            f.write(_CONFIG.format(db=tmp, key_usage=key_usage,
+                                  san_line=f"subjectAltName = {san}" if san else ""))
         key_tmp, csr, pem_tmp = (os.path.join(tmp, n) for n in ("k.pem", "r.csr", "c.pem"))
         _run(["openssl", "req", "-new", *newkey, "-nodes", "-keyout", key_tmp,
               "-subj", f"/O=avs emulator/CN={cn}", "-out", csr])
@@ -109,21 +115,41 @@ def _make(dirpath: str, name: str, key_type: str) -> None:
         # Replace atomically so a reader never sees half a file.
         os.replace(key_tmp, os.path.join(dirpath, f"{name}.key"))
         os.replace(pem_tmp, os.path.join(dirpath, f"{name}.pem"))
+    with open(os.path.join(dirpath, f"{name}.spec"), "w") as f:
+        f.write(_spec(name))
+
+
+def _spec(name: str) -> str:
+    """What a certificate was made from (not the key type): a leaf whose entry changed is re-issued."""
+    return repr(CERTS[name]) + "\n"
+
+
+def _current(dirpath: str, name: str) -> bool:
+    if not all(os.path.exists(os.path.join(dirpath, f"{name}{ext}")) for ext in (".pem", ".key")):
+        return False
+    if CERTS[name][0] is None:
+        # A CA is kept as long as its files exist: re-making it would re-issue every leaf.
+        return True
+    try:
+        with open(os.path.join(dirpath, f"{name}.spec")) as f:
+            return f.read() == _spec(name)
+    except OSError:
+        return False
 
 
 def gen_certs(dirpath: str, key_type: str = "rsa", force: bool = False) -> list[str]:
     """Create the missing certificates in dirpath; returns the names (re)generated.
 
     Idempotent: existing pairs are kept, except that leaves are re-issued when
-    their CA was (re)generated. A lock file serialises concurrent callers.
+    their CA was (re)generated or their entry in CERTS changed (NAME.spec records
+    it; the key type of existing files is kept). A lock file serialises concurrent callers.
     """
     os.makedirs(dirpath, exist_ok=True)
     made: list[str] = []
     with open(os.path.join(dirpath, ".gen-certs.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for name, (issuer, _cn, _san, _exp) in CERTS.items():
-            have = all(os.path.exists(os.path.join(dirpath, f"{name}{ext}")) for ext in (".pem", ".key"))
-            if force or not have or (issuer is not None and issuer in made):
+            if force or not _current(dirpath, name) or (issuer is not None and issuer in made):
                 _make(dirpath, name, key_type)
                 made.append(name)
     return made

@@ -377,7 +377,7 @@ def open_downchannel(c: Client) -> int:
 
 def t_certs(env):
     d = env["certs"]
-    for n in ("ca", "server", "wronghost", "other-ca", "expired"):
+    for n in ("ca", "server", "wronghost", "other-ca", "expired", "ip-only", "ip-as-dns", "ip-cn"):
         for ext in ("pem", "key"):
             assert os.path.exists(os.path.join(d, f"{n}.{ext}")), f"missing {n}.{ext}"
     t0 = time.monotonic()
@@ -395,6 +395,7 @@ def t_certs(env):
     assert r.returncode != 0 and "expired" in (r.stdout + r.stderr)
     text = subprocess.run(["openssl", "x509", "-in", os.path.join(d, "server.pem"), "-noout", "-text"],
                           capture_output=True, text=True).stdout
+    assert "DNS:127.0.0.1" not in text, "server.pem names its address as a DNS name"
     for want in ("DNS:localhost", "IP Address:127.0.0.1", "TLS Web Server Authentication",
                  "Subject Key Identifier", "Authority Key Identifier", "Version: 3"):
         assert want in text, f"server.pem lacks {want}"

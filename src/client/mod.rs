@@ -325,7 +325,7 @@ fn tls_status(e: &TlsError) -> AvsStatus {
         TlsError::NoH2 => AvsStatus::NoH2,
         TlsError::BadCaBundle(_) => AvsStatus::BadCa,
         TlsError::Io(IoError::Closed) => AvsStatus::ConnectionLost,
-        TlsError::Io(_) => AvsStatus::ConnectFailed,
+        TlsError::Io(_) | TlsError::Connect(_) => AvsStatus::ConnectFailed,
         TlsError::NoMemory => AvsStatus::NoMemory,
         TlsError::Protocol(_) => AvsStatus::Tls,
     }
@@ -598,10 +598,10 @@ impl Client {
         let stream = match self.net.connect(&self.endpoint.host, self.endpoint.port) {
             Ok(s) => s,
             Err(e) => {
-                let why = match e {
+                let why = self.net.last_failure().unwrap_or_else(|| match e {
                     IoError::Failed(errno) => crate::transport::io::describe_errno(errno),
                     other => format!("{other:?}"),
-                };
+                });
                 log!(self.host, self.shared.log_level, LogLevel::Warn, "connect failed: {why}");
                 self.schedule_retry(AvsStatus::ConnectFailed);
                 return;
@@ -652,7 +652,11 @@ impl Client {
         let Some(conn) = self.conns[i].as_mut() else { return false };
         if conn.h2.is_none() {
             match conn.tls.handshake() {
-                Ok(false) => return false,
+                Ok(false) => {
+                    // The ClientHello waits for the connect: wake on writability, not a timer.
+                    conn.wants_write = conn.tls.wants_write();
+                    return false;
+                }
                 Ok(true) => {
                     if let Err(e) = self.on_established(i) {
                         self.drop_conn(i, e);
@@ -1118,6 +1122,10 @@ impl Client {
         for c in self.conns.iter().flatten() {
             if c.role == Role::Active && !c.flags.synced {
                 at = at.min(self.connect_deadline);
+                // An address's share of the connect time (the next one is tried then).
+                if let Some(ms) = c.tls.wake_in_ms() {
+                    at = at.min(now.saturating_add(ms));
+                }
             }
             if c.h2.is_some() {
                 match c.flags.ping_sent_ms {

@@ -261,7 +261,7 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
             Err((status, why)) => return fail(&mut host, status, &why),
         };
         let net: Box<dyn crate::transport::io::Network> = if cfg.io.is_null() {
-            Box::new(PosixNetwork)
+            Box::new(PosixNetwork::new(cfg.connect_timeout_ms))
         } else {
             match HostNetwork::new(*cfg.io) {
                 Some(n) => Box::new(n),

@@ -58,7 +58,7 @@ impl std::fmt::Display for H2Error {
 pub mod mem {
     use std::os::raw::c_void;
 
-    use crate::transport::pool::{Counters, Pool};
+    use crate::transport::pool::{with_pool, Counters, Pool};
 
     static COUNTERS: Counters = Counters::new();
 
@@ -78,33 +78,33 @@ pub mod mem {
         COUNTERS.fail_allocation_at(call)
     }
 
-    fn pool<'a>(ud: *mut c_void) -> &'a mut Pool {
-        // SAFETY: mem_user_data is the client's pool, which outlives its sessions, and nghttp2
-        // calls these only from inside the client's own calls (one thread).
-        unsafe { &mut *(ud as *mut Pool) }
+    /// Runs `f` on the client's pool; `None` if it panicked (a corrupted pool): these are C
+    /// callbacks, and a panic must not unwind into nghttp2. nghttp2's `mem_user_data` is that
+    /// pool, which outlives its sessions; the live pools' lock serialises this with mbedTLS's
+    /// hooks.
+    fn with<R>(ud: *mut c_void, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+        let pool = std::ptr::NonNull::new(ud as *mut Pool)?;
+        // SAFETY: see above.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { with_pool(pool, f) })).ok()
     }
 
     fn take(p: &mut Pool, size: usize) -> *mut c_void {
         COUNTERS.alloc(p, size).map_or(std::ptr::null_mut(), |b| b.as_ptr() as *mut c_void)
     }
 
-    fn give(p: &mut Pool, ptr: *mut c_void) {
-        COUNTERS.free(p, ptr as *const u8);
-    }
-
     pub(super) unsafe extern "C" fn malloc(size: usize, ud: *mut c_void) -> *mut c_void {
-        take(pool(ud), size)
+        with(ud, |p| take(p, size)).unwrap_or(std::ptr::null_mut())
     }
 
     pub(super) unsafe extern "C" fn free(ptr: *mut c_void, ud: *mut c_void) {
         if !ptr.is_null() {
-            give(pool(ud), ptr);
+            with(ud, |p| COUNTERS.free(p, ptr as *const u8));
         }
     }
 
     pub(super) unsafe extern "C" fn calloc(n: usize, size: usize, ud: *mut c_void) -> *mut c_void {
         let Some(total) = n.checked_mul(size) else { return std::ptr::null_mut() };
-        let p = take(pool(ud), total);
+        let p = malloc(total, ud);
         if !p.is_null() {
             std::ptr::write_bytes(p as *mut u8, 0, total);
         }
@@ -112,20 +112,23 @@ pub mod mem {
     }
 
     pub(super) unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize, ud: *mut c_void) -> *mut c_void {
-        let p = pool(ud);
         if ptr.is_null() {
-            return take(p, size);
+            return malloc(size, ud);
         }
-        let old = p.size_of(ptr as *const u8).unwrap_or(0);
-        if size <= old {
-            return ptr;
-        }
-        let new = take(p, size);
-        if !new.is_null() {
-            std::ptr::copy_nonoverlapping(ptr as *const u8, new as *mut u8, old);
-            give(p, ptr);
-        }
-        new
+        with(ud, |p| {
+            let old = p.size_of(ptr as *const u8).unwrap_or(0);
+            if size <= old {
+                return ptr;
+            }
+            let new = take(p, size);
+            if !new.is_null() {
+                // SAFETY: both blocks are the pool's, `old` bytes long at least, and distinct.
+                unsafe { std::ptr::copy_nonoverlapping(ptr as *const u8, new as *mut u8, old) };
+                COUNTERS.free(p, ptr as *const u8);
+            }
+            new
+        })
+        .unwrap_or(std::ptr::null_mut())
     }
 }
 

@@ -8,6 +8,7 @@
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::client::memory::Buf;
 
@@ -164,11 +165,24 @@ impl Pool {
         None
     }
 
-    /// Returns a block to the pool. Pointers the pool did not hand out are ignored (false).
+    /// Returns a block to the pool, wiped: blocks hold secrets (nghttp2's copies of the
+    /// `authorization` header, TLS plaintext) that must not outlive their use. Pointers the pool
+    /// did not hand out are ignored (false).
     pub fn free(&mut self, p: *const u8) -> bool {
         let Some(at) = self.block_of(p) else { return false };
         let units = self.header(at).units;
-        self.stats.live -= (units as usize - 1) * UNIT;
+        let bytes = (units as usize - 1) * UNIT;
+        // SAFETY: the block's bytes lie in the arena (block_of checked its header, and a block's
+        // units never run past the arena), 16-aligned and a multiple of 16 long; `&mut self`
+        // makes the write exclusive. Volatile, so that a wipe of memory nobody reads before
+        // reusing it is never optimised away.
+        unsafe {
+            let start = self.base().add((at as usize + 1) * UNIT) as *mut u64;
+            for i in 0..bytes / 8 {
+                core::ptr::write_volatile(start.add(i), 0);
+            }
+        }
+        self.stats.live -= bytes;
         // Insert in address order, then merge with the neighbours it touches.
         let mut prev = NONE;
         let mut next = self.free;
@@ -201,13 +215,72 @@ impl Pool {
     }
 }
 
+/// Every live [`PoolBox`] (their addresses), so that a block freed outside its client's scope
+/// still finds its pool. The lock also serialises every operation on a shared pool ([`with_pool`]):
+/// mbedTLS's process-wide free hook may return a block to a pool another thread is using.
+static LIVE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<usize>> {
+    // A panic while holding the lock leaves the list itself intact (pushes and removes only).
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `f` on the pool at `pool` under the lock of the live pools.
+///
+/// # Safety
+/// `pool` must be alive (a [`PoolBox`]'s, or one no other thread can reach).
+pub unsafe fn with_pool<R>(pool: NonNull<Pool>, f: impl FnOnce(&mut Pool) -> R) -> R {
+    let _lock = live();
+    // SAFETY: alive (the caller's contract); every access to a shared pool holds the lock.
+    f(unsafe { &mut *pool.as_ptr() })
+}
+
+/// Gives `p` back to the live pool whose arena holds it, trying `first` (the caller's current
+/// pool, may be null) before the others. True when a pool's arena holds `p` (freed, or ignored
+/// when it is not a block in use there): such a pointer must never reach another allocator.
+pub fn free_to_owner(first: *mut Pool, p: *const u8, counters: &Counters) -> bool {
+    let live = live();
+    let owner = core::iter::once(first as usize)
+        .filter(|&a| a != 0)
+        .chain(live.iter().copied())
+        // SAFETY: `first` is the caller's live pool; the others are live while listed, and the
+        // lock keeps them listed (and their owners out) for now.
+        .find(|&a| unsafe { &*(a as *const Pool) }.owns(p));
+    match owner {
+        Some(a) => {
+            // SAFETY: as above; the lock makes this the only access.
+            counters.free(unsafe { &mut *(a as *mut Pool) }, p);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The arenas (start, length) of the live pools that lie inside `[start, start + len)`: for
+/// tests that inspect what a client's pools hold.
+#[doc(hidden)]
+pub fn live_arenas_within(start: usize, len: usize) -> Vec<(usize, usize)> {
+    live()
+        .iter()
+        .map(|&a| {
+            // SAFETY: listed, hence alive; only the arena's bounds are read.
+            let pool = unsafe { &*(a as *const Pool) };
+            (pool.base() as usize, pool.units * UNIT)
+        })
+        .filter(|&(s, l)| s >= start && s + l <= start.saturating_add(len))
+        .collect()
+}
+
 /// A pool at a fixed address for as long as it lives: nghttp2 sessions and mbedTLS hold raw
-/// pointers to it, so it is owned through one, never through a reference that moves.
+/// pointers to it, so it is owned through one, never through a reference that moves. Listed
+/// among the live pools while it lives.
 pub struct PoolBox(NonNull<Pool>);
 
 impl PoolBox {
     pub fn new(pool: Pool) -> Self {
-        PoolBox(NonNull::from(Box::leak(Box::new(pool))))
+        let p = NonNull::from(Box::leak(Box::new(pool)));
+        live().push(p.as_ptr() as usize);
+        PoolBox(p)
     }
 
     /// The pool, for nghttp2's `mem_user_data` and mbedTLS's scope.
@@ -217,14 +290,20 @@ impl PoolBox {
 
     /// The pool's counters.
     pub fn stats(&self) -> PoolStats {
-        // SAFETY: alive until drop; the client's thread is the only user.
-        unsafe { self.0.as_ref() }.stats()
+        // SAFETY: alive until drop.
+        unsafe { with_pool(self.0, |p| p.stats()) }
     }
 }
 
 impl Drop for PoolBox {
     fn drop(&mut self) {
-        // SAFETY: leaked from a Box in `new`, dropped once here.
+        {
+            let mut live = live();
+            if let Some(i) = live.iter().position(|&a| a == self.0.as_ptr() as usize) {
+                live.swap_remove(i);
+            }
+        }
+        // SAFETY: leaked from a Box in `new`, dropped once here, no longer listed.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) })
     }
 }
@@ -277,7 +356,8 @@ impl Counters {
     /// Returns a block to `pool`; false (and nothing done) when the pool did not hand it out.
     pub fn free(&self, pool: &mut Pool, p: *const u8) -> bool {
         let Some(size) = pool.size_of(p) else { return false };
-        self.live.fetch_sub(size, Relaxed);
+        // Saturating: a block another counter handed out must not wrap this one.
+        let _ = self.live.fetch_update(Relaxed, Relaxed, |l| Some(l.saturating_sub(size)));
         pool.free(p)
     }
 }
@@ -309,6 +389,20 @@ mod tests {
         // Everything merged back: one block as large as the arena minus its header fits again.
         assert!(p.alloc(1024 - 16).is_some());
         assert!(!p.free(core::ptr::null()));
+    }
+
+    #[test]
+    fn a_freed_block_is_wiped() {
+        let mut p = Pool::new(1024);
+        let a = p.alloc(100).unwrap();
+        let b = p.alloc(40).unwrap();
+        unsafe { core::ptr::write_bytes(a.as_ptr(), 0xA5, 100) };
+        unsafe { core::ptr::write_bytes(b.as_ptr(), 0x5A, 40) };
+        assert!(p.free(a.as_ptr()));
+        let wiped = unsafe { core::slice::from_raw_parts(a.as_ptr(), 112) };
+        assert!(wiped.iter().all(|&x| x == 0), "{wiped:?}");
+        let kept = unsafe { core::slice::from_raw_parts(b.as_ptr(), 40) };
+        assert!(kept.iter().all(|&x| x == 0x5A), "a live neighbour untouched");
     }
 
     #[test]

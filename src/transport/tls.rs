@@ -1,8 +1,14 @@
 //! TLS 1.2+ with mbedTLS over a [`Connection`]: ALPN `h2` required, the server certificate and its
 //! host name always verified against the configured CA bundle. A verification failure is an error
 //! that names the problem; there is no fallback to an unverified session.
+//!
+//! An endpoint given as an IP address is matched against the certificate's iPAddress
+//! subjectAltNames only (RFC 6125 §6.2.1; mbedTLS 2.28 matches dNSName entries only), by
+//! [`verify_ip`]; a name is matched by mbedTLS against dNSName entries (or the CN without SANs).
 
 use std::mem::ManuallyDrop;
+use std::net::IpAddr;
+use std::os::raw::{c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -29,6 +35,8 @@ pub enum TlsError {
     NoMemory,
     /// Any other TLS failure (handshake alert, protocol error), with mbedTLS's description.
     Protocol(String),
+    /// The byte stream never connected: every address tried, and why each failed.
+    Connect(String),
     /// The byte stream under TLS failed or closed.
     Io(IoError),
 }
@@ -41,6 +49,7 @@ impl std::fmt::Display for TlsError {
             TlsError::NoH2 => write!(f, "server did not negotiate ALPN h2"),
             TlsError::NoMemory => write!(f, "TLS out of memory"),
             TlsError::Protocol(s) => write!(f, "TLS error: {s}"),
+            TlsError::Connect(s) => write!(f, "could not connect: {s}"),
             TlsError::Io(IoError::Closed) => write!(f, "connection closed by peer"),
             TlsError::Io(IoError::Failed(errno)) => write!(f, "network error: {}", super::io::describe_errno(*errno)),
             TlsError::Io(IoError::WouldBlock) => write!(f, "would block"),
@@ -145,11 +154,31 @@ pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
     }
 }
 
+/// What went wrong below TLS, kept outside the I/O adapter: the mbedtls crate drops the adapter
+/// (and the connection) as soon as a handshake step fails, before the error is described.
+#[derive(Default)]
+struct NetStatus {
+    last_error: std::cell::Cell<Option<IoError>>,
+    /// The connection's [`Connection::failure_report`] at that moment.
+    report: std::cell::Cell<Option<String>>,
+    /// The last call would block on sending.
+    want_write: std::cell::Cell<bool>,
+}
+
 /// Adapts a [`Connection`] to mbedTLS's I/O callbacks.
 struct NetIo {
     conn: Box<dyn Connection>,
-    /// The last error below TLS, kept so that a failure can be reported as what it was.
-    last_error: Option<IoError>,
+    /// Owned by the stream, which outlives the context holding this adapter.
+    status: *const NetStatus,
+}
+
+impl NetIo {
+    fn failed(&mut self, e: IoError) {
+        // SAFETY: `status` is boxed in the TlsStream, which drops the context (and this) first.
+        let status = unsafe { &*self.status };
+        status.last_error.set(Some(e));
+        status.report.set(self.conn.failure_report());
+    }
 }
 
 impl Io for NetIo {
@@ -158,7 +187,7 @@ impl Io for NetIo {
             Ok(n) => Ok(n),
             Err(IoError::WouldBlock) => Err(codes::SslWantRead.into()),
             Err(e) => {
-                self.last_error = Some(e);
+                self.failed(e);
                 Err(codes::NetRecvFailed.into())
             }
         }
@@ -169,19 +198,81 @@ impl Io for NetIo {
             Ok(n) => Ok(n),
             Err(IoError::WouldBlock) => Err(codes::SslWantWrite.into()),
             Err(e) => {
-                self.last_error = Some(e);
+                self.failed(e);
                 Err(codes::NetSendFailed.into())
             }
         }
     }
 }
 
+/// The address an IP-literal endpoint's certificate must name, in network byte order.
+struct ExpectedIp {
+    octets: [u8; 16],
+    len: usize,
+}
+
+impl ExpectedIp {
+    fn new(ip: IpAddr) -> Self {
+        let mut octets = [0u8; 16];
+        let len = match ip {
+            IpAddr::V4(a) => {
+                octets[..4].copy_from_slice(&a.octets());
+                4
+            }
+            IpAddr::V6(a) => {
+                octets = a.octets();
+                16
+            }
+        };
+        ExpectedIp { octets, len }
+    }
+}
+
+/// mbedTLS verify callback for IP-literal endpoints: the leaf (depth 0) must carry an iPAddress
+/// subjectAltName (`[7]` primitive, the raw 4 or 16 octets) equal to the endpoint's address.
+/// mbedTLS 2.28 keeps every SAN entry in `subject_alt_names` with its tag byte and content (it
+/// only interprets dNSName and otherName). A DNS-name SAN spelling the address, or the CN, never
+/// counts. Otherwise the CN-mismatch flag is set, so the handshake fails as "host name mismatch".
+/// Reads plain C data only: cannot panic.
+unsafe extern "C" fn verify_ip(p: *mut c_void, crt: *mut mbedtls_sys::x509_crt, depth: c_int, flags: *mut u32) -> c_int {
+    if depth != 0 {
+        return 0;
+    }
+    if p.is_null() || crt.is_null() || flags.is_null() {
+        return mbedtls_sys::ERR_X509_BAD_INPUT_DATA;
+    }
+    let want = &*(p as *const ExpectedIp);
+    const IP_SAN_TAG: c_int = mbedtls_sys::ASN1_CONTEXT_SPECIFIC | mbedtls_sys::X509_SAN_IP_ADDRESS;
+    let mut matched = false;
+    if (*crt).ext_types & mbedtls_sys::OID_X509_EXT_SUBJECT_ALT_NAME != 0 {
+        let mut cur: *const mbedtls_sys::x509_sequence = &(*crt).subject_alt_names;
+        while !cur.is_null() {
+            let buf = &(*cur).buf;
+            if buf.tag == IP_SAN_TAG
+                && buf.len == want.len
+                && !buf.p.is_null()
+                && std::slice::from_raw_parts(buf.p, buf.len) == &want.octets[..want.len]
+            {
+                matched = true;
+                break;
+            }
+            cur = (*cur).next;
+        }
+    }
+    if !matched {
+        *flags |= mbedtls_sys::X509_BADCERT_CN_MISMATCH as u32;
+    }
+    0
+}
+
 /// One TLS session over one byte stream, non-blocking.
 pub struct TlsStream {
     ctx: ManuallyDrop<Context<NetIo>>,
     pool: NonNull<Pool>,
-    fd: Option<i32>,
+    status: Box<NetStatus>,
     established: bool,
+    /// For an IP-literal endpoint: what [`verify_ip`] checks (mbedTLS holds a pointer to it).
+    _expected_ip: Option<Box<ExpectedIp>>,
 }
 
 impl Drop for TlsStream {
@@ -217,9 +308,9 @@ fn is_want(e: &mbedtls::Error) -> bool {
 }
 
 impl TlsStream {
-    /// Starts the handshake with `host` (used for SNI and certificate host-name verification).
+    /// Starts the handshake with `host` (used for SNI and certificate host-name verification; an
+    /// IP address is sent without SNI, RFC 6066 §3, and verified by [`verify_ip`]).
     pub fn start(config: &TlsConfig, conn: Box<dyn Connection>, host: &str) -> Result<Self, TlsError> {
-        let fd = conn.fd();
         let _scope = mem::Scope::enter(config.pool.as_ptr());
         let mut ctx = ManuallyDrop::new(Context::new(Arc::clone(&config.config)));
         // Context::new ignores mbedtls_ssl_setup's result; when allocating the record buffers
@@ -227,16 +318,37 @@ impl TlsStream {
         let raw: *mut mbedtls_sys::ssl_context = (&mut *ctx).into();
         // SAFETY: `raw` points at the context just initialised; only two pointers are read.
         let unusable = unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() };
-        let mut stream = TlsStream { ctx, pool: config.pool, fd, established: false };
+        let expected_ip = host.parse::<IpAddr>().ok().map(|ip| Box::new(ExpectedIp::new(ip)));
+        let mut stream = TlsStream { ctx, pool: config.pool, status: Box::default(), established: false, _expected_ip: None };
         if unusable {
             return Err(TlsError::NoMemory);
         }
-        let io = NetIo { conn, last_error: None };
-        match stream.ctx.establish(io, Some(host)) {
+        let name = match expected_ip {
+            Some(want) => {
+                let p = &*want as *const ExpectedIp as *mut c_void;
+                // The context moved into `stream`: point at it there.
+                let raw: *mut mbedtls_sys::ssl_context = (&mut *stream.ctx).into();
+                // SAFETY: `raw` is the live context; `want` is kept in the stream, at a fixed
+                // (boxed) address, as long as the context that points at it. Setting the host
+                // name to NULL is mbedTLS's documented way to skip its name check (ours replaces
+                // it); without that call 2.28.10 refuses to verify.
+                unsafe {
+                    mbedtls_sys::ssl_set_verify(raw, Some(verify_ip), p);
+                    if mbedtls_sys::ssl_set_hostname(raw, std::ptr::null()) != 0 {
+                        return Err(TlsError::Protocol("cannot clear the TLS host name".into()));
+                    }
+                }
+                stream._expected_ip = Some(want);
+                None
+            }
+            None => Some(host),
+        };
+        let io = NetIo { conn, status: &*stream.status };
+        match stream.ctx.establish(io, name) {
             Ok(()) => {
                 stream.finish_handshake()?;
             }
-            Err(e) if is_want(&e) => {}
+            Err(e) if is_want(&e) => stream.status.want_write.set(e.high_level() == Some(codes::SslWantWrite)),
             Err(e) => return Err(stream.describe(e)),
         }
         Ok(stream)
@@ -253,7 +365,10 @@ impl TlsStream {
                 self.finish_handshake()?;
                 Ok(true)
             }
-            Err(e) if is_want(&e) => Ok(false),
+            Err(e) if is_want(&e) => {
+                self.status.want_write.set(e.high_level() == Some(codes::SslWantWrite));
+                Ok(false)
+            }
             Err(e) => Err(self.describe(e)),
         }
     }
@@ -286,6 +401,11 @@ impl TlsStream {
             ];
             for (flag, what) in named {
                 if flags.contains(flag) {
+                    let what = if flag == VerifyError::CERT_CN_MISMATCH && self._expected_ip.is_some() {
+                        "host name mismatch (no iPAddress subjectAltName for this address)"
+                    } else {
+                        what
+                    };
                     if !text.is_empty() {
                         text.push_str(", ");
                     }
@@ -300,8 +420,11 @@ impl TlsStream {
         if out_of_memory(&e) {
             return TlsError::NoMemory;
         }
-        if let Some(io) = self.ctx.io().and_then(|io| io.last_error) {
-            return TlsError::Io(io);
+        if let Some(io) = self.status.last_error.get() {
+            return match self.status.report.take() {
+                Some(report) => TlsError::Connect(report),
+                None => TlsError::Io(io),
+            };
         }
         match e.high_level() {
             Some(codes::SslPeerCloseNotify | codes::SslConnEof) => TlsError::Io(IoError::Closed),
@@ -337,7 +460,18 @@ impl TlsStream {
 
     /// The socket descriptor under this session, if the network has one.
     pub fn fd(&self) -> Option<i32> {
-        self.fd
+        self.ctx.io().and_then(|io| io.conn.fd())
+    }
+
+    /// Whether the last call stopped because the socket could not take more bytes (then wait
+    /// for it to become writable; during the handshake, also for the connect to complete).
+    pub fn wants_write(&self) -> bool {
+        self.status.want_write.get()
+    }
+
+    /// While connecting: when to call again even if the socket stays quiet.
+    pub fn wake_in_ms(&self) -> Option<u64> {
+        self.ctx.io().and_then(|io| io.conn.wake_in_ms())
     }
 }
 
@@ -345,13 +479,18 @@ impl TlsStream {
 /// (third_party/mbedtls-sys-auto), so every allocation it makes goes through one pair of
 /// process-wide hooks. They draw from the [`Pool`] of the client whose call is running on this
 /// thread ([`Scope`]): each TLS configuration and session enters its client's scope around every
-/// call into mbedTLS, its drop included. Outside any scope the hooks fall back to the C heap.
+/// call into mbedTLS, its drop included. Outside any scope allocations come from the C heap. A
+/// free goes to the live pool that holds the block whatever the current scope (see
+/// [`free_to_owner`](crate::transport::pool::free_to_owner)), and to the C heap only when no pool
+/// holds it.
 pub mod mem {
     use std::cell::Cell;
     use std::os::raw::{c_int, c_void};
+    use std::panic::AssertUnwindSafe;
+    use std::ptr::NonNull;
     use std::sync::Once;
 
-    use crate::transport::pool::{Counters, Pool};
+    use crate::transport::pool::{free_to_owner, with_pool, Counters, Pool};
 
     static COUNTERS: Counters = Counters::new();
 
@@ -370,7 +509,7 @@ pub mod mem {
     }
 
     fn refuse() -> *mut c_void {
-        REFUSED.with(|r| r.set(r.get() + 1));
+        let _ = REFUSED.try_with(|r| r.set(r.get() + 1));
         std::ptr::null_mut()
     }
 
@@ -425,19 +564,27 @@ pub mod mem {
         }
     }
 
+    /// The pool of the scope current on this thread (null outside any, or while the thread's
+    /// locals are being torn down).
+    fn current() -> *mut Pool {
+        CURRENT.try_with(|c| c.get()).unwrap_or(std::ptr::null_mut())
+    }
+
+    // The hooks are called from C: no panic may unwind out of them. Every path that could
+    // panic (a corrupted pool's bounds checks) runs under `catch_unwind`; a caught panic refuses
+    // the allocation, or leaks the block being freed.
+
     unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-        let pool = CURRENT.with(|c| c.get());
-        if pool.is_null() {
-            return libc::calloc(n, size);
-        }
+        let Some(pool) = NonNull::new(current()) else { return libc::calloc(n, size) };
         let Some(total) = n.checked_mul(size) else { return refuse() };
-        // SAFETY: the scope's pool is alive (Scope::enter's contract) and used by this thread only.
-        match COUNTERS.alloc(&mut *pool, total) {
-            Some(p) => {
+        // SAFETY: the scope's pool is alive (Scope::enter's contract).
+        let got = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { with_pool(pool, |p| COUNTERS.alloc(p, total)) }));
+        match got {
+            Ok(Some(p)) => {
                 std::ptr::write_bytes(p.as_ptr(), 0, total);
                 p.as_ptr() as *mut c_void
             }
-            None => refuse(),
+            _ => refuse(),
         }
     }
 
@@ -445,13 +592,62 @@ pub mod mem {
         if p.is_null() {
             return;
         }
-        let pool = CURRENT.with(|c| c.get());
-        // SAFETY: as in calloc.
-        if let Some(pool) = pool.as_mut().filter(|pool| pool.owns(p as *const u8)) {
-            COUNTERS.free(pool, p as *const u8);
-            return;
+        // Whichever client's scope is current (or none), a block from a live pool goes back to
+        // that pool; only what no pool holds was libc's.
+        let pooled = std::panic::catch_unwind(|| free_to_owner(current(), p as *const u8, &COUNTERS)).unwrap_or(true);
+        if !pooled {
+            libc::free(p)
         }
-        // Allocated outside any client's scope (before the hooks, or by other users of mbedTLS).
-        libc::free(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mem::{self, Scope};
+    use crate::transport::pool::{Pool, PoolBox};
+
+    extern "C" {
+        fn mbedtls_calloc(n: usize, size: usize) -> *mut std::os::raw::c_void;
+        fn mbedtls_free(p: *mut std::os::raw::c_void);
+    }
+
+    #[test]
+    fn a_block_freed_outside_its_scope_goes_back_to_its_pool() {
+        let a = PoolBox::new(Pool::new(4096));
+        let b = PoolBox::new(Pool::new(4096));
+        let (p, q) = {
+            let _scope = Scope::enter(a.ptr().as_ptr());
+            unsafe { (mbedtls_calloc(1, 100), mbedtls_calloc(1, 200)) }
+        };
+        assert!(!p.is_null() && !q.is_null());
+        assert_eq!(a.stats().live, 112 + 208);
+        // No scope at all, then another client's: both still belong to `a`, not to libc.
+        unsafe { mbedtls_free(p) };
+        {
+            let _scope = Scope::enter(b.ptr().as_ptr());
+            unsafe { mbedtls_free(q) };
+        }
+        assert_eq!(a.stats().live, 0, "returned to their pool");
+        assert_eq!(b.stats().live, 0);
+        // What libc allocated (outside any scope) still goes back to libc.
+        let r = unsafe { mbedtls_calloc(3, 10) };
+        assert!(!r.is_null() && a.stats().live == 0, "from libc, not the pool");
+        unsafe { mbedtls_free(r) };
+        let _ = mem::stats();
+    }
+
+    #[test]
+    fn a_panic_in_the_allocator_refuses_the_allocation_instead_of_unwinding_into_c() {
+        let a = PoolBox::new(Pool::new(4096));
+        let _scope = Scope::enter(a.ptr().as_ptr());
+        let p = unsafe { mbedtls_calloc(1, 16) } as *mut u8;
+        assert!(!p.is_null());
+        // Corrupt the free block's header behind it (as a stray write in C would): too small,
+        // and its successor far outside the arena, which the pool's bounds check turns into a
+        // panic.
+        unsafe { (p.add(16) as *mut [u32; 2]).write([1, 1_000_000]) };
+        let q = unsafe { mbedtls_calloc(1, 64) };
+        assert!(q.is_null(), "refused");
+        assert!(mem::refused_since_scope());
     }
 }
