@@ -264,6 +264,22 @@ impl Link {
             Link::Plain(c) => c.fd(),
         }
     }
+
+    fn wants_write(&self) -> bool {
+        match self {
+            Link::Tls(t) => t.wants_write(),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(_) => false,
+        }
+    }
+
+    fn wake_in_ms(&self) -> Option<u64> {
+        match self {
+            Link::Tls(t) => t.wake_in_ms(),
+            #[cfg(feature = "fuzzing")]
+            Link::Plain(c) => c.wake_in_ms(),
+        }
+    }
 }
 
 /// One TLS + HTTP/2 connection.
