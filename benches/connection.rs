@@ -109,7 +109,7 @@ fn main() {
     }
     let (calloc1, calloc1_bytes) = callocs();
     let (_, _, ng_calls_connected) = avs::transport::h2::mem::stats();
-    let (_, tls_peak_connect, tls_calls_connected) = avs::transport::tls::mem::stats();
+    let (_, tls_peak_connect, _tls_calls_connected) = avs::transport::tls::mem::stats();
     avs::transport::tls::mem::reset_peak();
     for i in 0..20 {
         server.cmd(directive_cmd.clone());

@@ -509,7 +509,12 @@ typedef struct {
    */
   uint32_t ping_timeout_ms;
   /**
-   * Time allowed from starting a connection to being synchronized (default 15000).
+   * Time allowed from starting a connection to being synchronized (default 15000). With the
+   * built-in sockets, every address the endpoint's name resolves to is tried in turn: one
+   * that fails gives way at once, one that neither connects nor fails after its share of
+   * this time (address i of n by (i+1)/n of it), and only when all fail is the attempt
+   * reported, address by address, in the log. Name resolution itself blocks in the system
+   * resolver inside `avs_client_poll`; hosts that cannot afford that supply `io`.
    */
   uint32_t connect_timeout_ms;
   /**

@@ -184,7 +184,12 @@ pub struct AvsConfig {
     /// never answers would hold back every later one. Such an event's stream is reset and the
     /// event retried (up to `max_event_attempts`, then `AVS_STATUS_TIMEOUT`).
     pub ping_timeout_ms: u32,
-    /// Time allowed from starting a connection to being synchronized (default 15000).
+    /// Time allowed from starting a connection to being synchronized (default 15000). With the
+    /// built-in sockets, every address the endpoint's name resolves to is tried in turn: one
+    /// that fails gives way at once, one that neither connects nor fails after its share of
+    /// this time (address i of n by (i+1)/n of it), and only when all fail is the attempt
+    /// reported, address by address, in the log. Name resolution itself blocks in the system
+    /// resolver inside `avs_client_poll`; hosts that cannot afford that supply `io`.
     pub connect_timeout_ms: u32,
     /// First reconnect delay (default 250); doubles per failure, with jitter.
     pub backoff_base_ms: u32,
