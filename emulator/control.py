@@ -230,7 +230,7 @@ async def cmd_recognize_config(server, req):
     Only the given fields change; all persist until reset."""
     _check_keys(req, {"stop_capture_after_bytes", "speak_mp3_b64", "attachment_first", "chunk_size",
                       "expect_speech", "stale_directive", "fail_status", "hang",
-                      "drop_connection_after_bytes"})
+                      "drop_connection_after_bytes", "split_delimiters"})
     new = dict(server.recognize)
     if "stop_capture_after_bytes" in req:
         v = _int_or_none(req, "stop_capture_after_bytes")
@@ -246,7 +246,7 @@ async def cmd_recognize_config(server, req):
         if v is not None and not 300 <= v <= 599:
             raise CommandError("fail_status must be null or 300..599")
         new["fail_status"] = v
-    for key in ("attachment_first", "stale_directive", "hang"):
+    for key in ("attachment_first", "stale_directive", "hang", "split_delimiters"):
         if key in req:
             if not isinstance(req[key], bool):
                 raise CommandError(f"{key} must be true or false")

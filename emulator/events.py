@@ -119,11 +119,11 @@ class ResponseStream:
     """A multipart/related response that is written part by part (for handlers
     that answer while the request is still streaming)."""
 
-    def __init__(self, req: "EventRequest", status: int = 200):
+    def __init__(self, req: "EventRequest", status: int = 200, split_delimiters: bool = False):
         self.req = req
         self.status = status
         self.boundary = new_boundary()
-        self.writer = mp.MultipartWriter(self.boundary, leading_crlf=False)
+        self.writer = mp.MultipartWriter(self.boundary, leading_crlf=False, split_delimiters=split_delimiters)
 
     def content_type(self) -> str:
         return f'multipart/related; boundary={self.boundary}; type="application/json"'
@@ -132,6 +132,12 @@ class ResponseStream:
         await self.req.send_headers(self.status, [("content-type", self.content_type())])
 
     async def parts(self, parts: list[mp.Part], chunk_size: int = 0, trailing_delimiter: bool = True) -> None:
+        if self.writer.split_delimiters:
+            # One write per part, each ending with its delimiter `CRLF--B`; the rest of that
+            # line goes with the next write (see MultipartWriter).
+            for p in parts:
+                await self.req.send_body(self.writer.write([p]), chunk_size=chunk_size)
+            return
         await self.req.send_body(self.writer.write(parts, trailing_delimiter), chunk_size=chunk_size)
 
     async def finish(self, chunk_size: int = 0, hold_open_ms: int = 0) -> None:
@@ -553,6 +559,7 @@ RECOGNIZE_DEFAULTS: dict[str, Any] = {
     "fail_status": None,
     "hang": False,
     "drop_connection_after_bytes": None,
+    "split_delimiters": False,           # each part + `CRLF--B` in one write, the line's end with the next
 }
 
 
@@ -615,7 +622,7 @@ class RecognizeHandler(DefaultEventHandler):
                 EXCEPTION_CODES.get(status, "INTERNAL_SERVICE_EXCEPTION"),
                 f"recognize_config fail_status {status}"), "application/json"))
             return
-        self.rs = ResponseStream(req, 200)
+        self.rs = ResponseStream(req, 200, split_delimiters=cfg["split_delimiters"])
         req.responded = True
         req.run(self.rs.start())
         if cfg["hang"]:
@@ -684,7 +691,8 @@ class RecognizeHandler(DefaultEventHandler):
         d = directive("SpeechRecognizer", "StopCapture", {}, self.dialog)
 
         async def send() -> None:
-            # Trailing delimiter line: the client can act on StopCapture at once.
+            # Trailing delimiter line (or, with split_delimiters, only `CRLF--B`, the rest of
+            # the line after the audio ended): the client can act on StopCapture at once.
             await self.rs.parts([mp.json_part(json.dumps(d).encode())], self.cfg["chunk_size"],
                                 trailing_delimiter=True)
             self.req.rec["t_stop_capture"] = time.monotonic()

@@ -240,13 +240,21 @@ class MultipartWriter:
     that a receiver can finish the last part at once instead of waiting for the
     next part. A close after such a line yields an empty part, which RFC 2046
     permits and receivers must skip.
+    split_delimiters: every part is followed by its delimiter `CRLF--B` in the
+    same write, and the rest of that delimiter line (the CRLF before the next
+    part's headers, or `--CRLF` of the close) only comes with the next write,
+    as some servers do. RFC 2046 allows it: the delimiter alone ends the part,
+    so a receiver must act on the part without waiting for the next write.
+    (trailing_delimiter is then moot: every write ends that way.)
     """
 
-    def __init__(self, boundary: str, leading_crlf: bool):
+    def __init__(self, boundary: str, leading_crlf: bool, split_delimiters: bool = False):
         self.b = boundary.encode("latin-1")
         self.leading_crlf = leading_crlf
+        self.split_delimiters = split_delimiters
         self.started = False
         self.open_line = False  # output currently ends with a full delimiter line
+        self.open_delim = False  # output ends with `CRLF--B`, the rest of its line not yet written
         self.closed = False
 
     def _delim_line(self) -> bytes:
@@ -260,7 +268,10 @@ class MultipartWriter:
         out = bytearray()
         wrote = False
         for headers, body in parts:
-            if not self.open_line:
+            if self.open_delim:
+                out += CRLF  # the end of the previous write's delimiter line
+                self.open_delim = False
+            elif not self.open_line:
                 out += self._delim_line()
             for name, value in headers:
                 out += f"{name}: {value}".encode("utf-8") + CRLF
@@ -268,7 +279,10 @@ class MultipartWriter:
             out += body
             self.open_line = False
             wrote = True
-        if trailing_delimiter and wrote:
+            if self.split_delimiters:
+                out += CRLF + b"--" + self.b
+                self.open_delim = True
+        if trailing_delimiter and wrote and not self.split_delimiters:
             out += self._delim_line()
             self.open_line = True
         return bytes(out)
@@ -277,6 +291,8 @@ class MultipartWriter:
         if self.closed:
             return b""
         self.closed = True
+        if self.open_delim:
+            return b"--" + CRLF  # completes the delimiter the last write ended with
         pre = CRLF if (self.started or self.leading_crlf) else b""
         return pre + b"--" + self.b + b"--" + CRLF
 

@@ -665,7 +665,7 @@ def t_flow_control(env):
 
 RECOGNIZE_DEFAULTS = dict(stop_capture_after_bytes=32000, speak_mp3_b64=None, attachment_first=False,
                           chunk_size=0, expect_speech=None, stale_directive=False, fail_status=None,
-                          hang=False, drop_connection_after_bytes=None)
+                          hang=False, drop_connection_after_bytes=None, split_delimiters=False)
 
 
 def t_recognize_near_field(env):
@@ -849,6 +849,51 @@ def t_recognize_framing(env):
     assert rec["audio_max_frame_payload"] == len(frames[0]), rec
     assert base64.b64decode(ctl("audio")["audio_b64"]) == audio
     c.close()
+
+
+def t_recognize_split_delimiters(env):
+    """split_delimiters: each part and its delimiter `CRLF--B` in one write (DATA frame),
+    the rest of the delimiter line only with the next write; StopCapture's line is
+    finished only after the audio ended."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)
+    assert ctl("recognize_config", split_delimiters=True, stop_capture_after_bytes=3200)[
+        "config"]["split_delimiters"] is True
+    assert ctl.raw("recognize_config", split_delimiters=1)["ok"] is False
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    dialog = f"dlg-{uuid.uuid4()}"
+    sid, boundary = start_recognize(c, "NEAR_FIELD", dialog)
+    s = c.streams[sid]
+    sent = stream_audio(c, sid, UTTERANCE, 20.0, until=lambda: has_directive(s, "StopCapture"))
+    assert 3200 <= sent < len(UTTERANCE), sent
+    c.pump(0.2)  # nothing more may come while the audio is open
+    b = boundary_of(s["headers"]["content-type"]).encode()
+    data = bytes(s["data"])
+    assert data.startswith(b"--" + b + b"\r\n") and data.endswith(b"}\r\n--" + b), data[-80:]
+    assert s["frames"] == [len(data)], s["frames"]  # the part and its delimiter: one DATA frame
+    end_recognize(c, sid, boundary)
+    c.response(sid)
+    sp = check_speak(s, dialog)
+    data = bytes(s["data"])
+    assert [h["name"] for h, _ in response_directives(s)] == ["StopCapture", "Speak"]
+    # Every write (DATA frame here) ends right after a delimiter `CRLF--B`, and the next one
+    # starts with the rest of its line: CRLF before a part, `--CRLF` for the close.
+    frames = [n for n in s["frames"] if n]  # (END_STREAM may come in an empty DATA frame)
+    ends = [sum(frames[:i + 1]) for i in range(len(frames))]
+    delim = b"\r\n--" + b
+    cuts = [i + len(delim) for i in range(len(data)) if data.startswith(delim, i)]
+    assert ends == cuts + [len(data)], (ends, cuts)
+    assert [data[e:e + 2] for e in cuts] == [b"\r\n", b"\r\n", b"--"], [data[e:e + 4] for e in cuts]
+    assert data.endswith(delim + b"--\r\n")
+    speak_json = json.dumps({"directive": sp}).encode()
+    assert speak_json in data
+    rec = rec_for_dialog(ctl, dialog)
+    assert rec["error"] is None and rec["t_stop_capture"] < rec["t_audio_end"], rec
+    assert [d["name"] for d in rec["directives_sent"]] == ["StopCapture", "Speak"]
+    ctl("recognize_config", **RECOGNIZE_DEFAULTS)
+    c.close()
+    return f"{len(frames)} writes, each but the close ending with its delimiter"
 
 
 def t_recognize_errors(env):
@@ -1228,7 +1273,7 @@ def t_stdin_eof(env):
 TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted_directives, t_auth,
          t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control,
          t_recognize_near_field, t_recognize_close_talk, t_recognize_variants, t_recognize_framing,
-         t_recognize_errors, t_fault_injection,
+         t_recognize_split_delimiters, t_recognize_errors, t_fault_injection,
          t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
          t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]

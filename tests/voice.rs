@@ -79,6 +79,30 @@ fn near_field_turn_stops_at_stop_capture_and_delivers_speak_byte_for_byte() {
     assert_eq!((count("SpeechStarted"), count("SpeechFinished")), (1, 1), "one of each for the one Speak");
 }
 
+/// A server that writes each part followed only by its delimiter `\r\n--B`, the rest of that
+/// line with its next write (here: after the audio ended). StopCapture is complete the moment
+/// its delimiter is; a client waiting for the line's end streams audio until the turn times out.
+#[test]
+fn near_field_turn_against_a_server_that_ends_delimiter_lines_late() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 16000, "split_delimiters": true}));
+    let mut c = connected(&server, |_| {});
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    assert_eq!(c.start_turn(AvsProfile::NearField, None), AvsStatus::Ok);
+    let taken = c.stream_audio(&pcm, FAST);
+    assert!(taken < pcm.len(), "StopCapture ended the audio: {taken} of {} bytes taken, dialog {:?}", pcm.len(), c.rec.dialog);
+    assert!(c.poll_until(SECS(5), |r, _| r.speech_done.len() == 1), "dialog {:?}", c.rec.dialog);
+    let (rec, audio) = recognize(&mut server, -1);
+    assert!(rec["error"].is_null(), "{rec}");
+    assert_eq!(rec["directives_sent"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect::<Vec<_>>(), ["StopCapture", "Speak"]);
+    assert!(audio.len() >= 16000 && audio.len() <= 16000 + 640, "audio stopped at StopCapture: {} bytes", audio.len());
+    let mp3 = std::fs::read(fixture("speak.mp3")).unwrap();
+    assert_eq!(c.rec.speech_audio[&c.rec.speech_done[0]], mp3, "Speak audio byte for byte");
+    assert_eq!(states(&c), vec![AvsDialogState::Listening, AvsDialogState::Thinking, AvsDialogState::Speaking]);
+    c.play_speaks();
+    assert_eq!(c.dialog_state(), AvsDialogState::Idle);
+}
+
 #[test]
 fn a_speak_reported_started_twice_sends_one_speech_started() {
     let mut server = Server::start(&[]);

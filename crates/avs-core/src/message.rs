@@ -7,18 +7,24 @@
 //!
 //! Header strings containing JSON escapes are refused with [`MessageError::EscapedString`]
 //! rather than unescaped: AVS ids and names never need escapes, and a borrowed `&str` cannot
-//! hold the decoded form. Every document is validated (iteratively, depth-limited) before
-//! serde-json-core sees any part of it, so a hostile directive cannot exhaust the stack.
+//! hold the decoded form. Every document is validated (iteratively, depth-limited) before any
+//! part of it is read, so a hostile directive cannot exhaust the stack; headers are read with
+//! [`super::json`]'s member iterator like the rest of the document (no recursion at all).
 
 use core::fmt;
-
-use serde::Deserialize;
 
 use super::json;
 use super::{put_all, Overflow};
 
-/// Deepest nesting serde-json-core (which recurses) is given; headers are flat.
-const HEADER_MAX_DEPTH: usize = 8;
+/// The header members a directive (or exception) carries, in the order `string_members` gives.
+const HEADER_KEYS: [&str; 6] = [
+    "namespace",
+    "name",
+    "messageId",
+    "dialogRequestId",
+    "correlationToken",
+    "payloadVersion",
+];
 
 /// Why a message could not be parsed or written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,45 +114,31 @@ pub struct Directive<'a> {
     pub endpoint: Option<&'a [u8]>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawHeader<'a> {
-    #[serde(borrow)]
-    namespace: Option<&'a str>,
-    #[serde(borrow)]
-    name: Option<&'a str>,
-    #[serde(borrow)]
-    message_id: Option<&'a str>,
-    #[serde(borrow)]
-    dialog_request_id: Option<&'a str>,
-    #[serde(borrow)]
-    correlation_token: Option<&'a str>,
-    #[serde(borrow)]
-    payload_version: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct RawExceptionPayload<'a> {
-    #[serde(borrow)]
-    code: Option<&'a str>,
-    #[serde(borrow)]
-    description: Option<&'a str>,
-}
-
-fn from_serde(e: serde_json_core::de::Error) -> MessageError {
-    match e {
-        serde_json_core::de::Error::InvalidType => MessageError::WrongType,
-        _ => MessageError::Malformed,
+/// The members of a header object (or exception payload) named in `keys`, as the raw contents
+/// of their strings (escapes not decoded): like every other member, a key is matched with its
+/// escapes decoded and the first occurrence counts; `null` counts as absent; a string that is
+/// not UTF-8 is `Malformed` and any other value `WrongType`.
+fn string_members<'a, const N: usize>(
+    obj: &'a [u8],
+    keys: [&str; N],
+) -> Result<[Option<&'a str>; N], MessageError> {
+    let mut out = [None; N];
+    let mut seen = [false; N];
+    for member in json::members(obj)? {
+        let (key, value) = member?;
+        let Some(k) = keys.iter().position(|want| json::key_eq(key, want)) else {
+            continue;
+        };
+        if core::mem::replace(&mut seen[k], true) {
+            continue;
+        }
+        out[k] = match json::string_contents(value) {
+            Some(raw) => Some(core::str::from_utf8(raw).map_err(|_| MessageError::Malformed)?),
+            None if value == b"null" => None,
+            None => return Err(MessageError::WrongType),
+        };
     }
-}
-
-/// Deserialises a small object span that `json` has already validated.
-fn deserialize_shallow<'a, T: Deserialize<'a>>(obj: &'a [u8]) -> Result<T, MessageError> {
-    // serde-json-core recurses into unknown members: bound the depth it can meet.
-    json::value_end(obj, 0, HEADER_MAX_DEPTH)?;
-    serde_json_core::from_slice(obj)
-        .map(|(v, _)| v)
-        .map_err(from_serde)
+    Ok(out)
 }
 
 fn unescaped(s: &str) -> Result<&str, MessageError> {
@@ -198,14 +190,15 @@ pub fn parse_directive(json: &[u8]) -> Result<Directive<'_>, MessageError> {
     {
         return Err(MessageError::WrongType);
     }
-    let raw: RawHeader<'_> = deserialize_shallow(header)?;
+    let [namespace, name, message_id, dialog_request_id, correlation_token, payload_version] =
+        string_members(header, HEADER_KEYS)?;
     let header = DirectiveHeader {
-        namespace: unescaped(raw.namespace.ok_or(MessageError::MissingNamespace)?)?,
-        name: unescaped(raw.name.ok_or(MessageError::MissingName)?)?,
-        message_id: unescaped(raw.message_id.ok_or(MessageError::MissingMessageId)?)?,
-        dialog_request_id: opt_unescaped(raw.dialog_request_id)?,
-        correlation_token: opt_unescaped(raw.correlation_token)?,
-        payload_version: opt_unescaped(raw.payload_version)?,
+        namespace: unescaped(namespace.ok_or(MessageError::MissingNamespace)?)?,
+        name: unescaped(name.ok_or(MessageError::MissingName)?)?,
+        message_id: unescaped(message_id.ok_or(MessageError::MissingMessageId)?)?,
+        dialog_request_id: opt_unescaped(dialog_request_id)?,
+        correlation_token: opt_unescaped(correlation_token)?,
+        payload_version: opt_unescaped(payload_version)?,
     };
     Ok(Directive {
         header,
@@ -237,20 +230,20 @@ pub fn parse_exception(json: &[u8]) -> Result<ExceptionInfo<'_>, MessageError> {
         if !json::is_object(header) {
             return Err(MessageError::WrongType);
         }
-        let raw: RawHeader<'_> = deserialize_shallow(header)?;
-        if raw.namespace != Some("System") || raw.name != Some("Exception") {
+        let [namespace, name, id, ..] = string_members(header, HEADER_KEYS)?;
+        if namespace != Some("System") || name != Some("Exception") {
             return Err(MessageError::NotAnException);
         }
-        message_id = raw.message_id;
+        message_id = id;
     }
     let payload = json::find_member(json, "payload")?.ok_or(MessageError::MissingPayload)?;
     if !json::is_object(payload) {
         return Err(MessageError::WrongType);
     }
-    let raw: RawExceptionPayload<'_> = deserialize_shallow(payload)?;
+    let [code, description] = string_members(payload, ["code", "description"])?;
     Ok(ExceptionInfo {
-        code: raw.code.ok_or(MessageError::MissingCode)?,
-        description: raw.description.unwrap_or(""),
+        code: code.ok_or(MessageError::MissingCode)?,
+        description: description.unwrap_or(""),
         message_id,
     })
 }
@@ -613,7 +606,7 @@ mod tests {
             ))
         );
 
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct ExpectSpeech {
             timeout_in_milliseconds: u32,
@@ -713,6 +706,37 @@ mod tests {
         assert_eq!(parse_directive(b"\xff"), Err(MessageError::Malformed));
     }
 
+    /// Found by fuzzing against serde_json (fuzz/, target `json`): the header was read by
+    /// serde-json-core, so a repeated header member was `Malformed` (not "the first one counts"),
+    /// an escaped key was not recognised (while `directive`/`payload` keys are decoded), and an
+    /// unknown member nested 8 deep was `TooDeep`.
+    #[test]
+    fn header_members_like_every_other_member() {
+        let doc = br#"{"directive":{"header":{"namespace":"A","name":"B","messageId":"C","namespace":"X","name":7},"payload":{}}}"#;
+        let h = parse_directive(doc).unwrap().header;
+        assert_eq!((h.namespace, h.name, h.message_id), ("A", "B", "C"));
+        let doc = br#"{"directive":{"header":{"namesp\u0061ce":"A","n\u0061me":"B","messageId":"C","dialogRequestI\u0064":"D"},"payload":{}}}"#;
+        let h = parse_directive(doc).unwrap().header;
+        assert_eq!(
+            (h.namespace, h.name, h.dialog_request_id),
+            ("A", "B", Some("D"))
+        );
+        let doc = br#"{"directive":{"header":{"x":[[[[[[[[[[[[1]]]]]]]]]]]],"namespace":"A","name":"B","messageId":"C"},"payload":{}}}"#;
+        assert_eq!(parse_directive(doc).unwrap().header.namespace, "A");
+        let doc = br#"{"payload":{"code":"X","code":"Y","description":"d","description":1}}"#;
+        let e = parse_exception(doc).unwrap();
+        assert_eq!((e.code, e.description), ("X", "d"));
+        let doc = br#"{"header":{"n\u0061mespace":"System","name":"Exception"},"payload":{"c\u006fde":"X"}}"#;
+        assert_eq!(parse_exception(doc).unwrap().code, "X");
+        // What stays: a wrong type for a known member, null as absent, escapes in values.
+        let doc = br#"{"directive":{"header":{"namespace":"A","name":["B"],"messageId":"C"},"payload":{}}}"#;
+        assert_eq!(parse_directive(doc), Err(MessageError::WrongType));
+        let doc = br#"{"directive":{"header":{"namespace":null,"name":"B","messageId":"C"},"payload":{}}}"#;
+        assert_eq!(parse_directive(doc), Err(MessageError::MissingNamespace));
+        let doc = br#"{"directive":{"header":{"namespace":"A\n","name":"B","messageId":"C"},"payload":{}}}"#;
+        assert_eq!(parse_directive(doc), Err(MessageError::EscapedString));
+    }
+
     #[test]
     fn deeply_nested_payload() {
         let mut doc = String::from(
@@ -722,14 +746,18 @@ mod tests {
         assert!(parse_directive(ok.as_bytes()).is_ok());
         doc += &"[".repeat(100_000);
         assert_eq!(parse_directive(doc.as_bytes()), Err(MessageError::TooDeep));
-        // Deep nesting inside the header never reaches serde-json-core.
-        let deep_header = String::from(
-            r#"{"directive":{"header":{"namespace":"N","name":"A","messageId":"M","x":"#,
-        ) + &"[".repeat(20)
-            + &"]".repeat(20)
-            + r#"},"payload":{}}}"#;
+        // Inside the header the same limit holds as anywhere (headers are read without
+        // recursion): 20 deep is fine, beyond MAX_DEPTH in all is not.
+        let deep_header = |n: usize| {
+            String::from(
+                r#"{"directive":{"header":{"namespace":"N","name":"A","messageId":"M","x":"#,
+            ) + &"[".repeat(n)
+                + &"]".repeat(n)
+                + r#"},"payload":{}}}"#
+        };
+        assert!(parse_directive(deep_header(20).as_bytes()).is_ok());
         assert_eq!(
-            parse_directive(deep_header.as_bytes()),
+            parse_directive(deep_header(json::MAX_DEPTH).as_bytes()),
             Err(MessageError::TooDeep)
         );
     }

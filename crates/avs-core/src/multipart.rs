@@ -5,13 +5,15 @@
 //! [`Decoder`] is fed the response body in pieces of any size, as they arrive, and hands parts to
 //! a [`PartSink`]:
 //! - JSON (and other text) parts are collected in the caller-supplied storage and delivered whole
-//!   by [`PartSink::on_json_part`] the moment their closing delimiter line has been seen;
+//!   by [`PartSink::on_json_part`] the moment their closing delimiter `\r\n--boundary` is
+//!   complete, before any byte after it arrives;
 //! - binary parts are streamed through [`PartSink::on_binary_part`] as borrowed slices of the
-//!   input, never buffered.
+//!   input, never buffered, and closed (`last`) at the same moment.
 //!
 //! The storage holds at most one header line (plus the part's Content-ID) and one JSON part.
-//! Bytes that might be the start of a delimiter are kept in a small buffer inside the decoder
-//! (at most boundary + 6 bytes) and released to the sink when they turn out to be data.
+//! Bytes that might be the start of a delimiter are held back (the decoder only counts how much
+//! of the delimiter they match: they are the delimiter's own bytes) and released to the sink
+//! when they turn out to be data.
 //!
 //! ## Errors inside the stream
 //! A part that cannot be handled — a JSON part larger than the storage
@@ -22,12 +24,18 @@
 //! kill an hour-long downchannel. [`Decoder::feed`] itself only fails when no boundary is set.
 //!
 //! ## Leniencies (beyond RFC 2046)
-//! - The start of the stream and the start of a part's body count as the start of a line, so a
-//!   first boundary without a preceding CRLF, and `--B\r\n\r\n--B` (an empty part), are recognised.
-//! - A header line that is itself a delimiter line (`--B\r\n--B\r\n`, repeated boundaries) is
-//!   treated as a delimiter; parts with no body and no binary identity are never delivered.
-//! - After `--B` + space/tab, the rest of the line is skipped whatever it holds.
-//! - `\r\n--B` followed by anything other than `--`, CRLF, space or tab is data, not a delimiter.
+//! - A delimiter `\r\n--B` ends the part the moment it is complete, whatever follows it (RFC
+//!   2046: it cannot occur inside a part). Then `--` closes the body; anything else is the rest
+//!   of the delimiter line and is skipped up to its LF, and the next part's headers follow —
+//!   whether it is the CRLF, transport padding (space, tab), or bytes RFC 2046 does not allow
+//!   there (`--Bx`, `--B-x`, `--B\rx`). Skipping that line loses nothing: its bytes come after
+//!   the part that ended, and a part that follows the line is still read (reporting an error
+//!   instead would have to drop it).
+//! - The start of the stream, the start of a part's body and the start of every header line
+//!   count as the start of a line: a first boundary without a preceding CRLF, `--B\r\n\r\n--B`
+//!   (an empty part), and a header line that begins with `--B` (`--B\r\n--B\r\n`, repeated
+//!   boundaries) are delimiters — recognised as they arrive, whatever the storage size. Parts
+//!   with no body and no binary identity are never delivered.
 //! - Header lines may end in a bare LF; continuation lines (leading space/tab) are ignored.
 //!
 //! # Encoder
@@ -46,8 +54,6 @@ pub const MAX_BOUNDARY_LEN: usize = 70;
 
 /// `\r\n--` + boundary.
 const DELIM_CAP: usize = MAX_BOUNDARY_LEN + 4;
-/// A delimiter plus the two bytes after it that decide what it is (`--`, CRLF).
-const HOLD_CAP: usize = DELIM_CAP + 2;
 
 /// Returns the `boundary` parameter of a `Content-Type` header value.
 ///
@@ -174,8 +180,9 @@ fn classify_content_type(value: &[u8]) -> CType {
 /// Receives the parts a [`Decoder`] finds. Every slice is valid only during the call.
 pub trait PartSink {
     /// A complete JSON (or other non-binary) part. Called as soon as the part's closing delimiter
-    /// line (`\r\n--boundary` followed by CRLF, `--`, or transport padding) has been seen — never
-    /// later (a downchannel may stay silent for an hour after). Empty parts are not delivered.
+    /// `\r\n--boundary` is complete, before the bytes after it (CRLF or `--`) arrive — a server
+    /// may send those only with its next part, and a downchannel may stay silent for an hour
+    /// after. Empty parts are not delivered.
     fn on_json_part(&mut self, body: &[u8]);
 
     /// A piece of a binary part (see [`part_kind`]), `content_id` with angle brackets stripped
@@ -226,7 +233,10 @@ impl fmt::Display for MultipartError {
 enum State {
     /// Inside a body, or the preamble (with `Body::Discard`).
     Body,
-    /// After `--B` and transport padding: skip to the end of the line.
+    /// Right after a complete delimiter `\r\n--B` (the part before it is already out); `dash`:
+    /// one `-` of a close delimiter has followed.
+    Delimiter { dash: bool },
+    /// The rest of a delimiter line that is not a close delimiter: skip to the end of the line.
     Padding,
     /// Reading a part's header lines.
     Headers,
@@ -243,43 +253,6 @@ enum Body {
     Binary,
 }
 
-/// What the bytes after `\r\n--B` make of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tail {
-    /// `--`: the close delimiter.
-    Close,
-    /// CRLF: the next part's headers follow.
-    Next,
-    /// Space or tab: transport padding up to the end of the line.
-    Padding,
-}
-
-enum TailCheck {
-    Delim(Tail),
-    NeedMore,
-    NotDelim,
-}
-
-fn tail_kind(after: &[u8]) -> TailCheck {
-    match after {
-        [] | [b'-'] | [b'\r'] => TailCheck::NeedMore,
-        [b' ' | b'\t', ..] => TailCheck::Delim(Tail::Padding),
-        [b'-', b'-', ..] => TailCheck::Delim(Tail::Close),
-        [b'\r', b'\n', ..] => TailCheck::Delim(Tail::Next),
-        _ => TailCheck::NotDelim,
-    }
-}
-
-impl Tail {
-    /// Bytes of the tail that belong to the delimiter line as decided.
-    fn len(self) -> usize {
-        match self {
-            Tail::Padding => 1,
-            Tail::Close | Tail::Next => 2,
-        }
-    }
-}
-
 /// Where the current part's id came from; a Content-ID beats a form-data name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum IdSource {
@@ -288,10 +261,14 @@ enum IdSource {
     ContentId,
 }
 
-enum Step {
-    More,
-    Commit(Tail),
-    Mismatch,
+/// Outcome of extending a partial delimiter match.
+enum Match {
+    /// The input ended; the match may still complete.
+    Pending,
+    /// The whole delimiter has been matched.
+    Complete,
+    /// The byte at the returned position does not continue the delimiter (it is not consumed).
+    Failed,
 }
 
 /// Streaming `multipart/related` (and `multipart/form-data`) decoder over caller-supplied storage.
@@ -304,11 +281,10 @@ pub struct Decoder<S> {
     /// `\r\n--` + boundary; `delim_len == 0` until the first successful `reset`.
     delim: [u8; DELIM_CAP],
     delim_len: usize,
-    /// Bytes that may be the start of a delimiter: always a prefix of `delim`, then at most one
-    /// undecided tail byte. The first `hold_virtual` bytes are an assumed line start, not data.
-    hold: [u8; HOLD_CAP],
-    hold_len: usize,
-    hold_virtual: usize,
+    /// Bytes of `delim` matched so far (held back: they may be the start of a delimiter). The
+    /// first `virtual_len` of them are an assumed line start, not input.
+    matched: usize,
+    virtual_len: usize,
     state: State,
     body: Body,
     /// A delimiter has been seen since `reset`.
@@ -331,9 +307,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
             storage,
             delim: [0; DELIM_CAP],
             delim_len: 0,
-            hold: [0; HOLD_CAP],
-            hold_len: 0,
-            hold_virtual: 0,
+            matched: 0,
+            virtual_len: 0,
             state: State::Epilogue,
             body: Body::Discard,
             started: false,
@@ -403,6 +378,22 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         while i < data.len() {
             i = match self.state {
                 State::Body => self.feed_body(data, i, sink),
+                // `--` right after the boundary closes the body; anything else is the rest of
+                // the delimiter line (this byte is looked at again: it may be its LF).
+                State::Delimiter { dash } => match (data[i], dash) {
+                    (b'-', false) => {
+                        self.state = State::Delimiter { dash: true };
+                        i + 1
+                    }
+                    (b'-', true) => {
+                        self.state = State::Epilogue;
+                        i + 1
+                    }
+                    _ => {
+                        self.state = State::Padding;
+                        i
+                    }
+                },
                 State::Padding => match memchr(b'\n', &data[i..]) {
                     Some(k) => {
                         self.begin_headers();
@@ -432,7 +423,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
             State::Body if !self.started => Ok(()),
             _ => {
                 if self.state == State::Body && self.body == Body::Binary {
-                    let held = &self.hold[self.hold_virtual.min(self.hold_len)..self.hold_len];
+                    let held = &self.delim[self.virtual_len..self.matched];
                     sink.on_binary_part(&self.storage.as_ref()[..self.id_len], held, true);
                 }
                 Err(MultipartError::Truncated)
@@ -440,9 +431,15 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         };
         self.state = State::Epilogue;
         self.body = Body::Discard;
-        self.hold_len = 0;
-        self.hold_virtual = 0;
+        self.matched = 0;
+        self.virtual_len = 0;
         result
+    }
+
+    /// At the start of a line, which may be a delimiter (`--B`): assume the CRLF before it.
+    fn line_start(&mut self) {
+        self.matched = 2;
+        self.virtual_len = 2;
     }
 
     fn begin_headers(&mut self) {
@@ -451,6 +448,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         self.id_source = IdSource::None;
         self.ctype = None;
         self.line_len = 0;
+        self.line_start();
     }
 
     /// Enters a body (or the preamble, or a skipped part) at the start of a line.
@@ -458,9 +456,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         self.state = State::Body;
         self.body = body;
         self.json_len = 0;
-        self.hold[..2].copy_from_slice(b"\r\n");
-        self.hold_len = 2;
-        self.hold_virtual = 2;
+        self.line_start();
     }
 
     /// Skips the rest of the current part. `line_start`: the input is at the start of a line;
@@ -468,92 +464,68 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
     fn skip_part(&mut self, line_start: bool, held_cr: bool) {
         self.begin_body(Body::Discard);
         if !line_start {
-            self.hold_len = usize::from(held_cr);
-            self.hold_virtual = 0;
-            self.hold[0] = b'\r';
+            self.matched = usize::from(held_cr);
+            self.virtual_len = 0;
         }
+    }
+
+    /// Extends the partial delimiter match with `data[i..]`; returns where it stopped.
+    fn extend_match(&mut self, data: &[u8], mut i: usize) -> (usize, Match) {
+        while let Some(&b) = data.get(i) {
+            if b != self.delim[self.matched] {
+                return (i, Match::Failed);
+            }
+            self.matched += 1;
+            i += 1;
+            if self.matched == self.delim_len {
+                return (i, Match::Complete);
+            }
+        }
+        (i, Match::Pending)
     }
 
     fn feed_body(&mut self, data: &[u8], mut i: usize, sink: &mut impl PartSink) -> usize {
         // Bytes held back from earlier input come first: they may begin a delimiter.
-        while self.hold_len > 0 {
-            let Some(&b) = data.get(i) else { return i };
-            match self.hold_step(b) {
-                Step::More => i += 1,
-                Step::Commit(tail) => {
-                    self.commit(tail, &[], sink);
-                    return i + 1;
+        if self.matched > 0 {
+            match self.extend_match(data, i) {
+                (j, Match::Pending) => return j,
+                (j, Match::Complete) => {
+                    self.commit(&[], sink);
+                    return j;
                 }
-                Step::Mismatch => self.release_hold(sink),
+                (j, Match::Failed) => {
+                    self.release_held(sink);
+                    i = j;
+                }
             }
         }
         let rest = &data[i..];
         let m = self.delim_len;
         match find_delim(rest, &self.delim[..m]) {
-            Some(p) => match tail_kind(&rest[p + m..]) {
-                TailCheck::Delim(tail) => {
-                    self.commit(tail, &rest[..p], sink);
-                    i + p + m + tail.len()
-                }
-                TailCheck::NotDelim => {
-                    // No CR inside the delimiter, so none can start before p + m.
-                    self.emit(&rest[..p + m], sink);
-                    i + p + m
-                }
-                TailCheck::NeedMore => {
-                    self.emit(&rest[..p], sink);
-                    let held = &rest[p..];
-                    self.hold[..held.len()].copy_from_slice(held);
-                    self.hold_len = held.len();
-                    self.hold_virtual = 0;
-                    data.len()
-                }
-            },
+            Some(p) => {
+                self.commit(&rest[..p], sink);
+                i + p + m
+            }
             None => {
                 let keep = partial_delim_len(rest, &self.delim[..m]);
-                let (out, held) = rest.split_at(rest.len() - keep);
-                self.emit(out, sink);
-                self.hold[..keep].copy_from_slice(held);
-                self.hold_len = keep;
-                self.hold_virtual = 0;
+                self.emit(&rest[..rest.len() - keep], sink);
+                self.matched = keep;
+                self.virtual_len = 0;
                 data.len()
             }
         }
     }
 
-    /// Extends the held partial delimiter by `b`.
-    fn hold_step(&mut self, b: u8) -> Step {
-        let (n, m) = (self.hold_len, self.delim_len);
-        if n < m {
-            if b != self.delim[n] {
-                return Step::Mismatch;
-            }
-        } else {
-            let mut tail = [0u8; 2];
-            let k = n - m;
-            tail[..k].copy_from_slice(&self.hold[m..n]);
-            tail[k] = b;
-            match tail_kind(&tail[..=k]) {
-                TailCheck::Delim(t) => return Step::Commit(t),
-                TailCheck::NotDelim => return Step::Mismatch,
-                TailCheck::NeedMore => {}
-            }
-        }
-        self.hold[n] = b;
-        self.hold_len = n + 1;
-        Step::More
-    }
-
     /// The held bytes are not a delimiter: hand them on as data. None of them can begin another
-    /// one: the delimiter has no CR after its first byte, and a held tail CR fails only when the
-    /// next byte is not LF.
-    fn release_hold(&mut self, sink: &mut impl PartSink) {
-        let (n, v) = (self.hold_len, self.hold_virtual);
-        self.hold_len = 0;
-        self.hold_virtual = 0;
+    /// one: the delimiter has no CR after its first byte. (The byte that failed the match is
+    /// scanned next, as input.)
+    fn release_held(&mut self, sink: &mut impl PartSink) {
+        let (n, v) = (self.matched, self.virtual_len);
+        self.matched = 0;
+        self.virtual_len = 0;
         if n > v {
-            let copy = self.hold;
-            self.emit(&copy[v..n], sink);
+            let delim = self.delim;
+            self.emit(&delim[v..n], sink);
         }
     }
 
@@ -581,8 +553,9 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         }
     }
 
-    /// A delimiter line has been recognised: the current part ends with `last`.
-    fn commit(&mut self, tail: Tail, last: &[u8], sink: &mut impl PartSink) {
+    /// A delimiter is complete: the current part ends with `last` and is delivered now, before
+    /// whatever follows the delimiter arrives.
+    fn commit(&mut self, last: &[u8], sink: &mut impl PartSink) {
         match self.body {
             Body::Discard => {}
             Body::Json => {
@@ -596,17 +569,39 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
             }
         }
         self.body = Body::Discard;
-        self.hold_len = 0;
-        self.hold_virtual = 0;
+        self.matched = 0;
+        self.virtual_len = 0;
         self.started = true;
-        match tail {
-            Tail::Close => self.state = State::Epilogue,
-            Tail::Next => self.begin_headers(),
-            Tail::Padding => self.state = State::Padding,
-        }
+        self.state = State::Delimiter { dash: false };
     }
 
-    fn feed_headers(&mut self, data: &[u8], i: usize, sink: &mut impl PartSink) -> usize {
+    fn feed_headers(&mut self, data: &[u8], mut i: usize, sink: &mut impl PartSink) -> usize {
+        if self.matched > 0 {
+            // A line start: a line that begins with `--B` is a delimiter (repeated boundaries).
+            match self.extend_match(data, i) {
+                (j, Match::Pending) => return j,
+                (j, Match::Complete) => {
+                    self.commit(&[], sink);
+                    return j;
+                }
+                (j, Match::Failed) => {
+                    // An ordinary header line; it starts with the bytes matched (no CR among them).
+                    let k = self.matched - self.virtual_len;
+                    self.matched = 0;
+                    self.virtual_len = 0;
+                    i = j;
+                    let start = self.id_len;
+                    let storage = self.storage.as_mut();
+                    if k > storage.len() - start {
+                        sink.on_part_error(MultipartError::HeadersTooLarge);
+                        self.skip_part(false, false);
+                        return i;
+                    }
+                    storage[start..start + k].copy_from_slice(&self.delim[2..2 + k]);
+                    self.line_len = k;
+                }
+            }
+        }
         let rest = &data[i..];
         let (piece, complete) = match memchr(b'\n', rest) {
             Some(k) => (&rest[..=k], true),
@@ -629,11 +624,11 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         i + piece.len()
     }
 
-    /// Acts on the complete header line at `storage[id_len..id_len + line_len]`.
+    /// Acts on the complete header line at `storage[id_len..id_len + line_len]` (never a
+    /// delimiter line: those end the headers as soon as their `--B` is complete).
     fn header_line(&mut self, sink: &mut impl PartSink) {
         enum Action {
             EndOfHeaders,
-            Delimiter { close: bool },
             Ignore,
             Malformed,
             ContentType(CType),
@@ -644,11 +639,8 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
         let mut line = &storage[start..start + self.line_len];
         line = line.strip_suffix(b"\n").unwrap_or(line);
         line = line.strip_suffix(b"\r").unwrap_or(line);
-        let boundary = &self.delim[4..self.delim_len];
         let action = if line.is_empty() {
             Action::EndOfHeaders
-        } else if let Some(close) = delimiter_line(line, boundary) {
-            Action::Delimiter { close }
         } else if matches!(line[0], b' ' | b'\t') {
             Action::Ignore
         } else if let Some(colon) = memchr(b':', line) {
@@ -685,19 +677,13 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
                     }
                     PartKind::Binary => self.begin_body(Body::Binary),
                 }
-            }
-            Action::Delimiter { close } => {
-                self.started = true;
-                if close {
-                    self.state = State::Epilogue;
-                } else {
-                    self.begin_headers();
-                }
+                return;
             }
             Action::Ignore => {}
             Action::Malformed => {
                 sink.on_part_error(MultipartError::MalformedHeaders);
                 self.skip_part(true, false);
+                return;
             }
             Action::ContentType(c) => self.ctype = Some(c),
             Action::Id(range, source) => {
@@ -707,18 +693,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
                 self.id_source = source;
             }
         }
-    }
-}
-
-/// `Some(close)` when `line` is a delimiter line: `--B` then `--` (close), or only padding.
-fn delimiter_line(line: &[u8], boundary: &[u8]) -> Option<bool> {
-    let rest = line.strip_prefix(b"--")?.strip_prefix(boundary)?;
-    if rest.starts_with(b"--") {
-        Some(true)
-    } else if rest.iter().all(|&c| c == b' ' || c == b'\t') {
-        Some(false)
-    } else {
-        None
+        self.line_start();
     }
 }
 
@@ -918,16 +893,15 @@ mod tests {
     const ID: &str = "DeviceTTSRendererV4_3:Q.x_y#1";
 
     /// Binary data full of near-misses: CRLF, `\r\n--` plus a prefix of the boundary, the
-    /// boundary followed by a byte that is not a delimiter tail, a trailing CR.
+    /// boundary not after CRLF, a trailing CR. (A whole `\r\n--B` cannot occur in a part.)
     fn tricky_binary() -> Vec<u8> {
         cat(&[
             b"\x00\xff\r\n\r\nabc\r\n--",
             b"\r\n--b6f3c2a0-1d2e",
             b"\r\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2",
-            b"\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2cx",
-            b"\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c-x",
-            b"\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\rx",
-            b"\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\r\r",
+            b"\r\n-b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c-x",
+            b"\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\rx",
+            b"\r--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\r\r",
             b"--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\r\n",
             b"end\r\n-\r",
         ])
@@ -968,14 +942,13 @@ mod tests {
 
     #[test]
     fn three_way_splits() {
+        // `\r\n--b-\r\n` ends the binary part (the delimiter alone does) and its line is skipped;
+        // the header line `--b--` after it closes the body.
         let msg = cat(&[
             b"--b\r\nContent-Type: application/json\r\n\r\n{\"a\":1}\r\n--b\r\nContent-ID: x\r\n\r\n\r\n--\r\n--b-\r\n--b--",
         ]);
         let whole = decode(&msg, "b", 64);
-        assert_eq!(
-            whole.0,
-            vec![json("{\"a\":1}"), bin("x", b"\r\n--\r\n--b-")]
-        );
+        assert_eq!(whole.0, vec![json("{\"a\":1}"), bin("x", b"\r\n--")]);
         assert_eq!(whole.1, Ok(()));
         for p in 0..=msg.len() {
             for q in p..=msg.len() {
@@ -1056,11 +1029,48 @@ mod tests {
 
     #[test]
     fn delimiter_only_at_line_start() {
-        let msg = b"--b\r\nContent-ID: <i>\r\n\r\nx--b\r\n--b\n\r\n--b--\r\n\r\n--b--";
+        // In a body only CRLF starts a line: `x--b`, `\n--b`, `\r--b` are data.
+        let msg = b"--b\r\nContent-ID: <i>\r\n\r\nx--b\n--b\r--b\r\n-b\r\n--b--\r\n\r\n--b--";
         assert_eq!(
             check_all_splits(msg, "b", 64),
-            (vec![bin("i", b"x--b\r\n--b\n")], Ok(()))
+            (vec![bin("i", b"x--b\n--b\r--b\r\n-b")], Ok(()))
         );
+    }
+
+    /// Bytes after a complete delimiter that RFC 2046 does not allow there: the part before it
+    /// has ended all the same, the rest of that line is skipped and the next part is read.
+    #[test]
+    fn junk_after_a_delimiter_is_skipped_with_its_line() {
+        for junk in [
+            &b"x"[..],
+            b"-x",
+            b"\rx",
+            b"\r\r",
+            b"-",
+            b"\r",
+            b"",
+            b"x--b",
+            b"\t--",
+        ] {
+            let msg = cat(&[
+                b"--b\r\nContent-ID: <i>\r\n\r\nDATA\r\n--b",
+                junk,
+                b"\r\nContent-Type: application/json\r\n\r\n{}\r\n--b",
+                junk,
+                b"\n--b--",
+            ]);
+            assert_eq!(
+                check_all_splits(&msg, "b", 64),
+                (vec![bin("i", b"DATA"), json("{}")], Ok(())),
+                "junk {junk:?}"
+            );
+        }
+        // A line-start `--b` inside the headers is a delimiter too, whatever follows it.
+        let msg = b"--b\r\nContent-Type: application/json\r\n--bjunk\r\n\r\n{}\r\n--b--";
+        assert_eq!(check_all_splits(msg, "b", 64), (vec![json("{}")], Ok(())));
+        // Even with a storage too small for that line.
+        let msg = b"--b\r\n--bjunk longer than the storage\r\n\r\n{}\r\n--b--";
+        assert_eq!(check_all_splits(msg, "b", 4), (vec![json("{}")], Ok(())));
     }
 
     #[test]
@@ -1174,19 +1184,20 @@ mod tests {
     }
 
     #[test]
-    fn json_delivered_as_soon_as_delimiter_line_seen() {
+    fn json_delivered_as_soon_as_delimiter_complete() {
         for (tail, close) in [(&b"\r\n"[..], false), (b"--", true), (b" ", false)] {
             let mut d = Decoder::new([0u8; 64]);
             d.reset(b"b").unwrap();
             let mut rec = Rec::default();
             d.feed(
-                b"--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b",
+                b"--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--",
                 &mut rec,
             )
             .unwrap();
             assert!(rec.events.is_empty());
+            d.feed(b"b", &mut rec).unwrap();
+            assert_eq!(rec.events, vec![json("{}")], "out before the line's end");
             d.feed(&tail[..tail.len() - 1], &mut rec).unwrap();
-            assert!(rec.events.is_empty());
             d.feed(&tail[tail.len() - 1..], &mut rec).unwrap();
             assert_eq!(rec.events, vec![json("{}")]);
             assert_eq!(
@@ -1197,6 +1208,82 @@ mod tests {
                     Err(MultipartError::Truncated)
                 }
             );
+        }
+    }
+
+    /// A server that writes each part followed by its delimiter (`…}\r\n--B`) and sends the rest
+    /// of the delimiter line only with the next part: every part must be out the moment its
+    /// delimiter is complete (a NEAR_FIELD turn waits on StopCapture), whatever the split.
+    #[test]
+    fn part_is_delivered_when_its_delimiter_completes_every_split() {
+        const STOP: &str = r#"{"directive":{"header":{"namespace":"SpeechRecognizer","name":"StopCapture","messageId":"m-0","dialogRequestId":"d-1"},"payload":{}}}"#;
+        // Binary data with delimiter near-misses that are never a whole delimiter.
+        let data = cat(&[
+            b"\x00\r\n\r\nabc\r\n--\r\n--b6f3c2a0-1d2e",
+            b"\r\r\n--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2",
+            b"--b6f3c2a0-1d2e-4f5a-9b8c-7d6e5f4a3b2c\r\nend\r",
+        ]);
+        let delim = std::format!("\r\n--{B}");
+        let writes: [Vec<u8>; 4] = [
+            cat(&[
+                b"--",
+                B.as_bytes(),
+                b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n",
+                STOP.as_bytes(),
+                delim.as_bytes(),
+            ]),
+            cat(&[
+                b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n",
+                SPEAK.as_bytes(),
+                delim.as_bytes(),
+            ]),
+            cat(&[
+                b"\r\nContent-ID: <",
+                ID.as_bytes(),
+                b">\r\nContent-Type: application/octet-stream\r\n\r\n",
+                &data,
+                delim.as_bytes(),
+            ]),
+            b"--\r\n".to_vec(),
+        ];
+        let msg = writes.concat();
+        // Where each part's delimiter is complete.
+        let ends: Vec<usize> = writes[..3]
+            .iter()
+            .scan(0, |end, w| {
+                *end += w.len();
+                Some(*end)
+            })
+            .collect();
+        let expected = vec![json(STOP), json(SPEAK), bin(ID, &data)];
+        assert_eq!(check_all_splits(&msg, B, 1024), (expected.clone(), Ok(())));
+        let complete = |events: &[Ev]| {
+            events
+                .iter()
+                .filter(|e| !matches!(e, Ev::Bin(_, _, false)))
+                .count()
+        };
+        // Every first piece, then one byte at a time: after each byte, exactly the parts whose
+        // delimiter is complete are out.
+        for q in 0..=msg.len() {
+            let mut d = Decoder::new(vec![0u8; 1024]);
+            d.reset(B.as_bytes()).unwrap();
+            let mut rec = Rec::default();
+            d.feed(&msg[..q], &mut rec).unwrap();
+            for p in q..=msg.len() {
+                if p > q {
+                    d.feed(&msg[p - 1..p], &mut rec).unwrap();
+                }
+                let due = ends.iter().filter(|&&e| e <= p).count();
+                assert_eq!(
+                    complete(&rec.events),
+                    due,
+                    "first piece {q} bytes, fed {p} of {} (delimiters end at {ends:?})",
+                    msg.len()
+                );
+            }
+            assert_eq!(d.finish(&mut rec), Ok(()));
+            assert_eq!(rec.events, expected);
         }
     }
 
@@ -1314,9 +1401,10 @@ mod tests {
         let data = cat(&[
             b"\r\n--",
             &b.as_bytes()[..69],
-            b"\r\n--",
+            b"\r\n-",
             b.as_bytes(),
-            b"x",
+            b"\r\n--",
+            &b.as_bytes()[1..],
         ]);
         let msg = cat(&[
             b"--",
