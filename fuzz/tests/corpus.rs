@@ -30,3 +30,8 @@ fn multipart_corpus() {
 fn json_corpus() {
     replay("json", avs_fuzz::json::check);
 }
+
+#[test]
+fn h2_client_corpus() {
+    replay("h2_client", |data| avs::fuzzing::run(include_bytes!("../fixtures/ca.pem"), data));
+}
