@@ -9,6 +9,8 @@ echo "== cargo test"
 cargo test --workspace
 echo "== ALSA capture and MP3 playback (feature alsa, ALSA file/null plugins, no sound card)"
 cargo test --features alsa --lib --test alsa
+echo "== fuzzing harness (feature fuzzing): the h2_client seeds replay and reach their states"
+cargo test --features fuzzing --lib fuzzing
 echo "== benches compile"
 cargo bench --workspace --no-run
 echo "== local AVS server self-test"
