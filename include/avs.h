@@ -951,9 +951,11 @@ avs_status avs_client_memory_required(const avs_config *config, size_t *out_byte
 /**
  * Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
  * `on_event_outcome` for every event still held. NULL is ignored. Called from inside one of the
- * client's callbacks, the free is deferred: the client goes when the call that ran the callback
- * (e.g. `avs_client_poll`) returns, and that call returns `AVS_STATUS_CLIENT_FREED` so the host
- * sees it; the pointer must not be used after the callback. Stop the audio thread first: no
+ * client's callbacks (or while another thread is inside a call on it), the free is deferred: the
+ * client goes when the call that ran the callback (e.g. `avs_client_poll`) returns, and that call
+ * returns `AVS_STATUS_CLIENT_FREED` so the host sees it. The pointer must not be used after the
+ * callback, but callbacks go on until that call returns (the held events' CANCELLED outcomes
+ * among them): keep `user_data` valid until then. Stop the audio thread first: no
  * `avs_client_audio_write` may be running or follow. After a caught panic
  * (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
  */
@@ -1014,7 +1016,9 @@ avs_status avs_client_state(const avs_client *client, avs_connection_state *out_
 /**
  * Writes up to `capacity` socket descriptors to wait on into `fds` and their number to
  * `*out_count` (0 with host I/O). Wait for readability, and for writability too when
- * `*out_wants_write` (may be NULL) is true; then call `avs_client_poll`.
+ * `*out_wants_write` (may be NULL) is true; then call `avs_client_poll`. Ask again after every
+ * poll: the set changes (a new connection, a GOAWAY hand-over, and while connecting each
+ * resolved address in turn gets its own socket).
  */
 avs_status avs_client_fds(const avs_client *client,
                           int *fds,

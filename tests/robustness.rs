@@ -350,3 +350,26 @@ fn a_call_from_another_thread_while_the_client_is_busy_is_refused() {
     assert_eq!(unsafe { avs_client_poll(ptr, 0, null_mut()) }, AvsStatus::Ok, "usable again once the call returned");
     unsafe { avs_client_free(ptr) };
 }
+
+/// Item 2 (review): a Speak outside the current turn (downchannel, no dialogRequestId) whose
+/// early audio overflowed fails alone: the user's turn goes on.
+#[test]
+fn a_spilled_speak_outside_the_turn_does_not_end_the_turn() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 10_000_000}));
+    let mut c = connected(&server, |cfg| cfg.attachment_buffer_bytes = 1024);
+    assert_eq!(c.start_turn(AvsProfile::NearField, None), AvsStatus::Ok);
+    let pcm = wav_pcm(&fixture("utterance.wav"));
+    c.stream_audio(&pcm[..3200], Duration::from_millis(1));
+    let speak = json!({"directive": {"header": {"namespace": "SpeechSynthesizer", "name": "Speak", "messageId": "m-dc"},
+                                     "payload": {"url": "cid:dc-audio", "token": "dc-token", "format": "AUDIO_MPEG"}}});
+    let audio = vec![0x55u8; 4096];
+    server.cmd(json!({"cmd": "push_directive", "directives": [speak], "attachments": [{"content_id": "dc-audio", "data_b64": b64(&audio)}], "attachments_first": true}));
+    let told = c.poll_until(SECS(5), |r, _| r.logs.iter().any(|(_, l)| l.contains("Speak not delivered")));
+    assert!(told, "the Speak failed; logs {:#?}", c.rec.logs);
+    c.stream_audio(&pcm[3200..6400], Duration::from_millis(1));
+    assert_eq!(c.dialog_state(), AvsDialogState::Listening, "the turn goes on; dialog {:?}", c.rec.dialog);
+    assert!(c.rec.speaks.is_empty());
+    assert_eq!(c.rec.attachments.get("dc-audio").map(|a| a.len()), Some(audio.len()), "the audio reached on_attachment whole");
+    unsafe { avs_client_cancel_turn(c.ptr) };
+}

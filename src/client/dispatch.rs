@@ -392,6 +392,8 @@ impl Dispatch<'_> {
         if status == 403 {
             self.fail_connection_for_status(403, "Recognize");
         }
+        // The response ended right after a part that already doomed the turn: that is why it ended.
+        let reason = self.shared.turn_abort.take().unwrap_or(reason);
         self.shared.speech.finish_turn(&mut *self.host, reason);
     }
 
@@ -425,7 +427,7 @@ impl Dispatch<'_> {
             // The connection logic resends SynchronizeState on the next connection.
             self.queue.release(slot);
             if status == 0 && self.flags.fail.is_none() && self.flags.goaway.is_none() {
-                self.flags.fail = Some(AvsStatus::Protocol);
+                self.flags.fail = Some(if timed_out { AvsStatus::Timeout } else { AvsStatus::Protocol });
             }
             return;
         }
@@ -519,9 +521,12 @@ impl PartSink for Sink<'_> {
                 if let Err(why) = handled {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "<- invalid {}.{}: {why}; sending ExceptionEncountered", d.header.namespace, d.header.name);
                     self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, why);
-                    if why == crate::client::speech::SPEAK_AUDIO_SPILLED {
-                        // The answer cannot be played: the turn ends with that reason.
-                        self.shared.speech.finish_turn(self.host, AvsStatus::AttachmentTooLarge);
+                    let sp = &self.shared.speech;
+                    let of_this_turn = sp.turn.is_some() && d.header.dialog_request_id == Some(sp.dialog_id.as_str());
+                    if why == crate::client::speech::SPEAK_AUDIO_SPILLED && of_this_turn {
+                        // The turn's answer cannot be played: the turn ends with that reason (its
+                        // stream reset by the client once this callback returns).
+                        self.shared.turn_abort = Some(AvsStatus::AttachmentTooLarge);
                     }
                 }
             }

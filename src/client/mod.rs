@@ -144,6 +144,9 @@ pub struct Shared {
     pub speech: Speech,
     /// The time of the poll in progress.
     pub now: u64,
+    /// Response handling decided the current turn must end (why): done by the client, which
+    /// can reset its stream, as soon as the callback returns.
+    pub turn_abort: Option<AvsStatus>,
     context_buf: Buf,
     scratch: Buf,
 }
@@ -426,6 +429,7 @@ impl Client {
         let shared = Shared {
             speech: Speech::new(ring, speech_head, attachment, settings.turn_timeout_ms),
             now: 0,
+            turn_abort: None,
             log_level: settings.log_level,
             ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
             boundary,
@@ -576,6 +580,9 @@ impl Client {
             for i in 0..2 {
                 if self.conns[i].is_some() {
                     progressed |= self.drive(i);
+                }
+                if let Some(reason) = self.shared.turn_abort.take() {
+                    let _ = self.abort_turn(reason);
                 }
             }
             if !progressed {
@@ -1375,8 +1382,8 @@ impl Client {
             // after three answer timeouts rather than stay LISTENING for ever.
             let no_stop_capture = t.audio_done_ms.is_none()
                 && t.profile != crate::status::AvsProfile::CloseTalk
-                && now >= t.started_ms + 3 * timeout;
-            if ((waiting_answer || never_sent) && now >= since + timeout) || no_stop_capture {
+                && now >= t.started_ms.saturating_add(timeout.saturating_mul(3));
+            if ((waiting_answer || never_sent) && now >= since.saturating_add(timeout)) || no_stop_capture {
                 let _ = self.abort_turn(AvsStatus::Timeout);
             }
         }

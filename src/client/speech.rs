@@ -278,7 +278,9 @@ impl Speech {
             // Its audio came first and did not fit the buffer: it went to the host as a plain
             // attachment. The Speak is not handed over as if it could be played.
             log!(host, log_level, LogLevel::Warn, "Speak audio {} arrived before its directive and exceeded attachment_buffer_bytes; Speak not delivered", cid);
-            if self.unclaimed.as_ref().is_some_and(|u| u.cid == cid) {
+            // Done with it once complete; the rest of an incomplete one goes on streaming to
+            // the host as a plain attachment.
+            if self.unclaimed.as_ref().is_some_and(|u| u.cid == cid && u.complete) {
                 self.unclaimed = None;
             }
             self.spilled.retain(|c| *c != cid);

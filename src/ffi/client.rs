@@ -1,7 +1,7 @@
 //! `avs_client_*`, `avs_config_init`, `avs_status_str`, `avs_version`.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering::{Acquire, Release}};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::{AcqRel, Acquire, Relaxed, Release}};
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
@@ -21,63 +21,79 @@ use crate::transport::io::PosixNetwork;
 /// `AVS_STATUS_REENTRANT` (the guard is atomic), not raced.
 pub struct AvsClient {
     inner: UnsafeCell<Client>,
-    /// Set while a call is inside the client (and so while it runs a host callback): other
-    /// calls, from the callback or from another thread, are refused.
-    busy: AtomicBool,
+    /// `IDLE`, `BUSY` while a call is inside the client (and so while it runs a host callback:
+    /// other calls, from the callback or from another thread, are refused), or `BUSY_FREE` when
+    /// `avs_client_free` came while busy: the call inside frees the client as it leaves. One
+    /// atomic, so that a free racing the end of a call is never lost.
+    state: AtomicU8,
     /// Set after a caught panic: the client's state can no longer be trusted.
     poisoned: AtomicBool,
-    /// `avs_client_free` was called while the client was busy (from inside a callback): the
-    /// client is freed when the call that ran the callback returns.
-    free_requested: AtomicBool,
     /// The microphone ring, outside `inner` so that an audio thread can write while `inner` is
     /// in use.
     ring: Arc<AudioRing>,
 }
 
-/// Runs `f` with exclusive access to the client, refusing a call while another is inside it
-/// and use after a panic. When the host freed the client from a callback that `f` ran, the
-/// client is freed here and `AVS_STATUS_CLIENT_FREED` returned.
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const BUSY_FREE: u8 = 2;
+
+/// Takes the client for one call: `Err(Reentrant)` while another call is inside it.
+///
+/// SAFETY: `client` is a live client from `avs_client_new`.
+unsafe fn enter(client: *mut AvsClient) -> Result<(), AvsStatus> {
+    let this = &*client;
+    if this.poisoned.load(Acquire) {
+        return Err(AvsStatus::Panic);
+    }
+    this.state.compare_exchange(IDLE, BUSY, Acquire, Relaxed).map(|_| ()).map_err(|_| AvsStatus::Reentrant)
+}
+
+/// Gives the client back after a call; when a free was requested meanwhile (from a callback, or
+/// from another thread), frees it and returns `AVS_STATUS_CLIENT_FREED` instead of `status`.
+///
+/// SAFETY: the caller entered `client` with `enter` and holds no reference into it.
+unsafe fn leave(client: *mut AvsClient, status: AvsStatus) -> AvsStatus {
+    if status == AvsStatus::Panic {
+        (*client).poisoned.store(true, Release);
+    }
+    match (*client).state.compare_exchange(BUSY, IDLE, Release, Acquire) {
+        Ok(_) => status,
+        Err(_) => {
+            // BUSY_FREE: still taken, so nothing else can enter while it goes.
+            destroy(client);
+            AvsStatus::ClientFreed
+        }
+    }
+}
+
+/// Runs `f` with exclusive access to the client (see `enter` and `leave`).
 ///
 /// SAFETY: `client` is a live client from `avs_client_new`.
 unsafe fn with(client: *mut AvsClient, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
-    let this = &*client;
-    if this.poisoned.load(Acquire) {
-        return AvsStatus::Panic;
+    if let Err(e) = enter(client) {
+        return e;
     }
-    if this.busy.swap(true, Acquire) {
-        return AvsStatus::Reentrant;
-    }
-    // SAFETY: `busy` guarantees no other reference into `inner` is live.
-    let status = guard(|| f(&mut *this.inner.get()));
-    if status == AvsStatus::Panic {
-        this.poisoned.store(true, Release);
-    }
-    if this.free_requested.load(Acquire) {
-        // Still busy: nothing else can enter while it goes.
-        destroy(client);
-        return AvsStatus::ClientFreed;
-    }
-    this.busy.store(false, Release);
-    status
+    // SAFETY: entered, so no other reference into `inner` is live.
+    let status = guard(|| f(&mut *(*client).inner.get()));
+    leave(client, status)
 }
 
-impl AvsClient {
-    /// Shared access for read-only queries, refused like `with` while a call is inside the
-    /// client or after a panic.
-    fn peek(&self) -> Result<&Client, AvsStatus> {
-        if self.poisoned.load(Acquire) {
-            return Err(AvsStatus::Panic);
-        }
-        if self.busy.load(Acquire) {
-            return Err(AvsStatus::Reentrant);
-        }
-        // SAFETY: not busy, so no mutable reference into `inner` is live.
-        Ok(unsafe { &*self.inner.get() })
+/// Runs a read-only query with the client taken like any call (a query racing a call on
+/// another thread is refused, not raced).
+///
+/// SAFETY: `client` is a live client from `avs_client_new`.
+unsafe fn peek(client: *const AvsClient, f: impl FnOnce(&Client) -> AvsStatus) -> AvsStatus {
+    let client = client as *mut AvsClient;
+    if let Err(e) = enter(client) {
+        return e;
     }
+    // SAFETY: entered, so no mutable reference into `inner` is live.
+    let status = guard(|| f(&*(*client).inner.get()));
+    leave(client, status)
 }
 
-/// Closes the client's connections, settles its held events and frees it. The caller has set
-/// `busy`, so callbacks that call in are refused.
+/// Closes the client's connections, settles its held events and frees it. The caller has taken
+/// the client (`state` not `IDLE`), so callbacks that call in are refused.
 ///
 /// SAFETY: `client` is a live client from `avs_client_new`, not used again.
 unsafe fn destroy(client: *mut AvsClient) {
@@ -251,10 +267,13 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
             Ok(s) => s.to_string(),
             Err(e) => return fail(&mut host, e, "config.endpoint missing or not UTF-8"),
         };
-        let token = match arg_str(cfg.access_token) {
-            Ok(s) => s.to_string(),
-            Err(e) => return fail(&mut host, e, "config.access_token missing or not UTF-8"),
-        };
+        if log_level_from(cfg.log_level).is_none() {
+            return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
+        }
+        // Checked here, copied last: no failure below can drop an unwiped copy of the token.
+        if let Err(e) = arg_str(cfg.access_token) {
+            return fail(&mut host, e, "config.access_token missing or not UTF-8");
+        }
         let ca = match read_ca(cfg) {
             Ok(Some(ca)) => ca,
             Ok(None) => return fail(&mut host, AvsStatus::BadConfig, "config needs ca_file or ca_pem: server verification cannot be turned off"),
@@ -268,6 +287,8 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
                 None => return fail(&mut host, AvsStatus::BadConfig, "config.io needs connect, send, recv and close"),
             }
         };
+        // Client::new takes the token out of the settings and wipes this copy.
+        let token = arg_str(cfg.access_token).map(str::to_string).unwrap_or_default();
         let Some(settings) = settings_from(cfg, endpoint, ca, token) else {
             return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
         };
@@ -276,9 +297,8 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
                 let ring = client.audio_ring();
                 let boxed = Box::new(AvsClient {
                     inner: UnsafeCell::new(client),
-                    busy: AtomicBool::new(false),
+                    state: AtomicU8::new(IDLE),
                     poisoned: AtomicBool::new(false),
-                    free_requested: AtomicBool::new(false),
                     ring,
                 });
                 *out = Box::into_raw(boxed);
@@ -363,9 +383,11 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
 
 /// Frees a client: closes its connections and reports `AVS_STATUS_CANCELLED` through
 /// `on_event_outcome` for every event still held. NULL is ignored. Called from inside one of the
-/// client's callbacks, the free is deferred: the client goes when the call that ran the callback
-/// (e.g. `avs_client_poll`) returns, and that call returns `AVS_STATUS_CLIENT_FREED` so the host
-/// sees it; the pointer must not be used after the callback. Stop the audio thread first: no
+/// client's callbacks (or while another thread is inside a call on it), the free is deferred: the
+/// client goes when the call that ran the callback (e.g. `avs_client_poll`) returns, and that call
+/// returns `AVS_STATUS_CLIENT_FREED` so the host sees it. The pointer must not be used after the
+/// callback, but callbacks go on until that call returns (the held events' CANCELLED outcomes
+/// among them): keep `user_data` valid until then. Stop the audio thread first: no
 /// `avs_client_audio_write` may be running or follow. After a caught panic
 /// (`AVS_STATUS_PANIC`) the client's state is not trusted and held events get no outcome.
 #[no_mangle]
@@ -373,13 +395,21 @@ pub unsafe extern "C" fn avs_client_free(client: *mut AvsClient) {
     if client.is_null() {
         return;
     }
-    if (*client).busy.swap(true, Acquire) {
-        // From inside a callback (or while another thread is inside a call): freed as soon as
-        // that call returns, which then returns AVS_STATUS_CLIENT_FREED.
-        (*client).free_requested.store(true, Release);
-        return;
+    let state = &(*client).state;
+    loop {
+        match state.compare_exchange(IDLE, BUSY, Acquire, Acquire) {
+            Ok(_) => return destroy(client),
+            // From inside a callback (or while another thread is inside a call): freed as soon
+            // as that call leaves, which then returns AVS_STATUS_CLIENT_FREED.
+            Err(BUSY) => {
+                if state.compare_exchange(BUSY, BUSY_FREE, AcqRel, Acquire).is_ok() {
+                    return;
+                }
+                // The call left meanwhile: take the client now.
+            }
+            Err(_) => return, // a free is already on its way
+        }
     }
-    destroy(client);
 }
 
 /// Starts connecting; progress happens in `avs_client_poll`. `AVS_STATUS_WRONG_STATE` if already
@@ -476,18 +506,17 @@ pub unsafe extern "C" fn avs_client_state(client: *const AvsClient, out_state: *
     if client.is_null() || out_state.is_null() {
         return AvsStatus::NullArgument;
     }
-    match (*client).peek() {
-        Ok(c) => {
-            *out_state = c.state();
-            AvsStatus::Ok
-        }
-        Err(e) => e,
-    }
+    peek(client, |c| {
+        *out_state = c.state();
+        AvsStatus::Ok
+    })
 }
 
 /// Writes up to `capacity` socket descriptors to wait on into `fds` and their number to
 /// `*out_count` (0 with host I/O). Wait for readability, and for writability too when
-/// `*out_wants_write` (may be NULL) is true; then call `avs_client_poll`.
+/// `*out_wants_write` (may be NULL) is true; then call `avs_client_poll`. Ask again after every
+/// poll: the set changes (a new connection, a GOAWAY hand-over, and while connecting each
+/// resolved address in turn gets its own socket).
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_fds(
     client: *const AvsClient,
@@ -499,20 +528,18 @@ pub unsafe extern "C" fn avs_client_fds(
     if client.is_null() || out_count.is_null() || (fds.is_null() && capacity > 0) {
         return AvsStatus::NullArgument;
     }
-    let inner = match (*client).peek() {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let mut n = 0;
-    for fd in inner.fds().take(capacity) {
-        *fds.add(n) = fd;
-        n += 1;
-    }
-    *out_count = n;
-    if !out_wants_write.is_null() {
-        *out_wants_write = inner.wants_write();
-    }
-    AvsStatus::Ok
+    peek(client, |inner| {
+        let mut n = 0;
+        for fd in inner.fds().take(capacity) {
+            *fds.add(n) = fd;
+            n += 1;
+        }
+        *out_count = n;
+        if !out_wants_write.is_null() {
+            *out_wants_write = inner.wants_write();
+        }
+        AvsStatus::Ok
+    })
 }
 
 /// Starts a voice turn (SpeechRecognizer.Recognize): the dialog goes to LISTENING and the audio
@@ -629,13 +656,10 @@ pub unsafe extern "C" fn avs_client_pending_events(client: *const AvsClient, out
     if client.is_null() || out_count.is_null() {
         return AvsStatus::NullArgument;
     }
-    match (*client).peek() {
-        Ok(c) => {
-            *out_count = c.pending_events();
-            AvsStatus::Ok
-        }
-        Err(e) => e,
-    }
+    peek(client, |c| {
+        *out_count = c.pending_events();
+        AvsStatus::Ok
+    })
 }
 
 /// Writes what the client's memory holds to `*out_stats`: the bytes carved at creation, and how
@@ -646,21 +670,18 @@ pub unsafe extern "C" fn avs_client_memory_stats(client: *const AvsClient, out_s
     if client.is_null() || out_stats.is_null() {
         return AvsStatus::NullArgument;
     }
-    match (*client).peek() {
-        Ok(c) => {
-            let (reserved, h2, tls) = c.memory_stats();
-            let pool = |p: crate::transport::pool::PoolStats| AvsPoolStats {
-                capacity: p.capacity,
-                in_use: p.live,
-                peak: p.peak,
-                allocations: p.allocs,
-                refused: p.failures,
-            };
-            out_stats.write(AvsMemoryStats { reserved_bytes: reserved, http2: pool(h2), tls: pool(tls) });
-            AvsStatus::Ok
-        }
-        Err(e) => e,
-    }
+    peek(client, |c| {
+        let (reserved, h2, tls) = c.memory_stats();
+        let pool = |p: crate::transport::pool::PoolStats| AvsPoolStats {
+            capacity: p.capacity,
+            in_use: p.live,
+            peak: p.peak,
+            allocations: p.allocs,
+            refused: p.failures,
+        };
+        out_stats.write(AvsMemoryStats { reserved_bytes: reserved, http2: pool(h2), tls: pool(tls) });
+        AvsStatus::Ok
+    })
 }
 
 /// Writes the dialog state to `*out_state`.
@@ -669,13 +690,10 @@ pub unsafe extern "C" fn avs_client_dialog_state(client: *const AvsClient, out_s
     if client.is_null() || out_state.is_null() {
         return AvsStatus::NullArgument;
     }
-    match (*client).peek() {
-        Ok(c) => {
-            *out_state = c.dialog_state();
-            AvsStatus::Ok
-        }
-        Err(e) => e,
-    }
+    peek(client, |c| {
+        *out_state = c.dialog_state();
+        AvsStatus::Ok
+    })
 }
 
 /// A static, NUL-terminated description of a status value (any integer is accepted).

@@ -318,7 +318,10 @@ impl TlsStream {
         let raw: *mut mbedtls_sys::ssl_context = (&mut *ctx).into();
         // SAFETY: `raw` points at the context just initialised; only two pointers are read.
         let unusable = unsafe { (*raw).in_buf.is_null() || (*raw).out_buf.is_null() };
-        let expected_ip = host.parse::<IpAddr>().ok().map(|ip| Box::new(ExpectedIp::new(ip)));
+        // An IPv6 literal may carry a zone (`fe80::1%eth0`, RFC 6874): the zone picks the link
+        // for connecting, the address alone is what the certificate names.
+        let address = host.split_once('%').map_or(host, |(a, _)| a);
+        let expected_ip = address.parse::<IpAddr>().ok().map(|ip| Box::new(ExpectedIp::new(ip)));
         let mut stream = TlsStream { ctx, pool: config.pool, status: Box::default(), established: false, _expected_ip: None };
         if unusable {
             return Err(TlsError::NoMemory);
