@@ -271,9 +271,10 @@ pub fn probe(ca: &[u8], input: &[u8]) -> Probe {
 
 #[cfg(test)]
 mod tests {
-    /// The checked-in seeds (fuzz/corpus/h2_client, written by fuzz/h2_seeds.py) replay without
-    /// a finding, and they reach the deep states they were written for: a harness whose seeds
-    /// died at the handshake would fuzz nothing but nghttp2's preface check.
+    /// The checked-in corpus (fuzz/corpus/h2_client: the seeds written by fuzz/h2_seeds.py, and
+    /// `regression-*` inputs of past findings) replays without a finding, and the seeds reach the
+    /// deep states they were written for: a harness whose seeds died at the handshake would fuzz
+    /// nothing but nghttp2's preface check. `AVS_FUZZ_LOG=1` prints the client's log.
     #[test]
     fn seeds_replay_and_reach_their_states() {
         let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -48,6 +48,20 @@ pub struct StreamSlot {
     timed_out: bool,
 }
 
+impl StreamSlot {
+    /// The status of the final response header block once it is complete; 0 before. A
+    /// `:status` seen in a header block that never completed (a HEADERS frame waiting for its
+    /// CONTINUATION, say) is no answer: settling on it would treat the event as accepted
+    /// without its outcome ever having been reported (found by the h2_client fuzz target).
+    fn answer_status(&self) -> u16 {
+        if self.headers_done {
+            self.status
+        } else {
+            0
+        }
+    }
+}
+
 /// All open streams of the client (both connections while one drains), allocated at creation.
 pub struct StreamTable {
     slots: Box<[StreamSlot]>,
@@ -138,7 +152,7 @@ impl StreamTable {
     pub fn drop_connection(&mut self, conn: u32, mut each: impl FnMut(StreamKind, u16)) {
         for s in self.slots.iter_mut().filter(|s| s.id != 0 && s.conn == conn) {
             s.id = 0;
-            each(s.kind, s.status);
+            each(s.kind, s.answer_status());
         }
     }
 }
@@ -289,7 +303,7 @@ impl H2Handler for Dispatch<'_> {
         let conn = self.flags.id;
         let Some(s) = self.streams.find(conn, stream_id) else { return };
         s.id = 0;
-        let (kind, status, mode, timed_out) = (s.kind, s.status, s.mode, s.timed_out);
+        let (kind, status, mode, timed_out) = (s.kind, s.answer_status(), s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
             let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
             // A reset stream ends mid-part by nature; the reset itself is what gets reported.
