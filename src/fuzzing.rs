@@ -283,6 +283,9 @@ mod tests {
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).expect("seed directory") {
             let path = entry.unwrap().path();
+            if std::env::var_os("AVS_FUZZ_LOG").is_some() {
+                eprintln!("== {}", path.display());
+            }
             super::run(&ca, &std::fs::read(&path).unwrap());
             n += 1;
         }

@@ -492,6 +492,11 @@ struct Sink<'a> {
 impl PartSink for Sink<'_> {
     fn on_json_part(&mut self, json: &[u8]) {
         match message::parse_directive(json) {
+            Ok(d) if d.header.namespace.is_empty() || d.header.name.is_empty() => {
+                // Well-formed, but it names no interface or directive: nothing can handle it.
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "<- directive without a namespace or name; sending ExceptionEncountered");
+                self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, "directive without a namespace or name");
+            }
             Ok(d) => {
                 let sp = &mut self.shared.speech;
                 if !sp.accepts(&d) {
