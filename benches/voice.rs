@@ -201,7 +201,7 @@ impl Client {
     }
 
     fn turn(&mut self, pcm: &[u8], turn_no: usize) {
-        let opts = AvsTurnOptions { profile: AvsProfile::CloseTalk as u32, wake_word: 0, wake_word_start_sample: 0, wake_word_end_sample: 0 };
+        let opts = AvsTurnOptions { profile: AvsProfile::CloseTalk as u32, wake_word: CBool(0), wake_word_start_sample: 0, wake_word_end_sample: 0 };
         assert_eq!(unsafe { avs_client_start_turn(self.ptr, &opts) }, AvsStatus::Ok);
         for frame in pcm.chunks(320) {
             assert_eq!(unsafe { avs_client_audio_write(self.ptr, frame.as_ptr(), frame.len()) }, AvsStatus::Ok);

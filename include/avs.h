@@ -18,8 +18,8 @@
  *   avs_client_audio_write is the one call safe from another thread (one audio thread: a second
  *   writer at the same moment gets AVS_STATUS_REENTRANT), and avs_status_str, avs_version and
  *   avs_monotonic_ms are safe from any thread.
- * - C bools the host writes are taken as uint8_t and must be 0 or 1 (AVS_STATUS_INVALID_ARGUMENT
- *   otherwise), so no byte value is undefined behaviour.
+ * - A C bool the host writes must be 0 or 1: the library reads it as the byte it is and refuses
+ *   any other value with AVS_STATUS_INVALID_ARGUMENT, rather than taking it for true.
  * - Pointers passed to callbacks (avs_str, avs_directive, data) are valid only during the call.
  * - Time: the host passes a monotonic clock in milliseconds to avs_client_poll; every timer
  *   (ping, back-off, timeouts) runs from how far it moved (a backwards jump costs no time, any
@@ -717,10 +717,10 @@ typedef struct {
    */
   uint32_t profile;
   /**
-   * 1 when a wake word started the turn; 0 for a tap or button. Any other value is
-   * `AVS_STATUS_INVALID_ARGUMENT` (a byte, not a C `bool`, so that no value is undefined).
+   * True when a wake word started the turn; false for a tap or button. A byte other than 0
+   * or 1 is `AVS_STATUS_INVALID_ARGUMENT`.
    */
-  uint8_t wake_word;
+  bool wake_word;
   /**
    * With `wake_word`: first and last sample of the keyword, counted from the first sample
    * written for this turn (which should start about 500 ms, 8000 samples, before it).
@@ -986,15 +986,14 @@ avs_status avs_client_set_token(avs_client *client, const char *token);
  * NUL-terminated identifiers; `payload_json` a NUL-terminated JSON object (`"{}"` for none). With
  * `with_context`, the device context is included. The library adds the `messageId`. On success
  * `*out_event_id` (may be NULL) receives the id that `on_event_outcome` will report exactly
- * once. Works in any state: while disconnected the event waits in the queue. `with_context`
- * is 0 or 1 (a byte, so that no value from C is undefined); other values are
- * `AVS_STATUS_INVALID_ARGUMENT`.
+ * once. Works in any state: while disconnected the event waits in the queue. A `with_context`
+ * byte other than 0 or 1 is `AVS_STATUS_INVALID_ARGUMENT`.
  */
 avs_status avs_client_send_event(avs_client *client,
                                  const char *namespace_,
                                  const char *name,
                                  const char *payload_json,
-                                 uint8_t with_context,
+                                 bool with_context,
                                  uint32_t *out_event_id);
 
 /**

@@ -17,7 +17,7 @@ fn null_pointers_are_refused_everywhere() {
         assert_eq!(avs_client_disconnect(null_mut()), AvsStatus::NullArgument);
         assert_eq!(avs_client_poll(null_mut(), 0, null_mut()), AvsStatus::NullArgument);
         assert_eq!(avs_client_set_token(null_mut(), c"x".as_ptr()), AvsStatus::NullArgument);
-        assert_eq!(avs_client_send_event(null_mut(), c"A".as_ptr(), c"B".as_ptr(), c"{}".as_ptr(), 0, null_mut()), AvsStatus::NullArgument);
+        assert_eq!(avs_client_send_event(null_mut(), c"A".as_ptr(), c"B".as_ptr(), c"{}".as_ptr(), CBool(0), null_mut()), AvsStatus::NullArgument);
         assert_eq!(avs_client_state(null(), null_mut()), AvsStatus::NullArgument);
         avs_client_free(null_mut());
     }
@@ -75,13 +75,13 @@ fn wrong_state_and_bad_arguments() {
     c.connect();
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::WrongState, "already connecting");
     let mut id = 77u32;
-    let st = unsafe { avs_client_send_event(c.ptr, c"Bad Namespace".as_ptr(), c"X".as_ptr(), c"{}".as_ptr(), 0, &mut id) };
+    let st = unsafe { avs_client_send_event(c.ptr, c"Bad Namespace".as_ptr(), c"X".as_ptr(), c"{}".as_ptr(), CBool(0), &mut id) };
     assert_eq!(st, AvsStatus::InvalidArgument);
-    let st = unsafe { avs_client_send_event(c.ptr, c"Test".as_ptr(), c"X".as_ptr(), c"{not json".as_ptr(), 0, &mut id) };
+    let st = unsafe { avs_client_send_event(c.ptr, c"Test".as_ptr(), c"X".as_ptr(), c"{not json".as_ptr(), CBool(0), &mut id) };
     assert_eq!(st, AvsStatus::InvalidArgument);
     assert_eq!(id, 77, "output untouched on failure");
     let big = CString::new(format!("{{\"a\":\"{}\"}}", "x".repeat(5000))).unwrap();
-    let st = unsafe { avs_client_send_event(c.ptr, c"Test".as_ptr(), c"X".as_ptr(), big.as_ptr(), 0, &mut id) };
+    let st = unsafe { avs_client_send_event(c.ptr, c"Test".as_ptr(), c"X".as_ptr(), big.as_ptr(), CBool(0), &mut id) };
     assert_eq!(st, AvsStatus::TooLarge);
     let bad_utf8 = [0xffu8, 0xfe, 0];
     let st = unsafe { avs_client_set_token(c.ptr, bad_utf8.as_ptr() as *const _) };

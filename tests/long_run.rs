@@ -87,7 +87,7 @@ fn heap_calls() -> usize {
 }
 
 fn voice_turn(c: &mut CountingClient, server: &mut Server, pcm: &[u8], turn: usize) {
-    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: 0, wake_word_start_sample: 0, wake_word_end_sample: 0 };
+    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: CBool(0), wake_word_start_sample: 0, wake_word_end_sample: 0 };
     // Counted before the turn starts: its answer may well arrive while the audio is still written.
     let done = c.counts().speech_done;
     assert_eq!(unsafe { avs_client_start_turn(c.ptr, &opts) }, AvsStatus::Ok, "turn {turn}");

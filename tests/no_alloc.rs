@@ -88,7 +88,7 @@ fn voice_turns_allocate_nothing_per_audio_write_frame_or_attachment_chunk() {
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
     c.poll_until(Duration::from_secs(10), |k| k.connected);
     let pcm = wav_pcm(&fixture("utterance.wav"));
-    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: 0, wake_word_start_sample: 0, wake_word_end_sample: 0 };
+    let opts = AvsTurnOptions { profile: AvsProfile::NearField as u32, wake_word: CBool(0), wake_word_start_sample: 0, wake_word_end_sample: 0 };
     let mut frames_written = 0usize;
     let turns = 100;
     let before = ALLOCS.load(Relaxed);

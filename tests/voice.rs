@@ -260,7 +260,7 @@ fn directives_of_an_older_dialog_are_dropped() {
 
 #[test]
 fn the_host_can_cancel_a_turn() {
-    let mut server = Server::start(&[]);
+    let server = Server::start(&[]);
     let mut c = connected(&server, |_| {});
     let pcm = wav_pcm(&fixture("utterance.wav"));
     c.start_turn(AvsProfile::CloseTalk, None);

@@ -11,7 +11,7 @@ use crate::ffi::guard;
 use crate::ffi::io::HostNetwork;
 use crate::client::ring::{AudioRing, WriteError};
 use crate::client::speech::TurnOptions;
-use crate::ffi::types::{AvsCallbacks, AvsConfig, AvsDirective, AvsMemoryStats, AvsPoolStats, AvsStr, AvsTurnOptions};
+use crate::ffi::types::{AvsCallbacks, CBool, AvsConfig, AvsDirective, AvsMemoryStats, AvsPoolStats, AvsStr, AvsTurnOptions};
 use std::sync::Arc;
 use crate::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsProfile, AvsStatus};
 use crate::transport::io::PosixNetwork;
@@ -446,26 +446,21 @@ pub unsafe extern "C" fn avs_client_set_token(client: *mut AvsClient, token: *co
 /// NUL-terminated identifiers; `payload_json` a NUL-terminated JSON object (`"{}"` for none). With
 /// `with_context`, the device context is included. The library adds the `messageId`. On success
 /// `*out_event_id` (may be NULL) receives the id that `on_event_outcome` will report exactly
-/// once. Works in any state: while disconnected the event waits in the queue. `with_context`
-/// is 0 or 1 (a byte, so that no value from C is undefined); other values are
-/// `AVS_STATUS_INVALID_ARGUMENT`.
+/// once. Works in any state: while disconnected the event waits in the queue. A `with_context`
+/// byte other than 0 or 1 is `AVS_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_send_event(
     client: *mut AvsClient,
     namespace_: *const c_char,
     name: *const c_char,
     payload_json: *const c_char,
-    with_context: u8,
+    with_context: CBool,
     out_event_id: *mut u32,
 ) -> AvsStatus {
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let with_context = match with_context {
-        0 => false,
-        1 => true,
-        _ => return AvsStatus::InvalidArgument,
-    };
+    let Some(with_context) = with_context.get() else { return AvsStatus::InvalidArgument };
     let (ns, name, payload) = match (arg_str(namespace_), arg_str(name), arg_str(payload_json)) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
@@ -558,10 +553,10 @@ pub unsafe extern "C" fn avs_client_start_turn(client: *mut AvsClient, options: 
         2 => AvsProfile::FarField,
         _ => return AvsStatus::InvalidArgument,
     };
-    let wake_word = match o.wake_word {
-        0 => None,
-        1 => Some((o.wake_word_start_sample, o.wake_word_end_sample)),
-        _ => return AvsStatus::InvalidArgument,
+    let wake_word = match o.wake_word.get() {
+        Some(false) => None,
+        Some(true) => Some((o.wake_word_start_sample, o.wake_word_end_sample)),
+        None => return AvsStatus::InvalidArgument,
     };
     let opts = TurnOptions { profile, wake_word };
     with(client, |c| c.start_turn(opts).err().unwrap_or(AvsStatus::Ok))

@@ -21,6 +21,29 @@ impl AvsStr {
     }
 }
 
+/// A C `bool` the host wrote, taken as the byte it is: read as a Rust `bool`, any value but 0 or
+/// 1 would be undefined behaviour. The header declares it `bool` (same size and passing).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CBool(pub u8);
+
+impl CBool {
+    /// The value, or `None` for a byte that is no C `bool`.
+    pub fn get(self) -> Option<bool> {
+        match self.0 {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl From<bool> for CBool {
+    fn from(b: bool) -> Self {
+        CBool(u8::from(b))
+    }
+}
+
 /// A directive the library hands to the host, all fields borrowed for the callback's duration.
 #[repr(C)]
 pub struct AvsDirective {
@@ -88,9 +111,9 @@ pub struct AvsTurnOptions {
     /// An `avs_profile` value: `AVS_PROFILE_CLOSE_TALK` (the device ends the audio with
     /// `avs_client_end_audio`), `AVS_PROFILE_NEAR_FIELD` or `AVS_PROFILE_FAR_FIELD` (AVS ends it).
     pub profile: u32,
-    /// 1 when a wake word started the turn; 0 for a tap or button. Any other value is
-    /// `AVS_STATUS_INVALID_ARGUMENT` (a byte, not a C `bool`, so that no value is undefined).
-    pub wake_word: u8,
+    /// True when a wake word started the turn; false for a tap or button. A byte other than 0
+    /// or 1 is `AVS_STATUS_INVALID_ARGUMENT`.
+    pub wake_word: CBool,
     /// With `wake_word`: first and last sample of the keyword, counted from the first sample
     /// written for this turn (which should start about 500 ms, 8000 samples, before it).
     pub wake_word_start_sample: u64,

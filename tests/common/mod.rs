@@ -280,7 +280,7 @@ impl TestClient {
     pub fn send(&mut self, ns: &str, name: &str, payload: &str) -> Result<u32, AvsStatus> {
         let (ns, name, payload) = (CString::new(ns).unwrap(), CString::new(name).unwrap(), CString::new(payload).unwrap());
         let mut id = 0;
-        match unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), 0, &mut id) } {
+        match unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), CBool(0), &mut id) } {
             AvsStatus::Ok => Ok(id),
             e => Err(e),
         }
@@ -483,7 +483,7 @@ impl CountingClient {
 
     pub fn send(&mut self, ns: &std::ffi::CStr, name: &std::ffi::CStr, payload: &std::ffi::CStr) -> u32 {
         let mut id = 0;
-        assert_eq!(unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), 1, &mut id) }, AvsStatus::Ok);
+        assert_eq!(unsafe { avs_client_send_event(self.ptr, ns.as_ptr(), name.as_ptr(), payload.as_ptr(), CBool(1), &mut id) }, AvsStatus::Ok);
         id
     }
 }
@@ -537,7 +537,7 @@ impl TestClient {
     pub fn start_turn(&mut self, profile: AvsProfile, wake_word: Option<(u64, u64)>) -> AvsStatus {
         let opts = AvsTurnOptions {
             profile: profile as u32,
-            wake_word: u8::from(wake_word.is_some()),
+            wake_word: CBool::from(wake_word.is_some()),
             wake_word_start_sample: wake_word.map(|w| w.0).unwrap_or(0),
             wake_word_end_sample: wake_word.map(|w| w.1).unwrap_or(0),
         };
