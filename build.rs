@@ -1,12 +1,12 @@
-//! Generates the C header from `src/ffi` with cbindgen into `$OUT_DIR/avs.h`. The checked-in
+//! Generates the C header from `src` (the C surface is `src/ffi` and `src/status.rs`) with cbindgen into `$OUT_DIR/avs.h`. The checked-in
 //! `include/avs.h` must equal it (a test checks); `AVS_BLESS_HEADER=1 cargo build` refreshes it.
 
 use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-changed=src/status.rs");
+    // cbindgen reads every module (a `pub const` anywhere lands in the header unless excluded).
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=AVS_BLESS_HEADER");
     // A SONAME gives the shared library an ABI version (and lets Yocto package it as runtime).

@@ -14,8 +14,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::client::host::{DirectiveView, Host};
-use crate::client::speech::TurnOptions;
+use crate::host::{DirectiveView, Host};
+use crate::interfaces::speech_recognizer::TurnOptions;
 use crate::client::{Client, Settings};
 use crate::status::{AvsProfile, AvsStatus, ConnectionState, DialogState, LogLevel};
 use crate::transport::io::{Connection, IoError, Network};

@@ -3,7 +3,9 @@
 //! Layers, bottom to top (each knows only the ones below it):
 //! - [`protocol`]: multipart encoding/decoding and the JSON message model; pure, `no_std`, no allocation.
 //! - `transport`: bytes to the network (POSIX sockets or host callbacks), TLS (mbedTLS), HTTP/2 (nghttp2).
-//! - `client`: the connection state machine, the event queue, dispatch of directives, timers from `now_ms`.
+//! - `interfaces`: one module per AVS interface: its directives, context entry, events and timers.
+//! - `client`: the connection state machine, the event queue, the router's input (parts of
+//!   responses), timers from `now_ms`; nothing in it is specific to one interface.
 //! - `ffi`: the C surface (`include/avs.h`): handles, config, callbacks, status codes, the panic boundary.
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -11,7 +13,15 @@ pub mod protocol;
 pub mod status;
 
 #[cfg(feature = "std")]
+pub mod host;
+#[cfg(feature = "std")]
+pub mod memory;
+#[cfg(feature = "std")]
+pub mod ring;
+#[cfg(feature = "std")]
 pub mod transport;
+#[cfg(feature = "std")]
+pub mod interfaces;
 #[cfg(feature = "std")]
 pub mod client;
 #[cfg(feature = "std")]

@@ -1,14 +1,15 @@
 //! Response handling for one connection: the stream table, the nghttp2 callbacks
 //! ([`H2Handler`]), response status rules, and directive dispatch to the host.
 
-use super::memory::Buf;
-use crate::client::host::{log, DirectiveView, Host};
+use crate::memory::Buf;
+use crate::host::{log, Host};
 use crate::client::queue::{EventQueue, SlotIndex, SlotState};
-use crate::client::speech::TurnPhase;
-use crate::client::Shared;
+use crate::client::{Outbox, Shared};
+use crate::interfaces::speech_recognizer::{BodyPiece, TurnPhase};
+use crate::interfaces::{Cx, Interfaces};
 use crate::protocol::message::{self, ExceptionKind};
 use crate::protocol::multipart::{boundary_from_content_type, Decoder, MultipartError, PartSink};
-use crate::status::{AvsStatus, DialogState, LogLevel};
+use crate::status::{AvsStatus, LogLevel};
 use crate::transport::h2::{BodyChunk, H2Handler};
 
 /// What a stream carries.
@@ -193,6 +194,7 @@ pub struct Dispatch<'a> {
     pub streams: &'a mut StreamTable,
     pub queue: &'a mut EventQueue,
     pub shared: &'a mut Shared,
+    pub ifaces: &'a mut Interfaces,
     pub host: &'a mut dyn Host,
     pub now: u64,
 }
@@ -284,7 +286,7 @@ impl H2Handler for Dispatch<'_> {
         let Some(s) = self.streams.find(conn, stream_id) else { return };
         match s.mode {
             BodyMode::Multipart => {
-                let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
+                let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
                 if let Err(e) = s.decoder.feed(data, &mut sink) {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "malformed multipart on stream {stream_id}: {e:?}");
                 }
@@ -305,14 +307,14 @@ impl H2Handler for Dispatch<'_> {
         s.id = 0;
         let (kind, status, mode, timed_out) = (s.kind, s.answer_status(), s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
-            let mut sink = Sink { shared: &mut *self.shared, queue: &mut *self.queue, host: &mut *self.host };
+            let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
             // A reset stream ends mid-part by nature; the reset itself is what gets reported.
             if let Err(e) = s.decoder.finish(&mut sink) {
                 if error_code == 0 {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "response on stream {stream_id} ended mid-part: {e:?}");
                 }
             }
-            self.shared.speech.flush_unclaimed(&mut *self.host);
+            self.ifaces.on_response_end(&mut *self.host);
         }
         if self.flags.awaiting_headers == Some(stream_id) {
             self.flags.awaiting_headers = None;
@@ -359,7 +361,11 @@ impl H2Handler for Dispatch<'_> {
             let mut close: heapless::Vec<u8, 96> = heapless::Vec::new();
             let _ = close.resize(96, 0);
             let n = crate::protocol::multipart::write_close(&mut close, &self.shared.boundary).unwrap_or(0);
-            return self.shared.speech.read_body(buf, &close[..n]);
+            return match self.ifaces.recognizer.read_body(buf, &close[..n]) {
+                BodyPiece::Data(n) => BodyChunk::Data(n),
+                BodyPiece::Last(n) => BodyChunk::Last(n),
+                BodyPiece::Deferred => BodyChunk::Deferred,
+            };
         }
         let Some(slot) = self.streams.event_slot(self.flags.id, stream_id) else { return BodyChunk::Last(0) };
         self.flags.last_activity_ms = self.now;
@@ -380,12 +386,11 @@ impl Dispatch<'_> {
 
     /// The Recognize stream closed: the turn ends, well or not.
     fn settle_recognize(&mut self, stream_id: i32, status: u16, error_code: u32, body: &[u8]) {
-        let sp = &mut self.shared.speech;
-        let ours = matches!(sp.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, s)) if c == self.flags.id && s == stream_id);
+        let ours = matches!(self.ifaces.recognizer.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, s)) if c == self.flags.id && s == stream_id);
         if !ours {
             return;
         }
-        self.shared.speech.flush_unclaimed(&mut *self.host);
+        self.ifaces.on_response_end(&mut *self.host);
         let reason = match status {
             200..=299 if error_code == 0 => AvsStatus::Ok,
             _ if error_code != 0 && status < 300 => AvsStatus::StreamReset,
@@ -407,8 +412,8 @@ impl Dispatch<'_> {
             self.fail_connection_for_status(403, "Recognize");
         }
         // The response ended right after a part that already doomed the turn: that is why it ended.
-        let reason = self.shared.turn_abort.take().unwrap_or(reason);
-        self.shared.speech.finish_turn(&mut *self.host, reason);
+        let reason = self.ifaces.turn_abort.take().unwrap_or(reason);
+        self.ifaces.finish_turn(&mut *self.host, reason);
     }
 
     /// Decides an event's fate once its stream has closed.
@@ -481,83 +486,26 @@ impl Dispatch<'_> {
     }
 }
 
-/// Receives multipart parts and routes them: directives to the host (or an
-/// `ExceptionEncountered` event when malformed), attachments to the host.
+/// Receives multipart parts and hands them to the interfaces (which route them), turning a part
+/// the decoder had to skip into `System.ExceptionEncountered`.
 struct Sink<'a> {
     shared: &'a mut Shared,
+    ifaces: &'a mut Interfaces,
     queue: &'a mut EventQueue,
     host: &'a mut dyn Host,
+    now: u64,
 }
 
 impl PartSink for Sink<'_> {
     fn on_json_part(&mut self, json: &[u8]) {
-        match message::parse_directive(json) {
-            Ok(d) if d.header.namespace.is_empty() || d.header.name.is_empty() => {
-                // Well-formed, but it names no interface or directive: nothing can handle it.
-                log!(self.host, self.shared.log_level, LogLevel::Warn, "<- directive without a namespace or name; sending ExceptionEncountered");
-                self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, "directive without a namespace or name");
-            }
-            Ok(d) => {
-                let sp = &mut self.shared.speech;
-                if !sp.accepts(&d) {
-                    log!(self.host, self.shared.log_level, LogLevel::Info, "<- directive {}.{} for an older dialog dropped", d.header.namespace, d.header.name);
-                    return;
-                }
-                log!(self.host, self.shared.log_level, LogLevel::Info, "<- directive {}.{} ({})", d.header.namespace, d.header.name, d.header.message_id);
-                let now = self.shared.now;
-                let handled = match (d.header.namespace, d.header.name) {
-                    ("SpeechRecognizer", "StopCapture") => {
-                        let sp = &mut self.shared.speech;
-                        sp.flush_unclaimed(self.host);
-                        if sp.turn.as_ref().map(|t| !t.audio_done).unwrap_or(false) {
-                            sp.end_audio(now, true);
-                            sp.set_state(self.host, DialogState::Thinking, AvsStatus::Ok);
-                        }
-                        Ok(())
-                    }
-                    ("SpeechRecognizer", "ExpectSpeech") => {
-                        self.shared.speech.flush_unclaimed(self.host);
-                        self.shared.speech.on_expect_speech(self.host, d.payload, now)
-                    }
-                    ("SpeechSynthesizer", "Speak") => {
-                        let level = self.shared.log_level;
-                        self.shared.speech.on_speak(self.host, d.payload, level)
-                    }
-                    _ => {
-                        self.shared.speech.flush_unclaimed(self.host);
-                        let view = DirectiveView {
-                            namespace: d.header.namespace,
-                            name: d.header.name,
-                            message_id: d.header.message_id,
-                            dialog_request_id: d.header.dialog_request_id,
-                            payload: d.payload,
-                            json,
-                        };
-                        self.host.directive(&view);
-                        Ok(())
-                    }
-                };
-                if let Err(why) = handled {
-                    log!(self.host, self.shared.log_level, LogLevel::Warn, "<- invalid {}.{}: {why}; sending ExceptionEncountered", d.header.namespace, d.header.name);
-                    self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, why);
-                    let sp = &self.shared.speech;
-                    let of_this_turn = sp.turn.is_some() && d.header.dialog_request_id == Some(sp.dialog_id.as_str());
-                    if why == crate::client::speech::SPEAK_AUDIO_SPILLED && of_this_turn {
-                        // The turn's answer cannot be played: the turn ends with that reason (its
-                        // stream reset by the client once this callback returns).
-                        self.shared.turn_abort = Some(AvsStatus::AttachmentTooLarge);
-                    }
-                }
-            }
-            Err(e) => {
-                log!(self.host, self.shared.log_level, LogLevel::Warn, "<- malformed directive ({e:?}); sending ExceptionEncountered");
-                self.shared.report_exception(self.queue, self.host, json, ExceptionKind::UnexpectedInformationReceived, "malformed directive");
-            }
-        }
+        let log_level = self.shared.log_level;
+        let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox };
+        self.ifaces.on_json_part(json, &mut cx);
     }
 
     fn on_binary_part(&mut self, content_id: &[u8], data: &[u8], last: bool) {
-        self.shared.speech.on_binary(self.host, content_id, data, last);
+        self.ifaces.on_binary_part(content_id, data, last, self.host);
     }
 
     fn on_part_error(&mut self, error: MultipartError) {

@@ -2,14 +2,9 @@
 //! queue and the timers, all driven by [`Client::poll`] with the host's clock.
 
 pub mod backoff;
-pub mod context;
 pub mod dispatch;
-pub mod host;
-pub mod memory;
 pub mod queue;
-pub mod ring;
 pub mod secret;
-pub mod speech;
 
 use crate::protocol::message::{self, EventHeader, ExceptionKind, IdGenerator};
 use crate::protocol::multipart;
@@ -18,14 +13,15 @@ use crate::transport::h2::{H2Session, Header};
 use crate::transport::io::{IoError, Network};
 use crate::transport::pool::{Pool, PoolBox};
 use crate::transport::tls::{TlsConfig, TlsError, TlsStream};
+use crate::interfaces::speech_recognizer::{self, SpeechRecognizer, TurnOptions, TurnPhase};
+use crate::interfaces::speech_synthesizer::SpeechSynthesizer;
+use crate::interfaces::{Cx, EventSink, Interfaces};
 use backoff::Backoff;
-use context::ContextState;
 use dispatch::{ConnFlags, Dispatch, StreamKind, StreamTable};
-use host::{log, Host};
-use memory::{Buf, Plan, Region};
+use crate::host::{log, Host};
+use crate::memory::{Buf, Plan, Region};
 use queue::{EventQueue, Owner, SlotIndex};
-use ring::AudioRing;
-use speech::{Speech, TurnOptions, TurnPhase};
+use crate::ring::AudioRing;
 use std::sync::Arc;
 
 /// AVS allows at most this many concurrent streams per connection.
@@ -34,7 +30,6 @@ const DIRECTIVES_PATH: &[u8] = b"/v20160207/directives";
 const EVENTS_PATH: &[u8] = b"/v20160207/events";
 /// Multipart framing around an event's JSON (boundary lines and part headers).
 const FRAMING_BYTES: usize = 256;
-const CONTEXT_BYTES: usize = 1024;
 const RECV_CHUNK: usize = 4096;
 /// A downchannel that stayed open this long ended normally; reopening one that ended sooner
 /// backs off.
@@ -73,7 +68,7 @@ impl Settings {
     /// certificates are parsed once to measure them (none when `ca` is empty).
     pub fn plan(&self) -> Result<(Plan, usize), (AvsStatus, String)> {
         let too_large = || (AvsStatus::BadConfig, "capacities too large for this target's address space".to_string());
-        let body_bytes = self.max_event_bytes.checked_add(FRAMING_BYTES + CONTEXT_BYTES).ok_or_else(too_large)?;
+        let body_bytes = self.max_event_bytes.checked_add(FRAMING_BYTES + crate::interfaces::context_bytes()).ok_or_else(too_large)?;
         let event_bodies = EventQueue::bodies_bytes(self.event_queue_capacity, body_bytes).ok_or_else(too_large)?;
         let ca_certificates = if self.ca.is_empty() {
             0
@@ -86,8 +81,8 @@ impl Settings {
             directive_bytes: self.max_directive_bytes,
             speech_head: body_bytes,
             attachment: self.attachment_buffer_bytes,
-            audio_ring: self.audio_ring_bytes.max(speech::AUDIO_FRAME_BYTES),
-            context: CONTEXT_BYTES,
+            audio_ring: self.audio_ring_bytes.max(speech_recognizer::AUDIO_FRAME_BYTES),
+            context: crate::interfaces::context_bytes(),
             scratch: self.max_event_bytes,
             rx: RECV_CHUNK,
             auth_header: secret::AUTH_HEADER_BYTES,
@@ -140,19 +135,13 @@ pub struct Shared {
     pub boundary: heapless::String<40>,
     pub max_event_attempts: u32,
     pub event_backoff: Backoff,
-    pub context: ContextState,
-    pub speech: Speech,
-    /// The time of the poll in progress.
-    pub now: u64,
-    /// Response handling decided the current turn must end (why): done by the client, which
-    /// can reset its stream, as soon as the callback returns.
-    pub turn_abort: Option<AvsStatus>,
     context_buf: Buf,
     scratch: Buf,
 }
 
 impl Shared {
-    /// Builds an event body (multipart with the JSON event) into `out`.
+    /// Builds an event body (multipart with the JSON event) into `out`; returns its length and,
+    /// `with_context`, where the device context goes when the event is sent.
     fn build_event(
         &mut self,
         out: &mut [u8],
@@ -160,15 +149,17 @@ impl Shared {
         name: &str,
         payload: &[u8],
         with_context: bool,
-    ) -> Result<usize, AvsStatus> {
+    ) -> Result<(usize, Option<usize>), AvsStatus> {
         let boundary = self.boundary.clone();
         let mut len = multipart::write_metadata_part_head(out, &boundary).map_err(|_| AvsStatus::TooLarge)?;
-        len += self.write_event_json(&mut out[len..], namespace, name, None, payload, with_context)?;
+        let context_at = with_context.then_some(len + 1);
+        len += self.write_event_json(&mut out[len..], namespace, name, None, payload)?;
         len += multipart::write_close(&mut out[len..], &boundary).map_err(|_| AvsStatus::TooLarge)?;
-        Ok(len)
+        Ok((len, context_at))
     }
 
-    /// Writes the event JSON (with a fresh messageId, and the context when asked) into `out`.
+    /// Writes the event JSON, `{"event":...}`, with a fresh messageId into `out`. A context goes
+    /// in later, just inside the opening brace, when the event is sent.
     fn write_event_json(
         &mut self,
         out: &mut [u8],
@@ -176,17 +167,10 @@ impl Shared {
         name: &str,
         dialog_request_id: Option<&str>,
         payload: &[u8],
-        with_context: bool,
     ) -> Result<usize, AvsStatus> {
         let id = self.ids.next_id();
         let header = EventHeader { namespace, name, message_id: id.as_str(), dialog_request_id };
-        let context = if with_context {
-            let n = self.context.render(&mut self.context_buf).ok_or(AvsStatus::TooLarge)?;
-            Some(&self.context_buf[..n])
-        } else {
-            None
-        };
-        message::write_event(out, &header, context, payload).map_err(|e| match e {
+        message::write_event(out, &header, None, payload).map_err(|e| match e {
             message::MessageError::Overflow => AvsStatus::TooLarge,
             _ => AvsStatus::InvalidArgument,
         })
@@ -207,7 +191,7 @@ impl Shared {
         let pushed = match result {
             Ok(n) => {
                 let payload = &scratch[..n];
-                queue.push(0, "System.ExceptionEncountered", Owner::Exception, |out| {
+                queue.push_body(0, "System.ExceptionEncountered", Owner::Exception, |out| {
                     self.build_event(out, "System", "ExceptionEncountered", payload, true)
                 })
             }
@@ -218,6 +202,28 @@ impl Shared {
             let why = if e == AvsStatus::QueueFull { "the library's exception slots are in use (the server keeps sending unusable data)" } else { e.text() };
             log!(host, self.log_level, LogLevel::Error, "ExceptionEncountered not sent: {why}");
         }
+    }
+}
+
+/// The interfaces' way into the event queue.
+pub struct Outbox<'a> {
+    pub queue: &'a mut EventQueue,
+    pub shared: &'a mut Shared,
+}
+
+impl EventSink for Outbox<'_> {
+    fn send(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus> {
+        let mut label: heapless::String<48> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut label, format_args!("{namespace}.{name}"));
+        let shared = &mut *self.shared;
+        // The speech reports have the library's slots; other interfaces hold their events
+        // back until a slot is free, and leave one for the speech reports.
+        let owner = if namespace == "SpeechSynthesizer" || namespace == "SpeechRecognizer" { Owner::Library } else { Owner::Interface };
+        self.queue.push_body(0, &label, owner, |out| shared.build_event(out, namespace, name, payload, with_context)).map(|_| ())
+    }
+
+    fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str) {
+        self.shared.report_exception(self.queue, host, unparsed, kind, why);
     }
 }
 
@@ -303,6 +309,7 @@ pub struct Client {
     net: Box<dyn Network>,
     host: Box<dyn Host>,
     shared: Shared,
+    ifaces: Interfaces,
     queue: EventQueue,
     streams: StreamTable,
     conns: [Option<Box<Connection>>; 2],
@@ -321,7 +328,6 @@ pub struct Client {
     downchannel_backoff: Backoff,
     next_event_id: u32,
     rx: Buf,
-    busy: bool,
     /// Fuzzing builds: HTTP/2 straight over the network's byte stream (`set_plaintext`).
     #[cfg(feature = "fuzzing")]
     plaintext: bool,
@@ -424,18 +430,15 @@ impl Client {
         let seed = random_seed();
         let mut boundary = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
-        let body_bytes = settings.max_event_bytes + FRAMING_BYTES + CONTEXT_BYTES;
+        let body_bytes = settings.max_event_bytes + FRAMING_BYTES + crate::interfaces::context_bytes();
         let ring = Arc::new(AudioRing::in_buf(audio));
+        let ifaces = Interfaces::new(SpeechRecognizer::new(ring, speech_head, settings.turn_timeout_ms), SpeechSynthesizer::new(attachment));
         let shared = Shared {
-            speech: Speech::new(ring, speech_head, attachment, settings.turn_timeout_ms),
-            now: 0,
-            turn_abort: None,
             log_level: settings.log_level,
             ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
             boundary,
             max_event_attempts: settings.max_event_attempts.max(1),
             event_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed ^ 0x9e37),
-            context: ContextState::default(),
             context_buf,
             scratch,
         };
@@ -451,6 +454,7 @@ impl Client {
             net,
             host,
             shared,
+            ifaces,
             conns: [None, None],
             next_conn_id: 1,
             state: ConnectionState::Disconnected,
@@ -460,7 +464,6 @@ impl Client {
             connect_deadline: 0,
             next_event_id: 1,
             rx,
-            busy: false,
             #[cfg(feature = "fuzzing")]
             plaintext: false,
             now: 0,
@@ -483,11 +486,6 @@ impl Client {
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         self.state
-    }
-
-    /// Whether a callback of this client is running (calls into the client are refused then).
-    pub fn is_busy(&self) -> bool {
-        self.busy
     }
 
     fn set_state(&mut self, state: ConnectionState, reason: AvsStatus) {
@@ -553,7 +551,7 @@ impl Client {
         let mut label: heapless::String<48> = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut label, format_args!("{namespace}.{name}"));
         let shared = &mut self.shared;
-        self.queue.push(id, &label, Owner::Host, |out| shared.build_event(out, namespace, name, payload, with_context))?;
+        self.queue.push_body(id, &label, Owner::Host, |out| shared.build_event(out, namespace, name, payload, with_context))?;
         self.next_event_id = self.next_event_id.wrapping_add(1).max(1);
         Ok(id)
     }
@@ -570,9 +568,7 @@ impl Client {
 
     /// Does all pending work and returns how many milliseconds may pass before the next poll.
     pub fn poll(&mut self, now_ms: u64) -> u32 {
-        self.busy = true;
         self.advance_clock(now_ms);
-        self.shared.now = self.now;
         self.start_connection_if_due();
         // A few rounds: reading can unlock sending (headers allow the next event), and so on.
         for _ in 0..4 {
@@ -581,7 +577,7 @@ impl Client {
                 if self.conns[i].is_some() {
                     progressed |= self.drive(i);
                 }
-                if let Some(reason) = self.shared.turn_abort.take() {
+                if let Some(reason) = self.ifaces.turn_abort.take() {
                     let _ = self.abort_turn(reason);
                 }
             }
@@ -590,8 +586,7 @@ impl Client {
             }
         }
         self.check_timers();
-        self.speech_timers();
-        self.busy = false;
+        self.interface_timers();
         self.next_wakeup()
     }
 
@@ -775,6 +770,11 @@ impl Client {
     }
 
     fn submit_event(&mut self, i: usize, slot: SlotIndex) -> Result<(), AvsStatus> {
+        // The context says what the device's state is now, as the event goes out.
+        let (ifaces, now) = (&self.ifaces, self.now);
+        if let Err(e) = self.queue.render_context(slot, &mut self.shared.context_buf, |out| ifaces.write_context(now, out)) {
+            log!(self.host, self.shared.log_level, LogLevel::Error, "{}: the context does not fit the event ({})", self.queue.label(slot), e.text());
+        }
         let id = self.post_event(i)?;
         let conn = self.conns[i].as_mut().expect("connection present");
         self.queue.mark_in_flight(slot);
@@ -801,6 +801,7 @@ impl Client {
                         streams: &mut self.streams,
                         queue: &mut self.queue,
                         shared: &mut self.shared,
+                        ifaces: &mut self.ifaces,
                         host: &mut *self.host,
                         now: self.now,
                     };
@@ -837,6 +838,7 @@ impl Client {
                     streams: &mut self.streams,
                     queue: &mut self.queue,
                     shared: &mut self.shared,
+                    ifaces: &mut self.ifaces,
                     host: &mut *self.host,
                     now: self.now,
                 };
@@ -929,7 +931,7 @@ impl Client {
         if c.flags.downchannel_open && c.flags.sync_stream.is_none() && !c.flags.synced && self.streams.has_free() {
             let slot = self.queue.sync_slot();
             let shared = &mut self.shared;
-            let built = self.queue.push(0, "System.SynchronizeState", Owner::Sync, |out| {
+            let built = self.queue.push_body(0, "System.SynchronizeState", Owner::Sync, |out| {
                 shared.build_event(out, "System", "SynchronizeState", b"{}", true)
             });
             if built.is_err() || self.submit_event(i, slot).is_err() {
@@ -950,12 +952,13 @@ impl Client {
 
     /// New audio (or its end) for a Recognize stream that nghttp2 holds deferred.
     fn resume_recognize(&mut self, i: usize) {
-        let Some(stream) = self.shared.speech.wants_resume() else { return };
+        let recognizer = &mut self.ifaces.recognizer;
+        let Some(stream) = recognizer.wants_resume() else { return };
         let Some(c) = self.conns[i].as_mut() else { return };
-        if matches!(self.shared.speech.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(id, _)) if id == c.flags.id) {
+        if matches!(recognizer.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(id, _)) if id == c.flags.id) {
             if let Some(h2) = c.h2.as_mut() {
                 h2.resume(stream);
-                if let Some(t) = self.shared.speech.turn.as_mut() {
+                if let Some(t) = recognizer.turn.as_mut() {
                     t.deferred = false;
                 }
             }
@@ -978,7 +981,7 @@ impl Client {
         if self.streams.open_on(c.flags.id) >= cap || !self.streams.has_free() {
             return false;
         }
-        if self.shared.speech.turn.as_ref().map(|t| t.phase == TurnPhase::Pending).unwrap_or(false) {
+        if self.ifaces.recognizer.turn.as_ref().map(|t| t.phase == TurnPhase::Pending).unwrap_or(false) {
             if let Err(e) = self.submit_recognize(i) {
                 self.drop_conn(i, e);
             }
@@ -992,15 +995,19 @@ impl Client {
     }
 
     fn submit_recognize(&mut self, i: usize) -> Result<(), AvsStatus> {
+        let n = self.ifaces.write_context(self.now, &mut self.shared.context_buf).ok_or(AvsStatus::TooLarge);
+        if let Err(e) = n.and_then(|n| self.ifaces.recognizer.insert_context(&self.shared.context_buf[..n])) {
+            log!(self.host, self.shared.log_level, LogLevel::Error, "Recognize: the context does not fit the event ({})", e.text());
+        }
         let id = self.post_event(i)?;
         let conn = self.conns[i].as_mut().expect("connection present");
         conn.flags.awaiting_headers = Some(id);
         conn.flags.awaiting_since_ms = self.now;
         self.streams.open(conn.flags.id, id, StreamKind::Recognize);
-        if let Some(t) = self.shared.speech.turn.as_mut() {
+        if let Some(t) = self.ifaces.recognizer.turn.as_mut() {
             t.phase = TurnPhase::Sent(conn.flags.id, id);
         }
-        log!(self.host, self.shared.log_level, LogLevel::Info, "-> event SpeechRecognizer.Recognize (stream {id}, dialog {})", self.shared.speech.dialog_id);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "-> event SpeechRecognizer.Recognize (stream {id}, dialog {})", self.ifaces.dialog.dialog_id);
         Ok(())
     }
 
@@ -1067,12 +1074,12 @@ impl Client {
         for (event_id, _) in lost {
             self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
         }
-        if matches!(self.shared.speech.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, _)) if c == id) {
+        if matches!(self.ifaces.recognizer.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, _)) if c == id) {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "voice turn lost with connection {id}");
-            self.shared.speech.finish_turn(&mut *self.host, AvsStatus::ConnectionLost);
+            self.ifaces.finish_turn(&mut *self.host, AvsStatus::ConnectionLost);
         } else if self.conns.iter().flatten().next().is_none() {
             // No connection left that could still carry a Speak's audio.
-            self.shared.speech.abandon_speaks(&mut *self.host);
+            self.ifaces.on_disconnected(&mut *self.host);
         }
         if after_goaway || reason == AvsStatus::GoAway || reason == AvsStatus::Cancelled {
             log!(self.host, self.shared.log_level, LogLevel::Info, "connection {id} closed");
@@ -1176,15 +1183,8 @@ impl Client {
                 at = at.min(c.flags.events_paused_until.max(now));
             }
         }
-        if let Some(d) = self.shared.speech.expect_deadline {
-            at = at.min(d);
-        }
-        if let Some(t) = self.shared.speech.turn.as_ref() {
-            at = at.min(t.audio_done_ms.unwrap_or(t.started_ms).saturating_add(u64::from(self.shared.speech.turn_timeout_ms)));
-            // Audio is flowing: come back within one 10 ms frame.
-            if t.audio_done_ms.is_none() {
-                at = at.min(now.saturating_add(10));
-            }
+        if let Some(t) = self.ifaces.poll_at(now) {
+            at = at.min(t);
         }
         at.saturating_sub(now).min(u64::from(u32::MAX)) as u32
     }
@@ -1202,70 +1202,49 @@ impl Client {
     /// The ring the host's audio thread writes microphone samples into.
     /// Crate-private: the ring lives in the client's memory and must not outlive it.
     pub(crate) fn audio_ring(&self) -> Arc<AudioRing> {
-        self.shared.speech.ring.clone()
+        self.ifaces.recognizer.ring.clone()
     }
 
     /// The dialog state.
     pub fn dialog_state(&self) -> crate::status::DialogState {
-        self.shared.speech.state
+        self.ifaces.dialog.state
     }
 
     /// Starts a voice turn: a Recognize event whose audio is what the host writes into the ring.
     pub fn start_turn(&mut self, opts: TurnOptions) -> Result<(), AvsStatus> {
-        if self.state != ConnectionState::Connected || self.shared.speech.turn.is_some() {
+        if self.state != ConnectionState::Connected || self.ifaces.recognizer.turn.is_some() {
             return Err(AvsStatus::WrongState);
         }
+        let payload = self.ifaces.recognizer.recognize_payload(&opts)?;
         let mut dialog_id = self.shared.ids.next_id();
-        // Echo ExpectSpeech's initiator verbatim; otherwise describe how the turn started.
-        let mut payload: heapless::String<{ speech::INITIATOR_MAX + 160 }> = heapless::String::new();
-        let w = &mut payload;
-        let _ = core::fmt::Write::write_fmt(w, format_args!("{{\"profile\":\"{}\",\"format\":\"AUDIO_L16_RATE_16000_CHANNELS_1\",\"initiator\":", opts.profile.as_str()));
-        if let Some(init) = self.shared.speech.expect_initiator.take() {
-            let _ = w.push_str(core::str::from_utf8(&init).map_err(|_| AvsStatus::Malformed)?);
-        } else if let Some((start, end)) = opts.wake_word {
-            if end < start {
-                return Err(AvsStatus::InvalidArgument);
-            }
-            let _ = core::fmt::Write::write_fmt(
-                w,
-                format_args!("{{\"type\":\"WAKEWORD\",\"payload\":{{\"wakeWordIndices\":{{\"startIndexInSamples\":{start},\"endIndexInSamples\":{end}}}}}}}"),
-            );
-        } else {
-            let _ = w.push_str("{\"type\":\"TAP\"}");
-        }
-        w.push('}').map_err(|_| AvsStatus::TooLarge)?;
-        let mut head = self.shared.speech.take_head();
+        let mut head = self.ifaces.recognizer.take_head();
         let boundary = self.shared.boundary.clone();
         let built = (|| {
             let mut n = multipart::write_metadata_part_head(&mut head, &boundary).map_err(|_| AvsStatus::TooLarge)?;
-            n += self.shared.write_event_json(&mut head[n..], "SpeechRecognizer", "Recognize", Some(dialog_id.as_str()), payload.as_bytes(), true)?;
+            let context_at = n + 1;
+            n += self.shared.write_event_json(&mut head[n..], "SpeechRecognizer", "Recognize", Some(dialog_id.as_str()), payload.as_bytes())?;
             n += multipart::write_audio_part_head(&mut head[n..], &boundary).map_err(|_| AvsStatus::TooLarge)?;
-            Ok(n)
+            Ok((n, context_at))
         })();
-        let len = match built {
-            Ok(n) => n,
-            Err(e) => {
-                self.shared.speech.put_head(head);
-                return Err(e);
-            }
-        };
-        self.shared.speech.put_head(head);
+        self.ifaces.recognizer.put_head(head);
+        let (len, context_at) = built?;
         let now = self.now;
-        self.shared.speech.begin_turn(dialog_id.as_str(), opts.profile, len, now);
+        let ifaces = &mut self.ifaces;
+        ifaces.recognizer.begin_turn(&mut ifaces.dialog, dialog_id.as_str(), opts.profile, len, context_at, now);
         dialog_id.clear();
-        log!(self.host, self.shared.log_level, LogLevel::Info, "turn started ({}, dialog {})", opts.profile.as_str(), self.shared.speech.dialog_id);
-        self.shared.speech.set_state(&mut *self.host, crate::status::DialogState::Listening, AvsStatus::Ok);
+        log!(self.host, self.shared.log_level, LogLevel::Info, "turn started ({}, dialog {})", opts.profile.as_str(), self.ifaces.dialog.dialog_id);
+        self.ifaces.dialog.set_state(&mut *self.host, crate::status::DialogState::Listening, AvsStatus::Ok);
         Ok(())
     }
 
     /// The host ends the audio (CLOSE_TALK: the button was released).
     pub fn end_audio(&mut self) -> Result<(), AvsStatus> {
-        let sp = &mut self.shared.speech;
-        match sp.turn.as_ref() {
+        let sr = &mut self.ifaces.recognizer;
+        match sr.turn.as_ref() {
             Some(t) if !t.audio_done => {
-                sp.end_audio(self.now, false);
+                sr.end_audio(self.now, false);
                 log!(self.host, self.shared.log_level, LogLevel::Info, "audio ended by the device");
-                self.shared.speech.set_state(&mut *self.host, crate::status::DialogState::Thinking, AvsStatus::Ok);
+                self.ifaces.dialog.set_state(&mut *self.host, crate::status::DialogState::Thinking, AvsStatus::Ok);
                 Ok(())
             }
             _ => Err(AvsStatus::WrongState),
@@ -1278,7 +1257,7 @@ impl Client {
     }
 
     fn abort_turn(&mut self, reason: AvsStatus) -> Result<(), AvsStatus> {
-        let Some(t) = self.shared.speech.turn.as_ref() else { return Err(AvsStatus::WrongState) };
+        let Some(t) = self.ifaces.recognizer.turn.as_ref() else { return Err(AvsStatus::WrongState) };
         if let TurnPhase::Sent(conn_id, stream) = t.phase {
             if let Some(c) = self.conns.iter_mut().flatten().find(|c| c.flags.id == conn_id) {
                 if let Some(h2) = c.h2.as_mut() {
@@ -1291,101 +1270,36 @@ impl Client {
             self.streams.drop_stream(conn_id, stream);
         }
         log!(self.host, self.shared.log_level, LogLevel::Info, "turn ended: {}", reason.text());
-        self.shared.speech.finish_turn(&mut *self.host, reason);
+        self.ifaces.finish_turn(&mut *self.host, reason);
         Ok(())
+    }
+
+    /// Runs `f` with the interfaces and what they may use.
+    fn with_interfaces<T>(&mut self, f: impl FnOnce(&mut Interfaces, &mut Cx) -> T) -> T {
+        let mut outbox = Outbox { queue: &mut self.queue, shared: &mut self.shared };
+        let log_level = outbox.shared.log_level;
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox };
+        f(&mut self.ifaces, &mut cx)
     }
 
     /// The host started playing a Speak: SpeechStarted, and the context says PLAYING. A token
     /// that was not delivered, is finished, or was already reported started is `WrongState`
     /// and sends nothing: AVS gets one SpeechStarted per Speak.
     pub fn speech_started(&mut self, token: &str) -> Result<(), AvsStatus> {
-        self.check_playback_report(token, true)?;
-        self.shared.speech.on_playback_started(token);
-        self.speech_event("SpeechStarted", token, true)
+        self.with_interfaces(|ifaces, cx| ifaces.speech_started(token, cx))
     }
 
     /// The host finished playing a Speak: SpeechFinished, and the context says FINISHED. A token
     /// that was not delivered or is already finished is `WrongState` and sends nothing.
     pub fn speech_finished(&mut self, token: &str) -> Result<(), AvsStatus> {
-        self.check_playback_report(token, false)?;
-        let sent = self.speech_event("SpeechFinished", token, false);
-        // Playback did finish, whether or not the event could be queued: the dialog moves on.
-        let now = self.now;
-        self.shared.speech.on_playback_finished(&mut *self.host, token, now);
-        sent
+        self.with_interfaces(|ifaces, cx| ifaces.speech_finished(token, cx))
     }
 
-    /// A playback report about `token` (`started`, or finished) the host may make now.
-    fn check_playback_report(&self, token: &str, started: bool) -> Result<(), AvsStatus> {
-        if token.len() > speech::ID_MAX {
-            return Err(AvsStatus::InvalidArgument);
-        }
-        if !self.shared.speech.playback_reportable(token, started) {
-            return Err(AvsStatus::WrongState);
-        }
-        Ok(())
-    }
-
-    /// Queues a SpeechSynthesizer event about `token` (at most `ID_MAX` bytes: checked by
-    /// `check_playback_report`).
-    fn speech_event(&mut self, name: &str, token: &str, playing: bool) -> Result<(), AvsStatus> {
-        let mut payload: heapless::Vec<u8, { speech::ID_MAX * 6 + 16 }> = heapless::Vec::new();
-        let _ = payload.resize(payload.capacity(), 0);
-        let mut n = 0;
-        for part in [&b"{\"token\":"[..]] {
-            payload[n..n + part.len()].copy_from_slice(part);
-            n += part.len();
-        }
-        n += message::write_json_string(&mut payload[n..], token.as_bytes()).map_err(|_| AvsStatus::InvalidArgument)?;
-        payload[n] = b'}';
-        n += 1;
-        let shared = &mut self.shared;
-        let mut label: heapless::String<48> = heapless::String::new();
-        let _ = core::fmt::Write::write_fmt(&mut label, format_args!("SpeechSynthesizer.{name}"));
-        // The context this event carries already says what it reports.
-        let (old_playing, mut old_token) = (shared.context.speech_playing, heapless::String::<256>::new());
-        let _ = old_token.push_str(&shared.context.speech_token);
-        shared.context.speech_token.clear();
-        let _ = shared.context.speech_token.push_str(token);
-        shared.context.speech_playing = playing;
-        let pushed = self.queue.push(0, &label, Owner::Library, |out| shared.build_event(out, "SpeechSynthesizer", name, &payload[..n], true));
-        if pushed.is_err() {
-            // Not sent, so the context keeps saying what AVS last heard.
-            shared.context.speech_playing = old_playing;
-            shared.context.speech_token = old_token;
-        }
-        pushed.map(|_| ())
-    }
-
-    fn speech_timers(&mut self) {
-        let now = self.now;
-        if let Some(deadline) = self.shared.speech.expect_deadline {
-            if now >= deadline && self.shared.speech.turn.is_none() {
-                self.shared.speech.expect_deadline = None;
-                self.shared.speech.expect_timeout_ms = None;
-                self.shared.speech.expect_initiator = None;
-                log!(self.host, self.shared.log_level, LogLevel::Info, "ExpectSpeech timed out");
-                let shared = &mut self.shared;
-                if let Err(e) = self.queue.push(0, "SpeechRecognizer.ExpectSpeechTimedOut", Owner::Library, |out| {
-                    shared.build_event(out, "SpeechRecognizer", "ExpectSpeechTimedOut", b"{}", false)
-                }) {
-                    log!(self.host, self.shared.log_level, LogLevel::Error, "could not queue ExpectSpeechTimedOut: {}", e.text());
-                }
-            }
-        }
-        let timeout = u64::from(self.shared.speech.turn_timeout_ms);
-        if let Some(t) = self.shared.speech.turn.as_ref() {
-            let since = t.audio_done_ms.unwrap_or(t.started_ms);
-            let waiting_answer = t.audio_done_ms.is_some() && !t.answered;
-            let never_sent = t.phase == TurnPhase::Pending;
-            // AVS ends NEAR_FIELD/FAR_FIELD capture itself; without StopCapture, stop listening
-            // after three answer timeouts rather than stay LISTENING for ever.
-            let no_stop_capture = t.audio_done_ms.is_none()
-                && t.profile != crate::status::AvsProfile::CloseTalk
-                && now >= t.started_ms.saturating_add(timeout.saturating_mul(3));
-            if ((waiting_answer || never_sent) && now >= since.saturating_add(timeout)) || no_stop_capture {
-                let _ = self.abort_turn(AvsStatus::Timeout);
-            }
+    /// The interfaces' deadlines; a turn one of them ends is aborted here (its stream reset).
+    fn interface_timers(&mut self) {
+        self.with_interfaces(|ifaces, cx| ifaces.on_timer(cx));
+        if let Some(reason) = self.ifaces.turn_abort.take() {
+            let _ = self.abort_turn(reason);
         }
     }
 

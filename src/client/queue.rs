@@ -2,7 +2,7 @@
 //! allocated once at creation. Events leave in submission order; an event whose send failed keeps
 //! its place at the front.
 
-use super::memory::Buf;
+use crate::memory::Buf;
 use crate::status::AvsStatus;
 
 /// Where an event is in its life.
@@ -32,6 +32,10 @@ struct Slot {
     /// Namespace and name, for log lines.
     label: [u8; 48],
     label_len: u8,
+    /// Where the device context goes in the body (just inside the event JSON's opening brace),
+    /// until it is rendered: the context says what the device's state is when the event is
+    /// sent, not when it was queued.
+    context_at: Option<usize>,
 }
 
 /// Fixed-capacity event store. Slot `capacity` is reserved for the library's own
@@ -58,6 +62,10 @@ pub const INTERNAL_SLOTS: usize = 3;
 pub const EXCEPTION_SLOTS: usize = 2;
 /// Library slots an exception leaves free.
 const KEPT_FOR_PLAYBACK: usize = 2;
+/// Library slots an interface's event (VolumeChanged...) leaves free: interfaces queue their
+/// events themselves and hand them over as slots free up, so a burst of them waits in the
+/// interface, not in slots the speech reports need.
+const KEPT_FOR_INTERFACES: usize = 1;
 
 /// Who an event is for, which decides the slots it may take.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,6 +79,25 @@ pub enum Owner {
     Library,
     /// The library's `System.ExceptionEncountered`: at most `EXCEPTION_SLOTS` library slots.
     Exception,
+    /// An interface's event: a library slot, as long as one other stays free.
+    Interface,
+}
+
+/// Inserts `"context":[<items>],` at `at` in `body[..len]` (moving the rest up); the new length.
+pub fn splice_context(body: &mut [u8], len: usize, at: usize, items: &[u8]) -> Result<usize, AvsStatus> {
+    const OPEN: &[u8] = b"\"context\":[";
+    const CLOSE: &[u8] = b"],";
+    let insert = OPEN.len() + items.len() + CLOSE.len();
+    if at > len || len + insert > body.len() {
+        return Err(AvsStatus::TooLarge);
+    }
+    body.copy_within(at..len, at + insert);
+    let mut p = at;
+    for part in [OPEN, items, CLOSE] {
+        body[p..p + part.len()].copy_from_slice(part);
+        p += part.len();
+    }
+    Ok(len + insert)
 }
 
 impl EventQueue {
@@ -99,6 +126,7 @@ impl EventQueue {
             host_visible: false,
             label: [0; 48],
             label_len: 0,
+            context_at: None,
         };
         EventQueue {
             slots: vec![free; capacity + 1 + INTERNAL_SLOTS + EXCEPTION_SLOTS].into_boxed_slice(),
@@ -142,6 +170,18 @@ impl EventQueue {
         owner: Owner,
         build: impl FnOnce(&mut [u8]) -> Result<usize, AvsStatus>,
     ) -> Result<SlotIndex, AvsStatus> {
+        self.push_body(event_id, label, owner, |out| build(out).map(|n| (n, None)))
+    }
+
+    /// As [`push`](Self::push), for a body that gets the device context when it is sent:
+    /// `build` returns the body's length and the offset the context goes at ([`render_context`](Self::render_context)).
+    pub fn push_body(
+        &mut self,
+        event_id: u32,
+        label: &str,
+        owner: Owner,
+        build: impl FnOnce(&mut [u8]) -> Result<(usize, Option<usize>), AvsStatus>,
+    ) -> Result<SlotIndex, AvsStatus> {
         let free = |range: core::ops::Range<usize>, slots: &[Slot]| range.into_iter().find(|&i| slots[i].state == SlotState::Free);
         let internal = self.capacity + 1..self.capacity + 1 + INTERNAL_SLOTS;
         let exceptions = internal.end..self.slots.len();
@@ -149,6 +189,14 @@ impl EventQueue {
             Owner::Sync => Some(self.capacity),
             Owner::Host => free(0..self.capacity, &self.slots),
             Owner::Library => free(internal, &self.slots).or_else(|| free(0..self.capacity, &self.slots)),
+            Owner::Interface => {
+                let free_library = internal.clone().filter(|&i| self.slots[i].state == SlotState::Free).count();
+                if free_library > KEPT_FOR_INTERFACES {
+                    free(internal, &self.slots)
+                } else {
+                    None
+                }
+            }
             Owner::Exception => free(exceptions, &self.slots).or_else(|| {
                 let free_library = internal.clone().filter(|&i| self.slots[i].state == SlotState::Free).count();
                 if free_library > KEPT_FOR_PLAYBACK {
@@ -160,7 +208,7 @@ impl EventQueue {
         }
         .ok_or(AvsStatus::QueueFull)?;
         let host_visible = owner == Owner::Host;
-        let len = build(self.body_mut(idx))?;
+        let (len, context_at) = build(self.body_mut(idx))?;
         let seq = self.next_seq;
         self.next_seq += 1;
         let s = &mut self.slots[idx];
@@ -174,6 +222,7 @@ impl EventQueue {
             host_visible,
             label: [0; 48],
             label_len: 0,
+            context_at,
         };
         let n = label.len().min(48);
         s.label[..n].copy_from_slice(&label.as_bytes()[..n]);
@@ -184,6 +233,20 @@ impl EventQueue {
     /// The oldest queued event (SynchronizeState's slot is sent by the connection logic itself).
     pub fn next_queued(&self) -> Option<SlotIndex> {
         self.others().filter(|&i| self.slots[i].state == SlotState::Queued).min_by_key(|&i| self.slots[i].seq)
+    }
+
+    /// Puts the device context into a slot's body, once, just before it is first sent: `render`
+    /// writes the context array's items into the buffer it is given and returns their length.
+    pub fn render_context(&mut self, idx: SlotIndex, scratch: &mut [u8], render: impl FnOnce(&mut [u8]) -> Option<usize>) -> Result<(), AvsStatus> {
+        let Some(at) = self.slots[idx].context_at else { return Ok(()) };
+        let n = render(scratch).ok_or(AvsStatus::TooLarge)?;
+        let len = self.slots[idx].len;
+        let body = self.body_mut(idx);
+        let len = splice_context(body, len, at, &scratch[..n])?;
+        let s = &mut self.slots[idx];
+        s.len = len;
+        s.context_at = None;
+        Ok(())
     }
 
     /// Marks a slot as sent on a stream.
@@ -206,9 +269,13 @@ impl EventQueue {
         s.sent = 0;
     }
 
-    /// Forgets an event.
+    /// Forgets an event, wiping its body: some events carry the access token (v3 reports'
+    /// `scope`), and a freed slot keeps nothing of them.
     pub fn release(&mut self, idx: SlotIndex) {
+        let len = self.slots[idx].len;
+        crate::client::secret::wipe(&mut self.body_mut(idx)[..len]);
         self.slots[idx].state = SlotState::Free;
+        self.slots[idx].len = 0;
     }
 
     /// State of a slot.

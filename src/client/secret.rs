@@ -1,6 +1,6 @@
 //! The access token: held once, in the client's own memory, and wiped wherever it was.
 
-use super::memory::Buf;
+use crate::memory::Buf;
 use crate::status::AvsStatus;
 
 /// `Bearer ` + the longest token accepted. LWA access tokens are well under 1 KB.

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::{AcqRel, Acquire, Relaxe
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
-use crate::client::host::{DirectiveView, Host};
+use crate::host::{DirectiveView, Host};
 use crate::client::{Client, Settings};
 use crate::ffi::guard;
 use crate::ffi::io::HostNetwork;
-use crate::client::ring::{AudioRing, WriteError};
-use crate::client::speech::TurnOptions;
+use crate::ring::{AudioRing, WriteError};
+use crate::interfaces::speech_recognizer::TurnOptions;
 use crate::ffi::types::{AvsCallbacks, CBool, AvsConfig, AvsDirective, AvsMemoryStats, AvsPoolStats, AvsStr, AvsTurnOptions};
 use std::sync::Arc;
 use crate::status::{AvsConnectionState, AvsDialogState, AvsLogLevel, AvsProfile, AvsStatus};

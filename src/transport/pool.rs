@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::client::memory::Buf;
+use crate::memory::Buf;
 
 /// Allocation granule and alignment (malloc's alignment on 64-bit targets).
 const UNIT: usize = 16;

@@ -51,7 +51,7 @@ macro_rules! log {
     ($host:expr, $max:expr, $level:expr, $($arg:tt)*) => {{
         let level = $level;
         if level <= $max {
-            let mut line: heapless::String<{ $crate::client::host::LOG_LINE_MAX }> = heapless::String::new();
+            let mut line: heapless::String<{ $crate::host::LOG_LINE_MAX }> = heapless::String::new();
             let _ = core::fmt::Write::write_fmt(&mut line, format_args!($($arg)*));
             $host.log(level, &line);
         }

@@ -2,7 +2,7 @@
 //! thread (or interrupt) writes, the thread that polls the client reads. Fixed capacity, set at
 //! creation; a write that does not fit is refused whole, so the stream never has a silent gap.
 
-use super::memory::Buf;
+use crate::memory::Buf;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 
 /// Why a write was refused.

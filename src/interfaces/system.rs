@@ -1,0 +1,124 @@
+//! `System`: what the device says about itself. `UserInactivityReport` after each hour without
+//! user activity (a voice turn, the host's `user_activity`, or the `ResetUserInactivity`
+//! directive start the hour again); `SoftwareInfo` when the host sets a firmware version other
+//! than the one AVS last heard; `SetEndpoint`, which the engine carries out (a new connection to
+//! the new base URL, kept through the host's storage). `SynchronizeState` and
+//! `ExceptionEncountered` are the engine's and the router's.
+
+use super::{Cx, Rejection};
+use crate::host::log;
+use crate::protocol::interfaces::system::{self as wire, SystemDirective};
+use crate::protocol::jsonw::JsonWriter;
+use crate::status::{AvsStatus, LogLevel};
+
+/// An hour: AVS wants an inactivity report after each.
+pub(crate) const INACTIVITY_REPORT_MS: u64 = 3_600_000;
+/// Longest endpoint URL taken from `SetEndpoint`.
+pub(crate) const ENDPOINT_MAX: usize = 256;
+
+/// The interface's state.
+pub struct System {
+    /// When the user last did something, and how many hourly reports went out since.
+    last_activity_ms: u64,
+    reports_since_activity: u64,
+    /// An inactivity report (its seconds) waiting for a queue slot: only the latest is kept,
+    /// a device offline for days sends one, not a backlog of them.
+    inactivity_waiting: Option<u64>,
+    /// The firmware version, and whether AVS still has to hear it.
+    firmware_version: Option<u32>,
+    software_info_waiting: bool,
+    /// A `SetEndpoint` for the engine to carry out.
+    pub endpoint_change: Option<heapless::String<ENDPOINT_MAX>>,
+}
+
+impl System {
+    pub fn new(now: u64) -> Self {
+        System { last_activity_ms: now, reports_since_activity: 0, inactivity_waiting: None, firmware_version: None, software_info_waiting: false, endpoint_change: None }
+    }
+
+    /// `ResetUserInactivity` and `SetEndpoint`.
+    pub fn on_directive(&mut self, name: &str, payload: &[u8], cx: &mut Cx) -> Result<(), Rejection> {
+        match wire::parse(name, payload)? {
+            SystemDirective::ResetUserInactivity => {
+                self.user_activity(cx.now);
+                Ok(())
+            }
+            SystemDirective::SetEndpoint { endpoint } => {
+                let mut url = heapless::String::new();
+                url.push_str(endpoint).map_err(|_| Rejection::Invalid("SetEndpoint endpoint longer than 256 bytes"))?;
+                log!(cx.host, cx.log_level, LogLevel::Info, "SetEndpoint: moving to {endpoint}");
+                self.endpoint_change = Some(url);
+                Ok(())
+            }
+        }
+    }
+
+    /// The user did something: the inactivity hour starts again.
+    pub fn user_activity(&mut self, now: u64) {
+        self.last_activity_ms = now;
+        self.reports_since_activity = 0;
+        self.inactivity_waiting = None;
+    }
+
+    /// The host's firmware version: `SoftwareInfo` when AVS has not heard this one.
+    /// `already_reported` is what the host's storage says AVS last heard.
+    pub fn set_firmware_version(&mut self, version: u32, already_reported: Option<u32>) {
+        self.software_info_waiting = already_reported != Some(version) && self.firmware_version != Some(version);
+        self.firmware_version = Some(version);
+    }
+
+    /// The firmware version the host set.
+    pub fn firmware_version(&self) -> Option<u32> {
+        self.firmware_version
+    }
+
+    fn next_report_ms(&self) -> u64 {
+        self.last_activity_ms.saturating_add(INACTIVITY_REPORT_MS.saturating_mul(self.reports_since_activity + 1))
+    }
+
+    pub fn poll_at(&self) -> Option<u64> {
+        Some(self.next_report_ms())
+    }
+
+    /// The hourly report, when due.
+    pub fn on_timer(&mut self, cx: &mut Cx) {
+        if cx.now >= self.next_report_ms() {
+            // A clock that jumped hours ahead makes one report, not one per hour missed.
+            let hours = (cx.now - self.last_activity_ms) / INACTIVITY_REPORT_MS;
+            self.reports_since_activity = hours.max(self.reports_since_activity + 1);
+            self.inactivity_waiting = Some((cx.now - self.last_activity_ms) / 1000);
+        }
+    }
+
+    /// Hands waiting events to the queue. Returns whether SoftwareInfo went (for the host's
+    /// storage to remember).
+    pub fn flush(&mut self, cx: &mut Cx) -> Option<u32> {
+        if let Some(seconds) = self.inactivity_waiting {
+            let mut payload = [0u8; 64];
+            let mut w = JsonWriter::new(&mut payload);
+            wire::write_user_inactivity_report(&mut w, seconds);
+            if let Ok(n) = w.finish() {
+                match cx.events.send("System", "UserInactivityReport", &payload[..n], false) {
+                    Ok(()) => self.inactivity_waiting = None,
+                    Err(AvsStatus::QueueFull) => {}
+                    Err(e) => {
+                        log!(cx.host, cx.log_level, LogLevel::Error, "UserInactivityReport not sent: {}", e.text());
+                        self.inactivity_waiting = None;
+                    }
+                }
+            }
+        }
+        let version = self.firmware_version.filter(|_| self.software_info_waiting)?;
+        let mut payload = [0u8; 64];
+        let mut w = JsonWriter::new(&mut payload);
+        wire::write_software_info(&mut w, version);
+        let n = w.finish().ok()?;
+        match cx.events.send("System", "SoftwareInfo", &payload[..n], false) {
+            Ok(()) => {
+                self.software_info_waiting = false;
+                Some(version)
+            }
+            Err(_) => None,
+        }
+    }
+}
