@@ -4,17 +4,22 @@
 //! escaping live in one place instead of in hand-concatenated byte strings per interface.
 //!
 //! Errors are sticky: once a call fails (the buffer is full, or the call would make the output
-//! something other than JSON), every later call does nothing and [`JsonWriter::finish`] returns
-//! [`Overflow`]. So a writer function can make all its calls unconditionally and check once.
-//! `finish` returning `Ok` therefore means the output is valid JSON: the writer refuses a key
-//! outside an object, a value inside an object without its key, a close that does not match the
-//! open container, nesting deeper than [`MAX_DEPTH`], a [`JsonWriter::raw`] value that is not
-//! exactly one JSON value, and unclosed containers at `finish`. Those are programming errors,
-//! reported with the same [`Overflow`] because a writer has only one way to fail: "this document
-//! could not be produced".
+//! something other than JSON), every later call does nothing and [`JsonWriter::finish`][finish]
+//! returns [`Overflow`][Overflow]. So a writer function can make all its calls unconditionally
+//! and check once. `finish` returning `Ok` therefore means the output is valid JSON: the writer
+//! refuses a key outside an object, a value inside an object without its key, a close that does
+//! not match the open container, nesting deeper than [`MAX_DEPTH`][MAX_DEPTH], a
+//! [`JsonWriter::raw`][raw] value that is not exactly one JSON value, and unclosed containers at
+//! `finish`. Those are programming errors, reported with the same `Overflow` because a writer
+//! has only one way to fail: "this document could not be produced".
 //!
 //! At the top level successive values are separated by commas, so one writer can also produce
 //! the contents of an array, such as the context items [`crate::message::write_event`] takes.
+//!
+//! [finish]: crate::jsonw::JsonWriter::finish
+//! [raw]: crate::jsonw::JsonWriter::raw
+//! [MAX_DEPTH]: crate::jsonw::MAX_DEPTH
+//! [Overflow]: crate::Overflow
 
 use crate::json;
 use crate::message::write_json_string;
@@ -274,7 +279,8 @@ fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// Writes one AVS context entry, `{"header":{"namespace":N,"name":S},"payload":P}`, as the next
 /// value (an array element of the context); `payload` writes the whole payload value `P`
-/// (usually an object, e.g. with `interfaces::speaker::write_volume_state`).
+/// (usually an object, e.g. with
+/// [`crate::interfaces::speaker::write_volume_state`]).
 ///
 /// One helper keeps the envelope of the context entries of every interface identical.
 pub fn context_entry<'a>(
@@ -322,6 +328,32 @@ pub(crate) fn check_every_length(
 pub(crate) fn as_json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("{e}: {}", std::string::String::from_utf8_lossy(bytes)))
+}
+
+/// Test helper: `json` with the whitespace between tokens removed, so that a pretty-printed
+/// spec example can be compared byte for byte (member order included) with compact output.
+#[cfg(test)]
+pub(crate) fn minify(json: &str) -> std::string::String {
+    let mut out = std::string::String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -377,6 +409,14 @@ mod tests {
             sample(&mut w);
             w.finish()
         });
+    }
+
+    #[test]
+    fn minify_keeps_strings() {
+        assert_eq!(
+            minify("{ \"a b\" : [ 1 , \"c \\\" d\" ] }\n"),
+            "{\"a b\":[1,\"c \\\" d\"]}"
+        );
     }
 
     #[test]
