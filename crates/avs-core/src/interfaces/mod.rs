@@ -16,6 +16,7 @@ use core::fmt;
 use crate::json;
 use crate::message::{validate_json_object, ExceptionKind};
 
+pub mod alexa_speaker;
 pub mod speaker;
 
 /// Why a directive of an AVS (v1-style) interface was not accepted.
