@@ -17,7 +17,11 @@ use crate::json;
 use crate::message::{validate_json_object, ExceptionKind};
 
 pub mod alexa_speaker;
+pub mod notifications;
+pub mod settings;
 pub mod speaker;
+pub mod system;
+pub mod template_runtime;
 
 /// Why a directive of an AVS (v1-style) interface was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
