@@ -8,15 +8,27 @@
 //!   and the `multipart/form-data` event encoder.
 //! - [`message`]: directive and exception parsing, event writing, message ids.
 //! - [`json`]: the small validating JSON scanner both of them rest on.
+//! - [`jsonw`]: the JSON writer every event and context entry goes through.
+//! - [`time`]: ISO-8601 timestamps for v3 properties and alerts.
+//! - [`interfaces`]: each AVS interface's directives parsed into typed values, its events and
+//!   context entries written.
 
 #![no_std]
 
 #[cfg(test)]
 extern crate std;
 
+/// The AVS interfaces' wire formats, apart from the client's state machines, so they can be
+/// tested against the spec examples alone and built for Cortex-M.
+pub mod interfaces;
 pub mod json;
+/// The one JSON writer (commas, escaping, nesting checked in one place), so no interface
+/// concatenates JSON by hand.
+pub mod jsonw;
 pub mod message;
 pub mod multipart;
+/// Wall-clock timestamps as AVS writes them, without a date library.
+pub mod time;
 
 use core::fmt;
 
