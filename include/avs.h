@@ -199,6 +199,11 @@ typedef enum {
    * The server reset the request's HTTP/2 stream (RST_STREAM) while the connection stayed up.
    */
   AVS_STATUS_STREAM_RESET = 32,
+  /**
+   * Not supported by this device: a host's directive handler returns it for a directive it
+   * does not know (AVS then gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`).
+   */
+  AVS_STATUS_UNSUPPORTED = 33,
 } avs_status;
 
 /**
@@ -776,6 +781,64 @@ typedef struct {
   avs_pool_stats tls;
 } avs_memory_stats;
 
+/**
+ * The volume and mute of the device's speaker.
+ */
+typedef struct {
+  /**
+   * 0..100.
+   */
+  uint8_t volume;
+  /**
+   * Whether the speaker is muted (0 or 1).
+   */
+  bool muted;
+} avs_volume;
+
+/**
+ * The host's speaker, for `avs_client_set_speaker`. Pass `sizeof(avs_speaker_handler)`.
+ */
+typedef struct {
+  /**
+   * Passed unchanged as the first argument of `apply`.
+   */
+  void *user_data;
+  /**
+   * Applies what Alexa asked for (`Speaker.SetVolume`, `AdjustVolume` already added and
+   * clamped to 0..100, `SetMute`): `*volume` holds the requested volume and mute; write
+   * back what the speaker actually applied (a device with volume steps may round) and
+   * return `AVS_STATUS_OK`; the library then sends `VolumeChanged` or `MuteChanged` with it.
+   * Any other status means nothing changed: AVS is told with `System.ExceptionEncountered`
+   * (`INTERNAL_ERROR`). A volume written back above 100 or a `muted` other than 0 or 1
+   * counts as a failure. Runs inside `avs_client_poll`; must not call into the client.
+   */
+  avs_status (*apply)(void *user_data, avs_volume *volume);
+  /**
+   * The speaker's volume and mute when it is registered.
+   */
+  avs_volume initial;
+} avs_speaker_handler;
+
+/**
+ * The host's handler for the directives no interface of the library handles, for
+ * `avs_client_set_directive_handler`. Pass `sizeof(avs_directive_handler)`.
+ */
+typedef struct {
+  /**
+   * Passed unchanged as the first argument of `handle`.
+   */
+  void *user_data;
+  /**
+   * A directive for an interface the library does not model (or did not enable). Return
+   * `AVS_STATUS_OK` when the device handled it; `AVS_STATUS_UNSUPPORTED` when it does not
+   * know it (AVS gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`);
+   * `AVS_STATUS_MALFORMED` when its payload is unusable (`UNEXPECTED_INFORMATION_RECEIVED`);
+   * any other status when handling it failed (`INTERNAL_ERROR`). Runs inside
+   * `avs_client_poll`; must not call into the client.
+   */
+  avs_status (*handle)(void *user_data, const avs_directive *directive);
+} avs_directive_handler;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1106,6 +1169,56 @@ const char *avs_version(void);
  * Milliseconds of `CLOCK_MONOTONIC`, a convenient `now_ms` for `avs_client_poll` on POSIX hosts.
  */
 uint64_t avs_monotonic_ms(void);
+
+/**
+ * Turns on the `Speaker` interface: Alexa's volume directives go to `handler->apply`, the
+ * context carries `Speaker.VolumeState`, and volume changes are reported to AVS. `size` is
+ * `sizeof(avs_speaker_handler)`. Only before `avs_client_connect` (else
+ * `AVS_STATUS_WRONG_STATE`); `apply` is required and `initial` must be a valid volume
+ * (`AVS_STATUS_INVALID_ARGUMENT`). Registering again replaces the handler.
+ */
+avs_status avs_client_set_speaker(avs_client *client,
+                                  const avs_speaker_handler *handler,
+                                  size_t size);
+
+/**
+ * The device's volume changed by the host's own doing (a button, a knob), already applied:
+ * sends `Speaker.VolumeChanged`. `volume` 0..100 (`AVS_STATUS_INVALID_ARGUMENT` otherwise);
+ * `AVS_STATUS_WRONG_STATE` without `avs_client_set_speaker`. Works in any connection state:
+ * the event waits for the connection.
+ */
+avs_status avs_client_speaker_set_volume(avs_client *client, uint32_t volume);
+
+/**
+ * The device was muted or unmuted by the host's own doing: sends `Speaker.MuteChanged`.
+ * `AVS_STATUS_WRONG_STATE` without `avs_client_set_speaker`; a `muted` byte other than 0 or 1
+ * is `AVS_STATUS_INVALID_ARGUMENT`.
+ */
+avs_status avs_client_speaker_set_mute(avs_client *client, bool muted);
+
+/**
+ * Registers the handler for directives no interface of the library handles; it replaces
+ * `callbacks.on_directive` for them. Without it, such directives go to `on_directive` (when
+ * set, as before, and count as handled) and, with no `on_directive` either, are answered
+ * with `UNSUPPORTED_OPERATION`. `size` is `sizeof(avs_directive_handler)`; `handle` is
+ * required. Any time the client is not inside a call.
+ */
+avs_status avs_client_set_directive_handler(avs_client *client,
+                                            const avs_directive_handler *handler,
+                                            size_t size);
+
+/**
+ * The user did something (pressed a button, used the app): AVS's hour of inactivity starts
+ * again. Without activity, `System.UserInactivityReport` goes out after each hour (a voice
+ * turn and the `ResetUserInactivity` directive count as activity too).
+ */
+avs_status avs_client_user_activity(avs_client *client);
+
+/**
+ * The device's firmware version (1..2147483647, `AVS_STATUS_INVALID_ARGUMENT` otherwise):
+ * `System.SoftwareInfo` tells AVS when it is set or changes. Works in any connection state.
+ */
+avs_status avs_client_set_firmware_version(avs_client *client, uint32_t version);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -95,9 +95,10 @@ impl Host for CheckingHost {
     fn state_changed(&mut self, state: ConnectionState, _: AvsStatus) {
         self.probe.connected |= state == ConnectionState::Connected;
     }
-    fn directive(&mut self, d: &DirectiveView) {
+    fn directive(&mut self, d: &DirectiveView) -> AvsStatus {
         // Views are parsed out of the part they came in.
         assert!(!d.namespace.is_empty() && !d.name.is_empty());
+        AvsStatus::Ok
     }
     fn attachment(&mut self, _: &[u8], _: &[u8], _: bool) {}
     fn exception(&mut self, _: u32, _: u16, _: &[u8], _: &[u8]) {}
@@ -126,6 +127,9 @@ impl Host for CheckingHost {
             self.probe.speech_done += 1;
         }
     }
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
 }
 
 /// A host whose state the harness can read while the client owns the boxed one.
@@ -135,7 +139,7 @@ impl Host for SharedHost {
     fn state_changed(&mut self, s: ConnectionState, r: AvsStatus) {
         self.0.borrow_mut().state_changed(s, r)
     }
-    fn directive(&mut self, d: &DirectiveView) {
+    fn directive(&mut self, d: &DirectiveView) -> AvsStatus {
         self.0.borrow_mut().directive(d)
     }
     fn attachment(&mut self, c: &[u8], d: &[u8], l: bool) {
@@ -161,6 +165,9 @@ impl Host for SharedHost {
     }
     fn speech_audio(&mut self, t: &[u8], m: &[u8], l: bool) {
         self.0.borrow_mut().speech_audio(t, m, l)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
     }
 }
 

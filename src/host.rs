@@ -3,7 +3,7 @@
 
 use crate::status::{AvsStatus, ConnectionState, DialogState, LogLevel};
 
-/// A directive the library has no typed handler for, as received.
+/// A directive no interface of the library handles, as received.
 pub struct DirectiveView<'a> {
     /// `header.namespace`.
     pub namespace: &'a str,
@@ -23,8 +23,10 @@ pub struct DirectiveView<'a> {
 pub trait Host {
     /// The connection state changed; `reason` says why (`Ok` for normal progress).
     fn state_changed(&mut self, state: ConnectionState, reason: AvsStatus);
-    /// A directive for the host.
-    fn directive(&mut self, directive: &DirectiveView);
+    /// A directive no interface of the library handles: `Ok` when the host handled it,
+    /// `Unsupported` when it does not know it (or has no handler), `Malformed` when its
+    /// payload is unusable, anything else when handling it failed.
+    fn directive(&mut self, directive: &DirectiveView) -> AvsStatus;
     /// A piece of a binary attachment (`last` once per attachment).
     fn attachment(&mut self, content_id: &[u8], data: &[u8], last: bool);
     /// The server answered an event (or a connection request, `event_id` 0) with an exception.
@@ -41,6 +43,8 @@ pub trait Host {
     fn speak(&mut self, token: &[u8]);
     /// A piece of a Speak's MP3 audio (`last` once per Speak).
     fn speech_audio(&mut self, token: &[u8], mp3: &[u8], last: bool);
+    /// The host as `Any`, for the C API to reach its own callbacks' settings.
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }
 
 /// Longest log line; longer ones are cut. A fixed buffer keeps logging allocation-free.

@@ -76,6 +76,9 @@ pub enum AvsStatus {
     AttachmentTooLarge = 31,
     /// The server reset the request's HTTP/2 stream (RST_STREAM) while the connection stayed up.
     StreamReset = 32,
+    /// Not supported by this device: a host's directive handler returns it for a directive it
+    /// does not know (AVS then gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`).
+    Unsupported = 33,
 }
 
 impl AvsStatus {
@@ -123,6 +126,7 @@ impl AvsStatus {
             AvsStatus::Oversized => c"larger than the buffer can ever hold; nothing taken",
             AvsStatus::AttachmentTooLarge => c"Speak audio arrived before its directive and exceeded attachment_buffer_bytes",
             AvsStatus::StreamReset => c"the server reset the request's stream",
+            AvsStatus::Unsupported => c"not supported by this device",
         }
     }
 }
@@ -196,14 +200,14 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub(crate) const ALL: [AvsStatus; 33] = [
+    pub(crate) const ALL: [AvsStatus; 34] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
         AvsStatus::ConnectTimeout, AvsStatus::PingTimeout, AvsStatus::HttpStatus, AvsStatus::TokenRejected, AvsStatus::ServerBusy,
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
         AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat, AvsStatus::ClientFreed,
-        AvsStatus::Oversized, AvsStatus::AttachmentTooLarge, AvsStatus::StreamReset,
+        AvsStatus::Oversized, AvsStatus::AttachmentTooLarge, AvsStatus::StreamReset, AvsStatus::Unsupported,
     ];
 
     /// The status with this numeric value, if there is one.

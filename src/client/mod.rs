@@ -1216,6 +1216,7 @@ impl Client {
             return Err(AvsStatus::WrongState);
         }
         let payload = self.ifaces.recognizer.recognize_payload(&opts)?;
+        self.ifaces.turn_started(self.now);
         let mut dialog_id = self.shared.ids.next_id();
         let mut head = self.ifaces.recognizer.take_head();
         let boundary = self.shared.boundary.clone();
@@ -1282,6 +1283,41 @@ impl Client {
         f(&mut self.ifaces, &mut cx)
     }
 
+    /// Turns on `Speaker`: before `connect`, so that the first context has its entry.
+    pub fn enable_speaker(&mut self, control: Box<dyn crate::interfaces::volume::SpeakerControl>, initial: crate::interfaces::volume::VolumeState) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.enable_speaker(control, initial);
+        Ok(())
+    }
+
+    /// The host changed the volume itself: `Speaker.VolumeChanged`.
+    pub fn speaker_set_volume(&mut self, volume: u8) -> Result<(), AvsStatus> {
+        self.with_interfaces(|ifaces, cx| ifaces.host_set_volume(volume, cx))
+    }
+
+    /// The host muted or unmuted itself: `Speaker.MuteChanged`.
+    pub fn speaker_set_mute(&mut self, muted: bool) -> Result<(), AvsStatus> {
+        self.with_interfaces(|ifaces, cx| ifaces.host_set_mute(muted, cx))
+    }
+
+    /// The user did something: the inactivity hour starts again.
+    pub fn user_activity(&mut self) {
+        self.ifaces.system.user_activity(self.now);
+    }
+
+    /// The device's firmware version: `System.SoftwareInfo` when it is new to AVS.
+    pub fn set_firmware_version(&mut self, version: u32) {
+        self.ifaces.system.set_firmware_version(version, None);
+        self.with_interfaces(|ifaces, cx| ifaces.system.flush(cx));
+    }
+
+    /// The host's callbacks (the C API reaches its own through this).
+    pub fn host_mut(&mut self) -> &mut dyn Host {
+        &mut *self.host
+    }
+
     /// The host started playing a Speak: SpeechStarted, and the context says PLAYING. A token
     /// that was not delivered, is finished, or was already reported started is `WrongState`
     /// and sends nothing: AVS gets one SpeechStarted per Speak.
@@ -1301,6 +1337,33 @@ impl Client {
         if let Some(reason) = self.ifaces.turn_abort.take() {
             let _ = self.abort_turn(reason);
         }
+        if let Some(url) = self.ifaces.system.endpoint_change.take() {
+            self.move_endpoint(&url);
+        }
+    }
+
+    /// `System.SetEndpoint`: new requests go to the new base URL from now on. The connection
+    /// is handed over as after a GOAWAY: the old one finishes what is on it while a new one
+    /// opens to the new endpoint.
+    fn move_endpoint(&mut self, url: &str) {
+        let Some(endpoint) = parse_endpoint(url) else {
+            log!(self.host, self.shared.log_level, LogLevel::Warn, "SetEndpoint {url}: not https://host[:port]; staying");
+            return;
+        };
+        if endpoint.authority == self.endpoint.authority {
+            return;
+        }
+        log!(self.host, self.shared.log_level, LogLevel::Info, "endpoint is now {}", endpoint.authority);
+        self.endpoint = endpoint;
+        self.settings.endpoint = url.to_string();
+        if self.conns[0].is_some() && self.wanted {
+            self.retire_active();
+        }
+    }
+
+    /// The base URL requests go to now (it changes with `System.SetEndpoint`).
+    pub fn endpoint(&self) -> &str {
+        &self.settings.endpoint
     }
 
     /// Reports every held event as cancelled (the client is going away).

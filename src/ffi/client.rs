@@ -69,7 +69,7 @@ unsafe fn leave(client: *mut AvsClient, status: AvsStatus) -> AvsStatus {
 /// Runs `f` with exclusive access to the client (see `enter` and `leave`).
 ///
 /// SAFETY: `client` is a live client from `avs_client_new`.
-unsafe fn with(client: *mut AvsClient, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
+pub(crate) unsafe fn with(client: *mut AvsClient, f: impl FnOnce(&mut Client) -> AvsStatus) -> AvsStatus {
     if let Err(e) = enter(client) {
         return e;
     }
@@ -109,8 +109,15 @@ unsafe fn destroy(client: *mut AvsClient) {
     });
 }
 
-struct CallbackHost {
+pub(crate) struct CallbackHost {
     cb: AvsCallbacks,
+    /// `avs_client_set_directive_handler`: replaces `on_directive` when set.
+    pub(crate) directive_handler: Option<crate::ffi::interfaces::system::AvsDirectiveHandler>,
+}
+
+/// The C callbacks of a client made by `avs_client_new`.
+pub(crate) fn callback_host(c: &mut Client) -> &mut CallbackHost {
+    c.host_mut().as_any_mut().downcast_mut::<CallbackHost>().expect("clients of the C API have C callbacks")
 }
 
 impl Host for CallbackHost {
@@ -121,18 +128,28 @@ impl Host for CallbackHost {
         }
     }
 
-    fn directive(&mut self, d: &DirectiveView) {
-        if let Some(f) = self.cb.on_directive {
-            let c = AvsDirective {
-                namespace_: AvsStr::from(d.namespace.as_bytes()),
-                name: AvsStr::from(d.name.as_bytes()),
-                message_id: AvsStr::from(d.message_id.as_bytes()),
-                dialog_request_id: AvsStr::from(d.dialog_request_id.unwrap_or("").as_bytes()),
-                payload: AvsStr::from(d.payload),
-                json: AvsStr::from(d.json),
-            };
-            // SAFETY: `c` and what it points at live across the call.
-            unsafe { f(self.cb.user_data, &c) }
+    fn directive(&mut self, d: &DirectiveView) -> AvsStatus {
+        let c = AvsDirective {
+            namespace_: AvsStr::from(d.namespace.as_bytes()),
+            name: AvsStr::from(d.name.as_bytes()),
+            message_id: AvsStr::from(d.message_id.as_bytes()),
+            dialog_request_id: AvsStr::from(d.dialog_request_id.unwrap_or("").as_bytes()),
+            payload: AvsStr::from(d.payload),
+            json: AvsStr::from(d.json),
+        };
+        if let Some(h) = self.directive_handler {
+            if let Some(f) = h.handle {
+                // SAFETY: `c` and what it points at live across the call; host-supplied function.
+                return unsafe { f(h.user_data, &c) };
+            }
+        }
+        match self.cb.on_directive {
+            Some(f) => {
+                // SAFETY: as above. A 0.2 host's on_directive takes what it gets: handled.
+                unsafe { f(self.cb.user_data, &c) };
+                AvsStatus::Ok
+            }
+            None => AvsStatus::Unsupported,
         }
     }
 
@@ -190,6 +207,10 @@ impl Host for CallbackHost {
             // SAFETY: borrowed slices valid for the call.
             unsafe { f(self.cb.user_data, AvsStr::from(token), mp3.as_ptr(), mp3.len(), last) }
         }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
     }
 }
 
@@ -258,7 +279,7 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
     }
     guard(|| {
         let cfg = &*config;
-        let mut host = CallbackHost { cb: *callbacks };
+        let mut host = CallbackHost { cb: *callbacks, directive_handler: None };
         let fail = |host: &mut CallbackHost, status: AvsStatus, why: &str| {
             host.log(AvsLogLevel::Error, why);
             status
@@ -292,7 +313,7 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
         let Some(settings) = settings_from(cfg, endpoint, ca, token) else {
             return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
         };
-        match Client::new(settings, Box::new(CallbackHost { cb: *callbacks }), net) {
+        match Client::new(settings, Box::new(CallbackHost { cb: *callbacks, directive_handler: None }), net) {
             Ok(client) => {
                 let ring = client.audio_ring();
                 let boxed = Box::new(AvsClient {

@@ -5,6 +5,7 @@
 #[cfg(feature = "alsa")]
 pub mod alsa;
 pub mod client;
+pub mod interfaces;
 pub mod io;
 pub mod types;
 

@@ -4,26 +4,47 @@
 //! sees only [`Interfaces`]: it hands over every JSON and binary part of a response, asks for
 //! the context when an event goes out, for the next deadline, and for the events an interface
 //! holds until a queue slot is free. This module is the one router: namespaces are matched here
-//! and nowhere else. No interface sees a connection, a stream, nghttp2 or TLS.
+//! and nowhere else. No interface sees a connection, a stream, nghttp2 or TLS; none calls
+//! another (what two share, the dialog and the volume, is passed to both from here).
 
 pub mod dialog;
+pub mod speaker;
 pub mod speech_recognizer;
 pub mod speech_synthesizer;
+pub mod system;
+pub mod volume;
 
 use crate::host::{log, DirectiveView, Host};
+use crate::protocol::interfaces::DirectiveError;
+use crate::protocol::jsonw::JsonWriter;
 use crate::protocol::message::{self, ExceptionKind};
 use crate::status::{AvsStatus, DialogState, LogLevel};
 use dialog::Dialog;
+use speaker::Speaker;
 use speech_recognizer::SpeechRecognizer;
 use speech_synthesizer::SpeechSynthesizer;
+use system::System;
+use volume::{SpeakerControl, Volume, VolumeState};
 
-/// Why an interface could not use a directive addressed to it.
+/// Why an interface did not carry out a directive addressed to it; each becomes a
+/// `System.ExceptionEncountered`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DirectiveError {
+pub enum Rejection {
     /// The name is not part of the interface: `UNSUPPORTED_OPERATION`.
     Unsupported,
     /// The payload is missing, mistyped or out of range: `UNEXPECTED_INFORMATION_RECEIVED`.
     Invalid(&'static str),
+    /// The directive was valid but the device could not carry it out: `INTERNAL_ERROR`.
+    Failed(&'static str),
+}
+
+impl From<DirectiveError> for Rejection {
+    fn from(e: DirectiveError) -> Self {
+        match e {
+            DirectiveError::Unsupported => Rejection::Unsupported,
+            DirectiveError::Invalid(why) => Rejection::Invalid(why),
+        }
+    }
 }
 
 /// Where an interface's events go: the engine's queue.
@@ -44,87 +65,52 @@ pub struct Cx<'a> {
     pub events: &'a mut dyn EventSink,
 }
 
-/// Writes the items of the context array, `{"header":{...},"payload":{...}}` each, comma
-/// separated, into a fixed buffer. `None` once it is full.
-pub struct ContextWriter<'a> {
-    out: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> ContextWriter<'a> {
-    pub fn new(out: &'a mut [u8]) -> Self {
-        ContextWriter { out, len: 0 }
-    }
-
-    /// Bytes written.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// One entry; `payload` writes the payload object.
-    pub fn entry(&mut self, namespace: &str, name: &str, payload: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
-        if self.len > 0 {
-            self.raw(b",")?;
-        }
-        self.raw(b"{\"header\":{\"namespace\":")?;
-        self.string(namespace.as_bytes())?;
-        self.raw(b",\"name\":")?;
-        self.string(name.as_bytes())?;
-        self.raw(b"},\"payload\":")?;
-        payload(self)?;
-        self.raw(b"}")
-    }
-
-    pub fn raw(&mut self, bytes: &[u8]) -> Option<()> {
-        self.out.get_mut(self.len..self.len + bytes.len())?.copy_from_slice(bytes);
-        self.len += bytes.len();
-        Some(())
-    }
-
-    pub fn string(&mut self, s: &[u8]) -> Option<()> {
-        self.len += message::write_json_string(self.out.get_mut(self.len..)?, s).ok()?;
-        Some(())
-    }
-
-    pub fn uint(&mut self, v: u64) -> Option<()> {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = v;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.raw(&digits[i..])
-    }
-}
-
 /// The interfaces of one client.
 pub struct Interfaces {
     pub dialog: Dialog,
+    pub volume: Volume,
     pub recognizer: SpeechRecognizer,
     pub synthesizer: SpeechSynthesizer,
+    pub system: System,
+    pub speaker: Speaker,
     /// The current turn must end (why): set while a response is handled, done by the engine,
     /// which can reset the turn's stream, as soon as the callback returns.
     pub turn_abort: Option<AvsStatus>,
 }
 
-/// Context bytes the interfaces may need at most.
+/// Context bytes the interfaces may need at most, all enabled: the creation plan's line.
 pub fn context_bytes() -> usize {
-    speech_recognizer::CONTEXT_BYTES + speech_synthesizer::CONTEXT_BYTES
+    speech_recognizer::CONTEXT_BYTES + speech_synthesizer::CONTEXT_BYTES + speaker::CONTEXT_BYTES
+}
+
+/// The state each interface keeps inside the client, in bytes (the footprint table's lines).
+pub fn footprint() -> [(&'static str, usize); 5] {
+    [
+        ("SpeechRecognizer", core::mem::size_of::<SpeechRecognizer>()),
+        ("SpeechSynthesizer", core::mem::size_of::<SpeechSynthesizer>()),
+        ("Speaker (+ shared volume)", core::mem::size_of::<Speaker>() + core::mem::size_of::<Volume>()),
+        ("System", core::mem::size_of::<System>()),
+        ("dialog (shared)", core::mem::size_of::<Dialog>()),
+    ]
 }
 
 impl Interfaces {
     pub fn new(recognizer: SpeechRecognizer, synthesizer: SpeechSynthesizer) -> Self {
-        Interfaces { dialog: Dialog::default(), recognizer, synthesizer, turn_abort: None }
+        Interfaces {
+            dialog: Dialog::default(),
+            volume: Volume::default(),
+            recognizer,
+            synthesizer,
+            system: System::new(0),
+            speaker: Speaker::default(),
+            turn_abort: None,
+        }
+    }
+
+    /// Enables `Speaker`: the host's speaker applies volume changes; `initial` is its state now.
+    pub fn enable_speaker(&mut self, control: Box<dyn SpeakerControl>, initial: VolumeState) {
+        self.volume.set_control(control, initial);
+        self.speaker.enable();
     }
 
     /// A JSON part of a response: a directive, routed to the interface of its namespace, or to
@@ -158,9 +144,11 @@ impl Interfaces {
         let routed = match namespace {
             "SpeechRecognizer" => {
                 let speaking = self.synthesizer.is_playing();
-                self.recognizer.on_directive(name, d.payload, &mut self.dialog, speaking, cx)
+                self.recognizer.on_directive(name, d.payload, &mut self.dialog, speaking, cx).map_err(Rejection::from)
             }
-            "SpeechSynthesizer" => self.synthesizer.on_directive(name, d.payload, &mut self.dialog, cx),
+            "SpeechSynthesizer" => self.synthesizer.on_directive(name, d.payload, &mut self.dialog, cx).map_err(Rejection::from),
+            "System" => self.system.on_directive(name, d.payload, cx),
+            "Speaker" if self.speaker.is_enabled() => self.speaker.on_directive(name, d.payload, &mut self.volume, cx),
             _ => {
                 let view = DirectiveView {
                     namespace,
@@ -170,26 +158,27 @@ impl Interfaces {
                     payload: d.payload,
                     json,
                 };
-                cx.host.directive(&view);
-                Ok(())
-            }
-        };
-        match routed {
-            Ok(()) => {}
-            Err(DirectiveError::Unsupported) => {
-                log!(cx.host, cx.log_level, LogLevel::Warn, "<- unsupported directive {namespace}.{name}; sending ExceptionEncountered");
-                cx.events.exception(cx.host, json, ExceptionKind::UnsupportedOperation, "directive not supported by this device");
-            }
-            Err(DirectiveError::Invalid(why)) => {
-                log!(cx.host, cx.log_level, LogLevel::Warn, "<- invalid {namespace}.{name}: {why}; sending ExceptionEncountered");
-                cx.events.exception(cx.host, json, ExceptionKind::UnexpectedInformationReceived, why);
-                let of_this_turn = self.recognizer.turn.is_some() && d.header.dialog_request_id == Some(self.dialog.dialog_id.as_str());
-                if why == speech_synthesizer::SPEAK_AUDIO_SPILLED && of_this_turn {
-                    // The turn's answer cannot be played: the turn ends with that reason (its
-                    // stream reset by the engine once this callback returns).
-                    self.turn_abort = Some(AvsStatus::AttachmentTooLarge);
+                match cx.host.directive(&view) {
+                    AvsStatus::Ok => Ok(()),
+                    AvsStatus::Unsupported => Err(Rejection::Unsupported),
+                    AvsStatus::Malformed | AvsStatus::InvalidArgument => Err(Rejection::Invalid("the device found the directive's payload invalid")),
+                    _ => Err(Rejection::Failed("the device failed to handle the directive")),
                 }
             }
+        };
+        let (kind, why) = match routed {
+            Ok(()) => return,
+            Err(Rejection::Unsupported) => (ExceptionKind::UnsupportedOperation, "directive not supported by this device"),
+            Err(Rejection::Invalid(why)) => (ExceptionKind::UnexpectedInformationReceived, why),
+            Err(Rejection::Failed(why)) => (ExceptionKind::InternalError, why),
+        };
+        log!(cx.host, cx.log_level, LogLevel::Warn, "<- {namespace}.{name} not carried out: {why}; sending ExceptionEncountered");
+        cx.events.exception(cx.host, json, kind, why);
+        let of_this_turn = self.recognizer.turn.is_some() && d.header.dialog_request_id == Some(self.dialog.dialog_id.as_str());
+        if why == speech_synthesizer::SPEAK_AUDIO_SPILLED && of_this_turn {
+            // The turn's answer cannot be played: the turn ends with that reason (its stream
+            // reset by the engine once this callback returns).
+            self.turn_abort = Some(AvsStatus::AttachmentTooLarge);
         }
     }
 
@@ -201,6 +190,11 @@ impl Interfaces {
     /// A response ended: what it held for a directive that never came goes to the host.
     pub fn on_response_end(&mut self, host: &mut dyn Host) {
         self.synthesizer.flush_unclaimed(host);
+    }
+
+    /// A voice turn started: that is user activity too.
+    pub fn turn_started(&mut self, now: u64) {
+        self.system.user_activity(now);
     }
 
     /// The turn ended (answered, failed or cancelled): the dialog state says how.
@@ -251,24 +245,57 @@ impl Interfaces {
         sent
     }
 
+    /// The host changed the volume (a button, a knob): `WrongState` without a speaker.
+    pub fn host_set_volume(&mut self, volume: u8, cx: &mut Cx) -> Result<(), AvsStatus> {
+        if !self.speaker.is_enabled() {
+            return Err(AvsStatus::WrongState);
+        }
+        if volume > 100 {
+            return Err(AvsStatus::InvalidArgument);
+        }
+        self.volume.state.volume = volume;
+        self.speaker.volume_set_by_host(self.volume.state, cx);
+        Ok(())
+    }
+
+    /// The host muted or unmuted: `WrongState` without a speaker.
+    pub fn host_set_mute(&mut self, muted: bool, cx: &mut Cx) -> Result<(), AvsStatus> {
+        if !self.speaker.is_enabled() {
+            return Err(AvsStatus::WrongState);
+        }
+        self.volume.state.muted = muted;
+        self.speaker.mute_set_by_host(self.volume.state, cx);
+        Ok(())
+    }
+
     /// The context array's items, one per enabled interface, from their state now.
     pub fn write_context(&self, now: u64, out: &mut [u8]) -> Option<usize> {
-        let mut w = ContextWriter::new(out);
-        self.recognizer.write_context(&mut w)?;
-        self.synthesizer.write_context(now, &mut w)?;
-        Some(w.len())
+        let mut w = JsonWriter::new(out);
+        w.begin_array();
+        self.recognizer.write_context(&mut w);
+        self.synthesizer.write_context(now, &mut w);
+        self.speaker.write_context(&self.volume, &mut w);
+        w.end_array();
+        let n = w.finish().ok()?;
+        // The engine wants the items: drop the brackets.
+        out.copy_within(1..n - 1, 0);
+        Some(n - 2)
     }
 
     /// The earliest deadline of any interface.
     pub fn poll_at(&self, now: u64) -> Option<u64> {
-        self.recognizer.poll_at(now)
+        [self.recognizer.poll_at(now), self.system.poll_at()].into_iter().flatten().min()
     }
 
-    /// Runs the interfaces' timers that are due.
-    pub fn on_timer(&mut self, cx: &mut Cx) {
+    /// Runs the interfaces' timers that are due, and hands the events they hold to the queue
+    /// while it has room. Returns a firmware version AVS was just told (for the host's storage).
+    pub fn on_timer(&mut self, cx: &mut Cx) -> Option<u32> {
         let answered = self.dialog.turn_answered;
         if let Some(reason) = self.recognizer.on_timer(answered, cx) {
             self.turn_abort.get_or_insert(reason);
         }
+        self.system.on_timer(cx);
+        self.speaker.flush(cx);
+        self.system.flush(cx)
     }
 }

@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use super::dialog::Dialog;
-use super::{Cx, DirectiveError};
+use super::Cx;
+use crate::protocol::interfaces::DirectiveError;
 use crate::host::{log, Host};
 use crate::memory::Buf;
 use crate::protocol::json;
+use crate::protocol::jsonw::{context_entry, JsonWriter};
 use crate::ring::AudioRing;
 use crate::status::{AvsProfile, AvsStatus, DialogState, LogLevel};
 
@@ -255,8 +257,13 @@ impl SpeechRecognizer {
     }
 
     /// `SpeechRecognizer.RecognizerState`.
-    pub fn write_context(&self, out: &mut super::ContextWriter) -> Option<()> {
-        out.entry("SpeechRecognizer", "RecognizerState", |w| w.raw(b"{\"wakeword\":\"ALEXA\"}"))
+    pub fn write_context(&self, w: &mut JsonWriter) {
+        context_entry(w, "SpeechRecognizer", "RecognizerState", |w| {
+            w.begin_object();
+            w.key("wakeword");
+            w.str("ALEXA");
+            w.end_object();
+        });
     }
 
     /// The next time this interface has something to do.

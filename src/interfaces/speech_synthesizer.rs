@@ -4,7 +4,9 @@
 //! becomes SpeechStarted/SpeechFinished and the `SpeechState` context entry.
 
 use super::dialog::Dialog;
-use super::{ContextWriter, Cx, DirectiveError};
+use super::Cx;
+use crate::protocol::interfaces::DirectiveError;
+use crate::protocol::jsonw::{context_entry, JsonWriter};
 use crate::host::{log, Host};
 use crate::memory::Buf;
 use crate::protocol::{json, message};
@@ -255,18 +257,21 @@ impl SpeechSynthesizer {
     }
 
     /// `SpeechSynthesizer.SpeechState`, with the offset into the Speak playing now.
-    pub fn write_context(&self, now: u64, out: &mut ContextWriter) -> Option<()> {
-        out.entry("SpeechSynthesizer", "SpeechState", |w| {
-            let (token, offset, playing) = match self.reported.as_ref() {
-                Some(r) => (r.token.as_str(), r.finished_ms.unwrap_or(now).saturating_sub(r.started_ms), r.finished_ms.is_none()),
-                None => ("", 0, false),
-            };
-            w.raw(b"{\"token\":")?;
-            w.string(token.as_bytes())?;
-            w.raw(b",\"offsetInMilliseconds\":")?;
-            w.uint(offset)?;
-            w.raw(if playing { b",\"playerActivity\":\"PLAYING\"}" } else { b",\"playerActivity\":\"FINISHED\"}" })
-        })
+    pub fn write_context(&self, now: u64, w: &mut JsonWriter) {
+        let (token, offset, playing) = match self.reported.as_ref() {
+            Some(r) => (r.token.as_str(), r.finished_ms.unwrap_or(now).saturating_sub(r.started_ms), r.finished_ms.is_none()),
+            None => ("", 0, false),
+        };
+        context_entry(w, "SpeechSynthesizer", "SpeechState", |w| {
+            w.begin_object();
+            w.key("token");
+            w.str(token);
+            w.key("offsetInMilliseconds");
+            w.uint(offset);
+            w.key("playerActivity");
+            w.str(if playing { "PLAYING" } else { "FINISHED" });
+            w.end_object();
+        });
     }
 }
 
