@@ -548,8 +548,8 @@ def t_auth(env):
 
 def t_invalid_bodies(env):
     c = env["client"]
-    good_meta = json.dumps({"event": {"header": {"namespace": "System", "name": "SynchronizeState",
-                                                 "messageId": "1"}, "payload": {}}}).encode()
+    good_meta = json.dumps({"context": [], "event": {"header": {"namespace": "System", "name": "SynchronizeState",
+                                                                "messageId": "1"}, "payload": {}}}).encode()
     md = [("Content-Disposition", 'form-data; name="metadata"'), ("Content-Type", "application/json; charset=UTF-8")]
     cases = {
         "not multipart": ([("content-type", "application/json")], good_meta),
