@@ -13,7 +13,8 @@ drive it through the newline-delimited JSON control port (control.py,
 README.md).
 
 Modules: connection.py (TLS + HTTP/2 per connection), events.py (POST /events
-validation and answers), control.py (control port), multipart.py, certs.py.
+validation and answers), shapes.py (event shape checks), control.py (control port),
+multipart.py, certs.py.
 This file holds the shared state (Server) and the command line.
 """
 
@@ -69,6 +70,9 @@ class Server:
         self.answer_holds: list[str] = []
         self.answers_released = asyncio.Event()
         self.stream_triggers: list[dict] = []
+        # Alexa.Discovery.AddOrUpdateReport: the latest accepted one (control `capabilities`).
+        self.capabilities: dict | None = None
+        self.capability_reports = 0
         self.ssl_ctx = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -111,6 +115,16 @@ class Server:
                 return dict(s)
         return None
 
+    def store_capabilities(self, rec: dict) -> None:
+        ev = rec["metadata"]["event"]
+        self.capabilities = {"payload": ev["payload"], "header": ev["header"], "conn": rec["conn"],
+                             "stream": rec["stream"], "t": now()}
+        self.capability_reports += 1
+        eps = ev["payload"]["endpoints"]
+        log(f"conn#{rec['conn']} capabilities stored: {len(eps)} endpoint(s), "
+            + "; ".join(f"{e['endpointId']}: " + ", ".join(f"{c['interface']} {c['version']}"
+                                                          for c in e["capabilities"]) for e in eps))
+
     def take_expect_speech(self) -> dict | None:
         """The ExpectSpeech a new Recognize answers (consumed)."""
         es, self.pending_expect_speech = self.pending_expect_speech, None
@@ -137,6 +151,8 @@ class Server:
         self.answer_holds.clear()
         self.release_answers()
         self.stream_triggers.clear()
+        self.capabilities = None
+        self.capability_reports = 0
         if self.max_streams != self.cli_max_streams:
             self.max_streams = self.cli_max_streams
             for c in self.live.values():

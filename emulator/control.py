@@ -422,6 +422,14 @@ async def cmd_wait_for(server, req):
             pass
 
 
+async def cmd_capabilities(server, req):
+    _check_keys(req, set())
+    c = server.capabilities
+    return {"capabilities": c["payload"] if c else None, "header": c["header"] if c else None,
+            "conn": c["conn"] if c else None, "stream": c["stream"] if c else None,
+            "t": c["t"] if c else None, "reports": server.capability_reports}
+
+
 COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "log": cmd_log,
     "connections": cmd_connections,
@@ -441,4 +449,5 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "audio": cmd_audio,
     "hold_answers": cmd_hold_answers,
     "reset_stream": cmd_reset_stream,
+    "capabilities": cmd_capabilities,
 }

@@ -578,6 +578,16 @@ def directive(ns: str, name: str, payload: dict, dialog: str | None) -> dict:
     return {"directive": {"header": header, "payload": payload}}
 
 
+class DiscoveryHandler(DefaultEventHandler):
+    """Alexa.Discovery.AddOrUpdateReport (valid, see shapes.py): the capabilities document
+    is kept for the control command `capabilities`, then 204."""
+
+    def on_end(self) -> None:
+        if not self.req.responded:
+            self.req.server.store_capabilities(self.req.rec)
+        super().on_end()
+
+
 class ExpectSpeechTimedOutHandler(DefaultEventHandler):
     """204; the pending ExpectSpeech is over, so the next Recognize is a new turn."""
 
@@ -723,4 +733,5 @@ EVENT_HANDLERS: dict[str, type] = {
     "SpeechSynthesizer.SpeechStarted": DefaultEventHandler,
     "SpeechSynthesizer.SpeechFinished": DefaultEventHandler,
     "SpeechRecognizer.ExpectSpeechTimedOut": ExpectSpeechTimedOutHandler,
+    "Alexa.Discovery.AddOrUpdateReport": DiscoveryHandler,
 }
