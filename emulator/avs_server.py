@@ -13,8 +13,8 @@ drive it through the newline-delimited JSON control port (control.py,
 README.md).
 
 Modules: connection.py (TLS + HTTP/2 per connection), events.py (POST /events
-validation and answers), shapes.py (event shape checks), control.py (control port),
-multipart.py, certs.py.
+validation and answers), shapes.py (event shape checks), interfaces.py (directives
+of the client's interfaces), control.py (control port), multipart.py, certs.py.
 This file holds the shared state (Server) and the command line.
 """
 
@@ -73,6 +73,7 @@ class Server:
         # Alexa.Discovery.AddOrUpdateReport: the latest accepted one (control `capabilities`).
         self.capabilities: dict | None = None
         self.capability_reports = 0
+        self.port: int | None = None  # set once listening
         self.ssl_ctx = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -210,6 +211,7 @@ async def serve(args: argparse.Namespace) -> int:
     ctl = await asyncio.start_server(control.client_handler(server), "127.0.0.1", args.control_port,
                                      limit=256 * 1024 * 1024)
     port = tcp.sockets[0].getsockname()[1]
+    server.port = port
     cport = ctl.sockets[0].getsockname()[1]
     # Signal handlers before the ready line: a harness may signal right after reading it.
     stop = asyncio.Event()
