@@ -472,6 +472,36 @@ async def cmd_capabilities(server, req):
             "t": c["t"] if c else None, "reports": server.capability_reports}
 
 
+async def cmd_demo_interfaces(server, req):
+    """Arms the demo (like --demo-interfaces: after the next SynchronizeState answered 2xx) or,
+    with now: true, runs it at once on the newest (or the given) connection's downchannel."""
+    _check_keys(req, {"on", "now", "conn", "delay_ms", "interval_ms"})
+    now_, on = req.get("now", False), req.get("on")
+    if not isinstance(now_, bool) or (on is not None and not isinstance(on, bool)):
+        raise CommandError("now and on must be true or false")
+    timing = {}
+    for key, default in (("delay_ms", None), ("interval_ms", None)):
+        v = req.get(key, default)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 60000:
+                raise CommandError(f"{key} must be a number of milliseconds 0..60000")
+            timing[key] = v / 1000
+    if "interval_ms" in timing:
+        server.demo_interval_s = timing["interval_ms"]
+    if not now_:
+        server.demo_armed = True if on is None else on
+        if "delay_ms" in timing:
+            server.demo_delay_s = timing["delay_ms"]
+        return {"armed": server.demo_armed, "delay_ms": server.demo_delay_s * 1000,
+                "interval_ms": server.demo_interval_s * 1000}
+    if on is not None:
+        server.demo_armed = on
+    conn, st = _downchannel(server, req)
+    conn.spawn(interfaces.run_demo(server, conn, timing.get("delay_ms", 0.0), server.demo_interval_s), "demo")
+    return {"armed": server.demo_armed, "conn": conn.id, "stream": st.sid,
+            "directives": [f"{i}.{n}" for i, n in interfaces.DEMO_SEQUENCE]}
+
+
 COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "log": cmd_log,
     "connections": cmd_connections,
@@ -493,4 +523,5 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "reset_stream": cmd_reset_stream,
     "push_interface_directive": cmd_push_interface_directive,
     "capabilities": cmd_capabilities,
+    "demo_interfaces": cmd_demo_interfaces,
 }

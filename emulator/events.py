@@ -396,6 +396,9 @@ class EventRequest:
         self.responded = True
         await self.wait_while_held()
         self.conn.send_headers(self.st, status, list(headers), end_stream)
+        ev = self.rec["event"]
+        if 200 <= status < 300 and ev is not None and ev["namespace"] == "System" and ev["name"] == "SynchronizeState":
+            self.server.on_synchronized(self.conn)  # the demo (--demo-interfaces) may start
 
     def held(self) -> bool:
         """Whether a hold_answers hold matches this event (its answer must wait)."""

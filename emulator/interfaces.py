@@ -1,5 +1,7 @@
-"""Directives of the client's interfaces, built like the service builds them and pushed on
-the downchannel (control command push_interface_directive).
+"""Directives of the client's interfaces, built like the service builds them, pushed on the
+downchannel (control command push_interface_directive), and the demo sequence
+(--demo-interfaces, control command demo_interfaces) that pushes one of each after a client
+synchronized.
 
 AVS (v1) directives: {"directive": {"header": {namespace, name, messageId}, "payload": {...}}}
 (cloud-initiated, so no dialogRequestId). v3 directives (namespace "Alexa" or "Alexa.*"),
@@ -11,6 +13,7 @@ exactly as in ../shared/seeds/004_alexa-speaker-interface.txt:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -54,6 +57,20 @@ DEFAULT_PAYLOADS: dict[tuple[str, str], Callable[["DirectiveContext"], dict]] = 
     ("TemplateRuntime", "RenderPlayerInfo"): lambda c: {
         "audioItemId": f"amzn1.as-ai.v1.{uuid.uuid4()}", "content": {"title": "Example Song"}},
 }
+
+# The demo: one of each, in this order. SetEndpoint comes last: the client reconnects then.
+DEMO_SEQUENCE: list[tuple[str, str]] = [
+    ("Speaker", "SetVolume"), ("Speaker", "AdjustVolume"), ("Speaker", "SetMute"),
+    ("Alexa.Speaker", "SetVolume"), ("Alexa.Speaker", "AdjustVolume"), ("Alexa.Speaker", "SetMute"),
+    ("Alexa", "ReportState"),
+    ("System", "ResetUserInactivity"),
+    ("Notifications", "SetIndicator"), ("Notifications", "ClearIndicator"),
+    ("TemplateRuntime", "RenderTemplate"), ("TemplateRuntime", "RenderPlayerInfo"),
+    ("System", "SetEndpoint"),
+]
+DEMO_DELAY_S = 0.5      # after the SynchronizeState answer
+DEMO_INTERVAL_S = 0.3   # between two pushes
+
 
 def is_v3(interface: str) -> bool:
     return interface == "Alexa" or interface.startswith("Alexa.")
@@ -136,3 +153,24 @@ async def push(server, conn: "Conn", st: "Stream", d: dict, why: str) -> int:
              f"{json.dumps(d['directive']['payload'])}")
     server.notify()
     return n
+
+
+async def run_demo(server, conn: "Conn", delay_s: float = DEMO_DELAY_S,
+                   interval_s: float = DEMO_INTERVAL_S) -> None:
+    """One directive of each kind on conn's newest downchannel, interval_s apart."""
+    conn.log(f"demo: {len(DEMO_SEQUENCE)} directives in {delay_s:g} s, {interval_s:g} s apart")
+    await asyncio.sleep(delay_s)
+    for i, (interface, name) in enumerate(DEMO_SEQUENCE):
+        if i:
+            await asyncio.sleep(interval_s)
+        if conn.closed or not conn.downchannels:
+            conn.log(f"demo: stopped before {interface}.{name}: no open downchannel")
+            return
+        st = conn.downchannels[-1]
+        try:
+            await push(server, conn, st, build(DirectiveContext(server, conn, st), interface, name),
+                       f"demo {i + 1}/{len(DEMO_SEQUENCE)}")
+        except StreamGone:
+            conn.log(f"demo: stopped at {interface}.{name}: the downchannel closed")
+            return
+    conn.log("demo: done")
