@@ -5,7 +5,7 @@
   python3 avs_server.py serve --certs DIR [--cert NAME] [--host H] [--port P]
         [--control-port C] [--token T] [--max-concurrent-streams N]
         [--downchannel-deadline-s S] [--stop-capture-after-bytes N] [--speak-mp3 F]
-        [--quiet] [--log-file F] [--no-stdin-watch]
+        [--demo-interfaces] [--quiet] [--log-file F] [--no-stdin-watch]
 
 `serve` prints one JSON line {"port","control_port","pid"} on stdout, logs to
 stderr, and exits on SIGTERM/SIGINT or when stdin (a pipe) reaches EOF. Tests
@@ -13,7 +13,8 @@ drive it through the newline-delimited JSON control port (control.py,
 README.md).
 
 Modules: connection.py (TLS + HTTP/2 per connection), events.py (POST /events
-validation and answers), control.py (control port), multipart.py, certs.py.
+validation and answers), shapes.py (event shape checks), interfaces.py (directives
+of the client's interfaces, the demo), control.py (control port), multipart.py, certs.py.
 This file holds the shared state (Server) and the command line.
 """
 
@@ -34,6 +35,7 @@ import certs  # noqa: E402
 import connection  # noqa: E402
 import control  # noqa: E402
 import events  # noqa: E402
+import interfaces  # noqa: E402
 from connection import Conn, log, now  # noqa: E402
 
 
@@ -69,6 +71,15 @@ class Server:
         self.answer_holds: list[str] = []
         self.answers_released = asyncio.Event()
         self.stream_triggers: list[dict] = []
+        # Alexa.Discovery.AddOrUpdateReport: the latest accepted one (control `capabilities`).
+        self.capabilities: dict | None = None
+        self.capability_reports = 0
+        # Demo (--demo-interfaces, control demo_interfaces): armed = runs after the next
+        # SynchronizeState answered with 2xx, then disarms.
+        self.demo_armed: bool = args.demo_interfaces
+        self.demo_delay_s = interfaces.DEMO_DELAY_S
+        self.demo_interval_s = interfaces.DEMO_INTERVAL_S
+        self.port: int | None = None  # set once listening
         self.ssl_ctx = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -111,6 +122,23 @@ class Server:
                 return dict(s)
         return None
 
+    def store_capabilities(self, rec: dict) -> None:
+        ev = rec["metadata"]["event"]
+        self.capabilities = {"payload": ev["payload"], "header": ev["header"], "conn": rec["conn"],
+                             "stream": rec["stream"], "t": now()}
+        self.capability_reports += 1
+        eps = ev["payload"]["endpoints"]
+        log(f"conn#{rec['conn']} capabilities stored: {len(eps)} endpoint(s), "
+            + "; ".join(f"{e['endpointId']}: " + ", ".join(f"{c['interface']} {c['version']}"
+                                                          for c in e["capabilities"]) for e in eps))
+
+    def on_synchronized(self, conn: Conn) -> None:
+        """A SynchronizeState on conn was answered 2xx: start the demo if armed."""
+        if not self.demo_armed:
+            return
+        self.demo_armed = False
+        conn.spawn(interfaces.run_demo(self, conn, self.demo_delay_s, self.demo_interval_s), "demo")
+
     def take_expect_speech(self) -> dict | None:
         """The ExpectSpeech a new Recognize answers (consumed)."""
         es, self.pending_expect_speech = self.pending_expect_speech, None
@@ -137,6 +165,11 @@ class Server:
         self.answer_holds.clear()
         self.release_answers()
         self.stream_triggers.clear()
+        self.capabilities = None
+        self.capability_reports = 0
+        self.demo_armed = self.args.demo_interfaces
+        self.demo_delay_s = interfaces.DEMO_DELAY_S
+        self.demo_interval_s = interfaces.DEMO_INTERVAL_S
         if self.max_streams != self.cli_max_streams:
             self.max_streams = self.cli_max_streams
             for c in self.live.values():
@@ -194,6 +227,7 @@ async def serve(args: argparse.Namespace) -> int:
     ctl = await asyncio.start_server(control.client_handler(server), "127.0.0.1", args.control_port,
                                      limit=256 * 1024 * 1024)
     port = tcp.sockets[0].getsockname()[1]
+    server.port = port
     cport = ctl.sockets[0].getsockname()[1]
     # Signal handlers before the ready line: a harness may signal right after reading it.
     stop = asyncio.Event()
@@ -235,6 +269,10 @@ def main(argv: list[str]) -> int:
                         "bytes (default 32000 = 1 s); recognize_config can change it")
     s.add_argument("--speak-mp3", default=None,
                    help="MP3 sent with SpeechSynthesizer.Speak (default emulator/fixtures/speak.mp3)")
+    s.add_argument("--demo-interfaces", action="store_true",
+                   help="once a client's SynchronizeState is answered, push one directive of each "
+                        "interface (Speaker, Alexa.Speaker, Alexa, System, Notifications, "
+                        "TemplateRuntime) on its downchannel, 300 ms apart (once; reset re-arms)")
     s.add_argument("--quiet", action="store_true", help="log only exceptions")
     s.add_argument("--no-stdin-watch", action="store_true",
                    help="do not exit on stdin EOF (for running detached)")

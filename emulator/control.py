@@ -18,6 +18,7 @@ import time
 import traceback
 from typing import Any, Awaitable, Callable
 
+import interfaces
 from events import StreamGone, directive_parts
 
 
@@ -422,6 +423,85 @@ async def cmd_wait_for(server, req):
             pass
 
 
+def _opt_str(req: dict, key: str) -> str | None:
+    v = req.get(key)
+    if v is not None and (not isinstance(v, str) or not v):
+        raise CommandError(f"{key} must be a non-empty string")
+    return v
+
+
+def _downchannel(server, req: dict):
+    conn, st = server.find_downchannel(None if req.get("conn") is None else int(req["conn"]))
+    if st is None:
+        raise CommandError("no open downchannel" + (f" on connection {req['conn']}" if req.get("conn") else ""))
+    return conn, st
+
+
+async def cmd_push_interface_directive(server, req):
+    """Builds a directive of one of the client's interfaces (interfaces.py: fresh messageId,
+    v3 header and endpoint as the service sends them, default example payload) and pushes it
+    on the downchannel. Replies with the directive sent."""
+    _check_keys(req, {"interface", "name", "payload", "correlation_token", "endpoint_id", "conn"})
+    interface, name = req.get("interface"), req.get("name")
+    for key, v in (("interface", interface), ("name", name)):
+        if not isinstance(v, str) or not v:
+            raise CommandError(f"{key} must be a non-empty string (directives with default payloads: "
+                               f"{interfaces.known_directives()})")
+    payload = req.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        raise CommandError("payload must be a JSON object (or absent for the default)")
+    token, endpoint_id = _opt_str(req, "correlation_token"), _opt_str(req, "endpoint_id")
+    if not interfaces.is_v3(interface) and (token is not None or endpoint_id is not None):
+        raise CommandError(f"correlation_token and endpoint_id apply to v3 (Alexa, Alexa.*) directives, "
+                           f"not {interface}")
+    conn, st = _downchannel(server, req)
+    try:
+        d = interfaces.build(interfaces.DirectiveContext(server, conn, st), interface, name, payload,
+                             token, endpoint_id)
+    except KeyError as e:
+        raise CommandError(e.args[0])
+    n = await interfaces.push(server, conn, st, d, "push_interface_directive")
+    return {"directive": d, "conn": conn.id, "stream": st.sid, "bytes": n}
+
+
+async def cmd_capabilities(server, req):
+    _check_keys(req, set())
+    c = server.capabilities
+    return {"capabilities": c["payload"] if c else None, "header": c["header"] if c else None,
+            "conn": c["conn"] if c else None, "stream": c["stream"] if c else None,
+            "t": c["t"] if c else None, "reports": server.capability_reports}
+
+
+async def cmd_demo_interfaces(server, req):
+    """Arms the demo (like --demo-interfaces: after the next SynchronizeState answered 2xx) or,
+    with now: true, runs it at once on the newest (or the given) connection's downchannel."""
+    _check_keys(req, {"on", "now", "conn", "delay_ms", "interval_ms"})
+    now_, on = req.get("now", False), req.get("on")
+    if not isinstance(now_, bool) or (on is not None and not isinstance(on, bool)):
+        raise CommandError("now and on must be true or false")
+    timing = {}
+    for key, default in (("delay_ms", None), ("interval_ms", None)):
+        v = req.get(key, default)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 60000:
+                raise CommandError(f"{key} must be a number of milliseconds 0..60000")
+            timing[key] = v / 1000
+    if "interval_ms" in timing:
+        server.demo_interval_s = timing["interval_ms"]
+    if not now_:
+        server.demo_armed = True if on is None else on
+        if "delay_ms" in timing:
+            server.demo_delay_s = timing["delay_ms"]
+        return {"armed": server.demo_armed, "delay_ms": server.demo_delay_s * 1000,
+                "interval_ms": server.demo_interval_s * 1000}
+    if on is not None:
+        server.demo_armed = on
+    conn, st = _downchannel(server, req)
+    conn.spawn(interfaces.run_demo(server, conn, timing.get("delay_ms", 0.0), server.demo_interval_s), "demo")
+    return {"armed": server.demo_armed, "conn": conn.id, "stream": st.sid,
+            "directives": [f"{i}.{n}" for i, n in interfaces.DEMO_SEQUENCE]}
+
+
 COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "log": cmd_log,
     "connections": cmd_connections,
@@ -441,4 +521,7 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "audio": cmd_audio,
     "hold_answers": cmd_hold_answers,
     "reset_stream": cmd_reset_stream,
+    "push_interface_directive": cmd_push_interface_directive,
+    "capabilities": cmd_capabilities,
+    "demo_interfaces": cmd_demo_interfaces,
 }

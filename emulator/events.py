@@ -29,6 +29,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import multipart as mp
+import shapes
 
 if TYPE_CHECKING:  # only for type names; avoids an import cycle
     from connection import Conn, Stream
@@ -56,6 +57,7 @@ def audio_record_fields() -> dict:
         "audio_bytes_after_stop": 0,  # audio bytes that arrived after that
         "initiator_echoed": None,     # after an ExpectSpeech with an initiator: sent back verbatim?
         "directives_sent": [],        # [{namespace, name, messageId, dialogRequestId, payload, t}]
+        "invalid": None,              # why the request was answered 400 INVALID_REQUEST_EXCEPTION
     }
 
 EXCEPTION_CODES = {
@@ -247,7 +249,8 @@ class EventRequest:
         if self.auth_error:
             self._respond_error(403, self.auth_error)
         elif self.error:
-            self._respond_error(*self.error)
+            if not self.responded:  # (an invalid event may have been answered already)
+                self._respond_error(*self.error)
         else:
             self.handler.on_end()
 
@@ -269,6 +272,8 @@ class EventRequest:
             self.error = (status, description)
             if not self.rec["error"]:
                 self.rec["error"] = description
+            if status == 400 and self.rec["invalid"] is None:
+                self.rec["invalid"] = description
             self.conn.log(f"stream {self.st.sid}: {description}")
 
     # ---- multipart callbacks
@@ -336,14 +341,21 @@ class EventRequest:
             self.fail(400, f"metadata is not valid JSON: {e}")
             return
         self.rec["metadata"] = meta
+        header = shapes.envelope_header(meta)
+        if header is not None:  # recorded even when the rest is invalid (wait_for can name it)
+            d = header.get("dialogRequestId")
+            self.rec["event"] = {"namespace": header["namespace"], "name": header["name"],
+                                 "messageId": header["messageId"],
+                                 "dialogRequestId": d if isinstance(d, str) else None}
         problem = validate_event(meta)
         if problem:
-            self.fail(400, problem)
+            self.fail(400, f"invalid event: {problem}")
+            self.server.notify()
+            if not self.auth_error:
+                # At once, like an invalid Recognize: a client streaming audio would stream on.
+                self._respond_error(400, self.error[1])
             return
-        header = meta["event"]["header"]
         ns, name = header["namespace"], header["name"]
-        self.rec["event"] = {"namespace": ns, "name": name, "messageId": header["messageId"],
-                             "dialogRequestId": header.get("dialogRequestId")}
         self.conn.log(f"stream {self.st.sid}: event {ns}.{name}")
         recognize = f"{ns}.{name}" == RECOGNIZE
         if recognize:
@@ -384,6 +396,9 @@ class EventRequest:
         self.responded = True
         await self.wait_while_held()
         self.conn.send_headers(self.st, status, list(headers), end_stream)
+        ev = self.rec["event"]
+        if 200 <= status < 300 and ev is not None and ev["namespace"] == "System" and ev["name"] == "SynchronizeState":
+            self.server.on_synchronized(self.conn)  # the demo (--demo-interfaces) may start
 
     def held(self) -> bool:
         """Whether a hold_answers hold matches this event (its answer must wait)."""
@@ -418,24 +433,9 @@ class EventRequest:
 
 
 def validate_event(meta: Any) -> str | None:
-    if not isinstance(meta, dict):
-        return "metadata must be a JSON object"
-    ev = meta.get("event")
-    if not isinstance(ev, dict):
-        return "metadata has no 'event' object"
-    header = ev.get("header")
-    if not isinstance(header, dict):
-        return "event has no 'header' object"
-    for k in ("namespace", "name", "messageId"):
-        if not isinstance(header.get(k), str) or not header[k]:
-            return f"event.header.{k} missing or not a non-empty string"
-    if "dialogRequestId" in header and not isinstance(header["dialogRequestId"], str):
-        return "event.header.dialogRequestId must be a string"
-    if not isinstance(ev.get("payload"), dict):
-        return "event has no 'payload' object"
-    if "context" in meta and not isinstance(meta["context"], list):
-        return "context must be a JSON array"
-    return None
+    """None if the event metadata has the right shape, else what is wrong (shapes.py:
+    the envelope of every event, and the exact shape of the events the client implements)."""
+    return shapes.check_event(meta)
 
 
 def _is_int(v: Any) -> bool:
@@ -579,6 +579,16 @@ def directive(ns: str, name: str, payload: dict, dialog: str | None) -> dict:
     if dialog is not None:
         header["dialogRequestId"] = dialog
     return {"directive": {"header": header, "payload": payload}}
+
+
+class DiscoveryHandler(DefaultEventHandler):
+    """Alexa.Discovery.AddOrUpdateReport (valid, see shapes.py): the capabilities document
+    is kept for the control command `capabilities`, then 204."""
+
+    def on_end(self) -> None:
+        if not self.req.responded:
+            self.req.server.store_capabilities(self.req.rec)
+        super().on_end()
 
 
 class ExpectSpeechTimedOutHandler(DefaultEventHandler):
@@ -726,4 +736,5 @@ EVENT_HANDLERS: dict[str, type] = {
     "SpeechSynthesizer.SpeechStarted": DefaultEventHandler,
     "SpeechSynthesizer.SpeechFinished": DefaultEventHandler,
     "SpeechRecognizer.ExpectSpeechTimedOut": ExpectSpeechTimedOutHandler,
+    "Alexa.Discovery.AddOrUpdateReport": DiscoveryHandler,
 }

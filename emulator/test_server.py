@@ -43,9 +43,10 @@ DIRECTIVES = "/v20160207/directives"
 
 class ServerProc:
     def __init__(self, certs: str, *extra: str):
+        self.log_path = os.path.join(certs, f"server-{uuid.uuid4().hex[:6]}.log")
         self.p = subprocess.Popen([sys.executable, SERVER, "serve", "--certs", certs, *extra],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=open(os.path.join(certs, f"server-{uuid.uuid4().hex[:6]}.log"), "w"))
+                                  stderr=open(self.log_path, "w"))
         line = self.p.stdout.readline()
         if not line:
             raise RuntimeError("server did not start")
@@ -548,8 +549,8 @@ def t_auth(env):
 
 def t_invalid_bodies(env):
     c = env["client"]
-    good_meta = json.dumps({"event": {"header": {"namespace": "System", "name": "SynchronizeState",
-                                                 "messageId": "1"}, "payload": {}}}).encode()
+    good_meta = json.dumps({"context": [], "event": {"header": {"namespace": "System", "name": "SynchronizeState",
+                                                                "messageId": "1"}, "payload": {}}}).encode()
     md = [("Content-Disposition", 'form-data; name="metadata"'), ("Content-Type", "application/json; charset=UTF-8")]
     cases = {
         "not multipart": ([("content-type", "application/json")], good_meta),
@@ -1062,6 +1063,526 @@ def t_fault_injection(env):
     assert ctl("recognize_config")["config"]["stop_capture_after_bytes"] == 32000
 
 
+# ---- interfaces: event shapes, capabilities, directives, demo
+
+TIME = "2017-02-03T16:20:50.52Z"
+META_HEADERS = [("Content-Disposition", 'form-data; name="metadata"'),
+                ("Content-Type", "application/json; charset=UTF-8")]
+
+
+def post_meta(c: Client, meta) -> int:
+    """POSTs an event whose metadata part is exactly `meta` (any JSON)."""
+    boundary = f"shape-{uuid.uuid4().hex}"
+    return c.request("POST", EVENTS, [("content-type", f"multipart/form-data; boundary={boundary}")],
+                     mp.encode(boundary, [(META_HEADERS, json.dumps(meta).encode())]))
+
+
+def record(ctl, conn_id: int, sid: int) -> dict:
+    for _ in range(200):
+        recs = [x for x in ctl("log")["requests"] if x["conn"] == conn_id and x["stream"] == sid]
+        if recs and recs[-1]["t_closed"] is not None:
+            return recs[-1]
+        time.sleep(0.01)
+    return recs[-1]
+
+
+def v1_event(ns: str, name: str, payload, context=None, dialog: str | None = None) -> dict:
+    header = {"namespace": ns, "name": name, "messageId": str(uuid.uuid4())}
+    if dialog is not None:
+        header["dialogRequestId"] = dialog
+    meta = {"event": {"header": header, "payload": payload}}
+    return meta if context is None else {"context": context, **meta}
+
+
+def prop(ns: str, name: str, value, uncertainty: int = 0) -> dict:
+    return {"namespace": ns, "name": name, "value": value, "timeOfSample": TIME,
+            "uncertaintyInMilliseconds": uncertainty}
+
+
+SCOPE = {"type": "BearerToken", "token": TOKEN}
+
+
+def v3_event(ns: str, name: str, payload, correlation: str | None = "ct/+==", endpoint="id",
+             context=None) -> dict:
+    header = {"namespace": ns, "name": name, "messageId": str(uuid.uuid4())}
+    if correlation is not None:
+        header["correlationToken"] = correlation
+    header["payloadVersion"] = "3"
+    ev = {"header": header}
+    if endpoint == "id":
+        ev["endpoint"] = {"endpointId": "dev-1"}
+    elif endpoint == "scoped":
+        ev["endpoint"] = {"scope": SCOPE, "endpointId": "dev-1"}
+    ev["payload"] = payload
+    meta = {"event": ev}
+    if context is not None:
+        meta["context"] = context
+    return meta
+
+
+def ctx_entry(ns: str, name: str, payload: dict) -> dict:
+    return {"header": {"namespace": ns, "name": name}, "payload": payload}
+
+
+FULL_CONTEXT = [
+    ctx_entry("SpeechRecognizer", "RecognizerState", {"wakeword": "ALEXA"}),
+    ctx_entry("SpeechSynthesizer", "SpeechState", {"token": "", "offsetInMilliseconds": 0,
+                                                   "playerActivity": "FINISHED"}),
+    ctx_entry("Speaker", "VolumeState", {"volume": 50, "muted": False}),
+    ctx_entry("Notifications", "IndicatorState", {"isEnabled": True, "isVisualIndicatorPersisted": False}),
+    ctx_entry("AudioPlayer", "PlaybackState", {"token": "", "offsetInMilliseconds": 0, "playerActivity": "IDLE"}),
+    ctx_entry("Alerts", "AlertsState", {"allAlerts": [{"token": "a1", "type": "TIMER",
+                                                       "scheduledTime": "2030-01-01T00:00:00+0000"}],
+                                        "activeAlerts": []}),
+    ctx_entry("AudioActivityTracker", "ActivityState", {"dialog": {"interface": "SpeechSynthesizer",
+                                                                   "idleTimeInMilliseconds": 0}}),
+]
+SPEAKER_PROPS = [prop("Alexa.Speaker", "volume", 50), prop("Alexa.Speaker", "muted", False)]
+
+
+def capability(interface: str, version: str, **extra) -> dict:
+    return {"type": "AlexaInterface", "interface": interface, "version": version, **extra}
+
+
+def discovery_payload(endpoint_id: str = "amzn1.application-oa2-client.c::prod::dsn-1") -> dict:
+    return {"endpoints": [{
+        "endpointId": endpoint_id, "manufacturerName": "avs", "description": "avs test device",
+        "friendlyName": "Test device", "displayCategories": ["SPEAKER"],
+        "registration": {"productId": "prod", "deviceSerialNumber": "dsn-1"},
+        "capabilities": [
+            capability("Alexa", "3"),
+            capability("Alexa.Speaker", "3", properties={"supported": [{"name": "volume"}, {"name": "muted"}],
+                                                        "retrievable": True, "proactivelyReported": True}),
+            capability("Speaker", "1.0"), capability("System", "1.0"), capability("SpeechRecognizer", "2.0"),
+            capability("SpeechSynthesizer", "1.0"), capability("Notifications", "1.0"),
+            capability("TemplateRuntime", "1.1"),
+            capability("Settings", "1.0", configurations={"supportedLocales": ["en-US", "de-DE"]}),
+        ]}], "scope": SCOPE}
+
+
+def valid_events() -> dict[str, dict]:
+    return {
+        "SynchronizeState, full context": v1_event("System", "SynchronizeState", {}, FULL_CONTEXT),
+        "Speaker.VolumeChanged": v1_event("Speaker", "VolumeChanged", {"volume": 0, "muted": False}, FULL_CONTEXT),
+        "Speaker.MuteChanged": v1_event("Speaker", "MuteChanged", {"volume": 100, "muted": True}),
+        "UserInactivityReport": v1_event("System", "UserInactivityReport", {"inactiveTimeInSeconds": 3600}),
+        "SoftwareInfo": v1_event("System", "SoftwareInfo", {"firmwareVersion": "2147483647"}),
+        "ExceptionEncountered": v1_event("System", "ExceptionEncountered", {
+            "unparsedDirective": '{"directive": 1', "error": {"type": "UNEXPECTED_INFORMATION_RECEIVED",
+                                                              "message": "not JSON"}}, FULL_CONTEXT[:3]),
+        "SettingsUpdated": v1_event("Settings", "SettingsUpdated", {"settings": [{"key": "locale", "value": "de-DE"}]}),
+        "SpeechStarted": v1_event("SpeechSynthesizer", "SpeechStarted", {"token": "tok"}),
+        "SpeechFinished": v1_event("SpeechSynthesizer", "SpeechFinished", {"token": "tok"}, FULL_CONTEXT),
+        "ExpectSpeechTimedOut": v1_event("SpeechRecognizer", "ExpectSpeechTimedOut", {}),
+        "host event, any payload": v1_event("Test", "Ping", {"n": [1, {"x": None}], "s": "é"}, [], dialog="d-1"),
+        "host event, no context": v1_event("Test", "Ping", {}),
+        "Alexa.Response": v3_event("Alexa", "Response", {}, context={"properties": SPEAKER_PROPS + [
+            prop("Alexa.PowerController", "powerState", "ON", 500)]}),
+        "Alexa.Response, nothing changed": v3_event("Alexa", "Response", {}, context={"properties": []}),
+        "Alexa.ErrorResponse": v3_event("Alexa", "ErrorResponse", {"type": "ENDPOINT_BUSY", "message": "busy"}),
+        "Alexa.ErrorResponse, validRange": v3_event("Alexa", "ErrorResponse", {
+            "type": "VALUE_OUT_OF_RANGE", "message": "0..100", "validRange": {"minimumValue": 0, "maximumValue": 100}}),
+        "Alexa.StateReport": v3_event("Alexa", "StateReport", {}, endpoint="scoped",
+                                      context={"properties": SPEAKER_PROPS}),
+        "Alexa.ChangeReport": v3_event("Alexa", "ChangeReport", {"change": {
+            "cause": {"type": "VOICE_INTERACTION"}, "properties": [prop("Alexa.Speaker", "volume", 40)]}},
+            correlation=None, endpoint="scoped", context={"properties": [prop("Alexa.Speaker", "muted", False)]}),
+        "Alexa.ChangeReport, no context": v3_event("Alexa", "ChangeReport", {"change": {
+            "cause": {"type": "PHYSICAL_INTERACTION"}, "properties": SPEAKER_PROPS}},
+            correlation=None, endpoint="scoped"),
+        "AddOrUpdateReport": v3_event("Alexa.Discovery", "AddOrUpdateReport", discovery_payload(),
+                                      correlation=None, endpoint=None),
+        "unknown v3 event": v3_event("Alexa.Foo", "Bar", {"anything": [1]}, correlation=None, endpoint=None),
+    }
+
+
+def _without(d: dict, *path: str) -> dict:
+    d = json.loads(json.dumps(d))
+    cur = d
+    for k in path[:-1]:
+        cur = cur[k]
+    del cur[path[-1]]
+    return d
+
+
+def _with(d: dict, value, *path) -> dict:
+    d = json.loads(json.dumps(d))
+    cur = d
+    for k in path[:-1]:
+        cur = cur[k]
+    cur[path[-1]] = value
+    return d
+
+
+def invalid_events() -> dict[str, tuple[dict, str]]:
+    """name -> (metadata, a substring the 400's description must hold)."""
+    ok = valid_events()
+    vc = ok["Speaker.VolumeChanged"]
+    resp = ok["Alexa.Response"]
+    disc = ok["AddOrUpdateReport"]
+    vs = ctx_entry("Speaker", "VolumeState", {"volume": 50, "muted": False})
+    return {
+        "missing key": (_without(vc, "event", "payload", "muted"), "event.payload lacks 'muted'"),
+        "extra key": (_with(vc, 1, "event", "payload", "extra"), "unexpected key(s) 'extra'"),
+        "wrong type": (_with(vc, "no", "event", "payload", "muted"), "event.payload.muted must be true or false"),
+        "bool as integer": (_with(vc, True, "event", "payload", "volume"), "event.payload.volume must be an integer"),
+        "out of range": (_with(vc, 101, "event", "payload", "volume"), "in 0..100, got 101"),
+        "negative inactivity": (v1_event("System", "UserInactivityReport", {"inactiveTimeInSeconds": -1}), ">= 0"),
+        "firmwareVersion 0": (v1_event("System", "SoftwareInfo", {"firmwareVersion": "0"}), "positive integer"),
+        "firmwareVersion number": (v1_event("System", "SoftwareInfo", {"firmwareVersion": 7}), "must be a string"),
+        "exception type": (_with(ok["ExceptionEncountered"], "OOPS", "event", "payload", "error", "type"),
+                           "UNEXPECTED_INFORMATION_RECEIVED|UNSUPPORTED_OPERATION|INTERNAL_ERROR"),
+        "exception without context": (_without(ok["ExceptionEncountered"], "context"), "lacks 'context'"),
+        "unknown locale": (v1_event("Settings", "SettingsUpdated", {"settings": [{"key": "locale", "value": "xx-XX"}]}),
+                           "event.payload.settings[0].value"),
+        "empty settings": (v1_event("Settings", "SettingsUpdated", {"settings": []}), "at least 1"),
+        "SpeechStarted without token": (v1_event("SpeechSynthesizer", "SpeechStarted", {}), "lacks 'token'"),
+        "SynchronizeState without context": (v1_event("System", "SynchronizeState", {}), "lacks 'context'"),
+        "v1 context as an object": (_with(vc, {"properties": []}, "context"), "context must be a JSON array"),
+        "duplicate context entry": (_with(vc, [vs, FULL_CONTEXT[0], vs], "context"),
+                                    "context[2] repeats Speaker.VolumeState"),
+        "context entry extra key": (_with(vc, [{**vs, "x": 1}], "context"), "context[0] has unexpected key(s) 'x'"),
+        "VolumeState out of range": (_with(vc, [ctx_entry("Speaker", "VolumeState", {"volume": -1, "muted": False})],
+                                           "context"), "context[0].payload.volume"),
+        "SpeechState activity": (_with(vc, [ctx_entry("SpeechSynthesizer", "SpeechState", {
+            "token": "", "offsetInMilliseconds": 0, "playerActivity": "IDLE"})], "context"),
+            "PLAYING|FINISHED|INTERRUPTED"),
+        "IndicatorState type": (_with(vc, [ctx_entry("Notifications", "IndicatorState", {
+            "isEnabled": 1, "isVisualIndicatorPersisted": False})], "context"), "isEnabled must be true or false"),
+        "v1 header extra key": (_with(ok["SpeechStarted"], "3", "event", "header", "payloadVersion"), "payloadVersion"),
+        "unknown top-level key": (_with(ok["host event, any payload"], {}, "extra"), "unexpected key(s) 'extra'"),
+        "host payload not an object": (_with(ok["host event, no context"], [1], "event", "payload"),
+                                       "event.payload must be a JSON object"),
+        "empty dialogRequestId": (v1_event("Test", "Ping", {}, dialog=""), "dialogRequestId must be a non-empty"),
+        "v3 without correlationToken for Response": (_without(resp, "event", "header", "correlationToken"),
+                                                     "lacks 'correlationToken'"),
+        "v3 wrong payloadVersion": (_with(resp, "2", "event", "header", "payloadVersion"), "must be '3'"),
+        "v3 context as an array": (_with(resp, [], "context"), "context must be an object"),
+        "v3 Response without context": (_without(resp, "context"), "lacks 'context'"),
+        "v3 Response payload not empty": (_with(resp, {"x": 1}, "event", "payload"), "unexpected key(s) 'x'"),
+        "v3 Response endpoint with scope": (_with(resp, {"scope": SCOPE, "endpointId": "e"}, "event", "endpoint"),
+                                            "event.endpoint has unexpected key(s) 'scope'"),
+        "v3 volume out of range": (_with(resp, [prop("Alexa.Speaker", "volume", 101)], "context", "properties"),
+                                   "context.properties[0].value must be an integer in 0..100"),
+        "v3 muted as string": (_with(resp, [prop("Alexa.Speaker", "muted", "false")], "context", "properties"),
+                               "context.properties[0].value must be true or false"),
+        "v3 unknown Speaker property": (_with(resp, [prop("Alexa.Speaker", "loudness", 1)], "context", "properties"),
+                                        "has no property 'loudness'"),
+        "v3 timeOfSample without Z": (_with(resp, [{**prop("Alexa.Speaker", "muted", True),
+                                                    "timeOfSample": "2017-02-03T16:20:50.52"}], "context", "properties"),
+                                      "ISO-8601"),
+        "v3 impossible date": (_with(resp, [{**prop("Alexa.Speaker", "muted", True),
+                                             "timeOfSample": "2017-02-30T16:20:50Z"}], "context", "properties"), "ISO-8601"),
+        "v3 uncertainty negative": (_with(resp, [prop("Alexa.Speaker", "muted", True, -5)], "context", "properties"),
+                                    "uncertaintyInMilliseconds"),
+        "v3 duplicate property": (_with(resp, SPEAKER_PROPS + SPEAKER_PROPS[:1], "context", "properties"),
+                                  "repeats Alexa.Speaker.volume"),
+        "ErrorResponse type": (_with(ok["Alexa.ErrorResponse"], "BROKEN", "event", "payload", "type"),
+                               "event.payload.type must be one of"),
+        "ErrorResponse with context": (_with(ok["Alexa.ErrorResponse"], {"properties": []}, "context"),
+                                       "does not carry"),
+        "ErrorResponse validRange type": (_with(ok["Alexa.ErrorResponse, validRange"], "0", "event", "payload",
+                                                "validRange", "minimumValue"), "must be a number"),
+        "ErrorResponse validRange on other type": (_with(ok["Alexa.ErrorResponse, validRange"], "INVALID_VALUE",
+                                                         "event", "payload", "type"), "VALUE_OUT_OF_RANGE only"),
+        "StateReport without scope": (_with(ok["Alexa.StateReport"], {"endpointId": "e"}, "event", "endpoint"),
+                                      "event.endpoint lacks 'scope'"),
+        "StateReport scope type": (_with(ok["Alexa.StateReport"], {"type": "Bearer", "token": "t"}, "event",
+                                         "endpoint", "scope"), "event.endpoint.scope.type"),
+        "ChangeReport with correlationToken": (_with(ok["Alexa.ChangeReport"], "ct", "event", "header",
+                                                     "correlationToken"), "has 'correlationToken'"),
+        "ChangeReport cause": (_with(ok["Alexa.ChangeReport"], {"type": "MAGIC"}, "event", "payload", "change",
+                                     "cause"), "event.payload.change.cause.type"),
+        "ChangeReport no properties": (_with(ok["Alexa.ChangeReport"], [], "event", "payload", "change",
+                                             "properties"), "at least 1"),
+        "ChangeReport property in both": (_with(ok["Alexa.ChangeReport"], {"properties": [
+            prop("Alexa.Speaker", "volume", 40)]}, "context"), "both in event.payload.change.properties"),
+        "Discovery without scope": (_without(disc, "event", "payload", "scope"), "event.payload lacks 'scope'"),
+        "Discovery empty endpoints": (_with(disc, [], "event", "payload", "endpoints"), "at least 1"),
+        "Discovery capability type": (_with(disc, "Interface", "event", "payload", "endpoints", 0, "capabilities", 0,
+                                            "type"), "capabilities[0].type must be 'AlexaInterface'"),
+        "Discovery version number": (_with(disc, 3, "event", "payload", "endpoints", 0, "capabilities", 0,
+                                           "version"), "capabilities[0].version must be a string"),
+        "Discovery duplicate interface": (_with(disc, [capability("Alexa", "3"), capability("Alexa", "3")], "event",
+                                                "payload", "endpoints", 0, "capabilities"), "repeats interface Alexa"),
+        "Discovery unknown Speaker property": (_with(disc, [{"name": "bass"}], "event", "payload", "endpoints", 0,
+                                                     "capabilities", 1, "properties", "supported"),
+                                               "has no property 'bass'"),
+        "Discovery without registration": (_without(disc, "event", "payload", "endpoints", 0, "registration"),
+                                           "lacks 'registration'"),
+        "Discovery with correlationToken": (_with(disc, "ct", "event", "header", "correlationToken"),
+                                            "has 'correlationToken'"),
+        "Discovery empty displayCategories": (_with(disc, [], "event", "payload", "endpoints", 0,
+                                                    "displayCategories"), "at least 1"),
+    }
+
+
+def t_event_shapes(env):
+    """Every event shape the client sends is accepted; each kind of invalid one is answered 400
+    INVALID_REQUEST_EXCEPTION naming the problem, and recorded in `invalid`."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    cid = ctl("connections")["connections"][-1]["id"]
+    for what, meta in valid_events().items():
+        r = c.response(post_meta(c, meta))
+        assert r["status"] == 204, (what, r["status"], bytes(r["data"])[:300])
+    recs = [x for x in ctl("log")["requests"] if x["event"] is not None]
+    assert len(recs) == len(valid_events()) and all(x["invalid"] is None for x in recs), \
+        [x["invalid"] for x in recs if x["invalid"]]
+    assert all(x["invalid"] is None for x in ctl("log")["requests"])
+    for what, (meta, want) in invalid_events().items():
+        sid = post_meta(c, meta)
+        r = c.response(sid)
+        assert r["status"] == 400 and r["headers"]["content-type"] == "application/json", (what, r)
+        body = json.loads(bytes(r["data"]))
+        assert body["header"]["namespace"] == "System" and body["header"]["name"] == "Exception", body
+        desc = body["payload"]["description"]
+        assert body["payload"]["code"] == "INVALID_REQUEST_EXCEPTION" and want in desc, (what, desc)
+        h = meta["event"]["header"]
+        assert desc.startswith(f"invalid event: {h['namespace']}.{h['name']}: "), (what, desc)
+        rec = record(ctl, cid, sid)
+        assert rec["invalid"] == desc and rec["status"] == 400, (what, rec["invalid"], desc)
+        assert rec["event"]["name"] == h["name"] and rec["event"]["messageId"] == h["messageId"], rec["event"]
+    # An envelope that never names its event: invalid with no event in the record.
+    sid = post_meta(c, {"event": {"header": {"namespace": "Test", "name": "X"}, "payload": {}}})
+    assert c.response(sid)["status"] == 400
+    rec = record(ctl, cid, sid)
+    assert rec["event"] is None and "lacks 'messageId'" in rec["invalid"], rec
+    # A framing problem is an invalid request too.
+    r = c.response(c.request("POST", EVENTS, [("content-type", "application/json")], b"{}"))
+    assert r["status"] == 400
+    assert ctl("log")["requests"][-1]["invalid"].startswith("content-type must be multipart/form-data")
+    # A Recognize with a bad context entry: 400 at once, while the audio would stream on.
+    dialog = f"dlg-{uuid.uuid4()}"
+    boundary = f"rec-{uuid.uuid4().hex}"
+    meta = v1_event("SpeechRecognizer", "Recognize", recognize_payload("NEAR_FIELD"),
+                    [ctx_entry("SpeechSynthesizer", "SpeechState", {"token": "t", "offsetInMilliseconds": -1,
+                                                                    "playerActivity": "PLAYING"})], dialog)
+    head = mp.encode(boundary, [(META_HEADERS, json.dumps(meta).encode())])[:-len(f"--{boundary}--\r\n")]
+    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="audio"\r\n'
+             'Content-Type: application/octet-stream\r\n\r\n').encode()
+    sid = c.request("POST", EVENTS, [("content-type", f"multipart/form-data; boundary={boundary}")], head, end=False)
+    s = c.streams[sid]
+    c.until(lambda: s["ended"], what="400 before the audio ended")
+    assert s["status"] == 400 and "context[0].payload.offsetInMilliseconds" in json.loads(bytes(s["data"]))[
+        "payload"]["description"]
+    end_recognize(c, sid, boundary)
+    rec = record(ctl, cid, sid)
+    assert rec["invalid"] and rec["validation_error"] is None and rec["event"]["dialogRequestId"] == dialog, rec
+    # An invalid event is answered 400 whatever is scripted, and the script is left for the next one.
+    ctl("script_event", name="Speaker.VolumeChanged", status=500)
+    assert c.response(post_meta(c, invalid_events()["out of range"][0]))["status"] == 400
+    assert c.response(post_meta(c, valid_events()["Speaker.VolumeChanged"]))["status"] == 500
+    c.close()
+    ctl("reset")
+    return f"{len(valid_events())} valid shapes, {len(invalid_events())} invalid ones"
+
+
+def t_capabilities(env):
+    """The latest accepted AddOrUpdateReport is the capabilities document."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    assert ctl("capabilities") == {"ok": True, "capabilities": None, "header": None, "conn": None,
+                                   "stream": None, "t": None, "reports": 0}
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    first = v3_event("Alexa.Discovery", "AddOrUpdateReport", discovery_payload(), correlation=None, endpoint=None)
+    first["event"]["header"]["eventCorrelationToken"] = "ect-1"  # AVS's optional header member
+    sid = post_meta(c, first)
+    r = c.response(sid)
+    assert r["status"] == 204 and not r["data"], r
+    cap = ctl("capabilities")
+    assert cap["capabilities"] == first["event"]["payload"] and cap["header"] == first["event"]["header"], cap
+    assert cap["reports"] == 1 and cap["stream"] == sid and cap["t"] is not None
+    # An invalid one is not stored.
+    bad = invalid_events()["Discovery without scope"][0]
+    assert c.response(post_meta(c, bad))["status"] == 400
+    assert ctl("capabilities")["capabilities"] == first["event"]["payload"]
+    # A newer one replaces it, and push_interface_directive addresses its endpoint.
+    second = v3_event("Alexa.Discovery", "AddOrUpdateReport", discovery_payload("dev-2"), correlation=None,
+                      endpoint=None)
+    assert c.response(post_meta(c, second))["status"] == 204
+    cap = ctl("capabilities")
+    assert cap["capabilities"]["endpoints"][0]["endpointId"] == "dev-2" and cap["reports"] == 2, cap
+    d = ctl("push_interface_directive", interface="Alexa.Speaker", name="SetMute")["directive"]
+    assert d["directive"]["endpoint"]["endpointId"] == "dev-2", d
+    assert ctl.raw("capabilities", bogus=1)["ok"] is False
+    ctl("reset")
+    assert ctl("capabilities")["capabilities"] is None
+    c.close()
+
+
+def expected_directives(port: int) -> dict[tuple[str, str], dict]:
+    """The default payloads push_interface_directive must use."""
+    return {
+        ("Speaker", "SetVolume"): {"volume": 50},
+        ("Speaker", "AdjustVolume"): {"volume": -20},
+        ("Speaker", "SetMute"): {"mute": True},
+        ("Alexa.Speaker", "SetVolume"): {"volume": 50},
+        ("Alexa.Speaker", "AdjustVolume"): {"volume": -20, "volumeDefault": False},
+        ("Alexa.Speaker", "SetMute"): {"mute": True},
+        ("Alexa", "ReportState"): {},
+        ("System", "ResetUserInactivity"): {},
+        ("System", "SetEndpoint"): {"endpoint": f"https://localhost:{port}"},
+        ("Notifications", "SetIndicator"): {"persistVisualIndicator": True, "playAudioIndicator": False,
+                                            "asset": {"assetId": "x", "url": "https://example.com/a.mp3"}},
+        ("Notifications", "ClearIndicator"): {},
+        ("TemplateRuntime", "RenderTemplate"): None,  # fresh token: checked apart
+        ("TemplateRuntime", "RenderPlayerInfo"): None,  # fresh audioItemId: checked apart
+    }
+
+
+def expected_directive(interface: str, name: str, message_id: str, payload: dict, correlation: str | None = None,
+                       endpoint_id: str | None = None) -> dict:
+    """The exact JSON, key order included (v3: as in the Alexa.Speaker spec's examples)."""
+    if correlation is None:
+        return {"directive": {"header": {"namespace": interface, "name": name, "messageId": message_id},
+                              "payload": payload}}
+    return {"directive": {
+        "header": {"namespace": interface, "name": name, "messageId": message_id,
+                   "correlationToken": correlation, "payloadVersion": "3"},
+        "endpoint": {"scope": {"type": "BearerToken", "token": TOKEN}, "endpointId": endpoint_id, "cookie": {}},
+        "payload": payload}}
+
+
+def downchannel_directives(c: Client, dc: int) -> list[bytes]:
+    return [body for _, body in parse_multipart(c.streams[dc]["headers"]["content-type"],
+                                                bytes(c.streams[dc]["data"]) + b"--") if body]
+
+
+def t_interface_directives(env):
+    """push_interface_directive: the exact directive JSON for each interface, on the downchannel."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    dc = open_downchannel(c)
+    cid = ctl("connections")["connections"][-1]["id"]
+    ids, tokens = set(), set()
+    for i, ((interface, name), payload) in enumerate(expected_directives(srv.port).items()):
+        before = len(c.streams[dc]["data"])
+        r = ctl("push_interface_directive", interface=interface, name=name)
+        assert r["conn"] == cid and r["stream"] == dc, r
+        d = r["directive"]
+        h = d["directive"]["header"]
+        assert str(uuid.UUID(h["messageId"])) == h["messageId"] and h["messageId"] not in ids, h
+        ids.add(h["messageId"])
+        v3 = interface.startswith("Alexa")
+        if v3:
+            assert isinstance(h["correlationToken"], str) and len(h["correlationToken"]) >= 16, h
+            assert h["correlationToken"] not in tokens
+            tokens.add(h["correlationToken"])
+        if payload is None:
+            payload = d["directive"]["payload"]
+            if name == "RenderTemplate":
+                assert set(payload) == {"token", "type", "title", "textField"} and payload["token"], payload
+                assert payload["type"] == "BodyTemplate1" and list(payload["title"]) == ["mainTitle"], payload
+                assert payload["title"]["mainTitle"] and payload["textField"], payload
+            else:
+                assert set(payload) == {"audioItemId", "content"} and payload["audioItemId"], payload
+                assert list(payload["content"]) == ["title"] and payload["content"]["title"], payload
+        want = expected_directive(interface, name, h["messageId"], payload,
+                                  h.get("correlationToken"), "avs-emulator-endpoint" if v3 else None)
+        assert json.dumps(d) == json.dumps(want), (d, want)
+        # On the wire: exactly that JSON, as the newest part of the downchannel.
+        c.until(lambda: len(downchannel_directives(c, dc)) == i + 1, what=f"{interface}.{name} on the downchannel")
+        assert downchannel_directives(c, dc)[-1] == json.dumps(want).encode()
+        c.until(lambda: len(c.streams[dc]["data"]) - before >= r["bytes"], what="the whole push")
+        assert len(c.streams[dc]["data"]) - before == r["bytes"]
+    rec = [x for x in ctl("log")["requests"] if x["conn"] == cid and x["stream"] == dc][0]
+    assert [(d["namespace"], d["name"]) for d in rec["directives_sent"]] == list(expected_directives(srv.port)), \
+        rec["directives_sent"]
+    # Given payload, correlation token and endpoint id; a directive without defaults needs a payload.
+    r = ctl("push_interface_directive", interface="Alexa.Speaker", name="SetVolume", payload={"volume": 101},
+            correlation_token="ct/+==", endpoint_id="ep-9")
+    h = r["directive"]["directive"]["header"]
+    assert json.dumps(r["directive"]) == json.dumps(expected_directive(
+        "Alexa.Speaker", "SetVolume", h["messageId"], {"volume": 101}, "ct/+==", "ep-9")), r
+    r = ctl("push_interface_directive", interface="Speaker", name="Louder", payload={"by": 1})
+    assert r["directive"]["directive"]["payload"] == {"by": 1} and "correlationToken" not in r["directive"]["directive"]["header"]
+    for bad in (dict(interface="Speaker", name="Louder"), dict(interface="Speaker"), dict(name="SetVolume"),
+                dict(interface="Speaker", name="SetVolume", payload=[1]),
+                dict(interface="Speaker", name="SetVolume", correlation_token="x"),
+                dict(interface="Alexa.Speaker", name="SetVolume", endpoint_id=""),
+                dict(interface="Speaker", name="SetVolume", bogus=1),
+                dict(interface="Speaker", name="SetVolume", conn=10**6)):
+        assert ctl.raw("push_interface_directive", **bad)["ok"] is False, bad
+    ctl("close_downchannel", conn=cid)
+    r = ctl.raw("push_interface_directive", interface="Speaker", name="SetVolume", conn=cid)
+    assert r["ok"] is False and "no open downchannel" in r["error"], r
+    c.close()
+
+
+def collect_demo(c: Client, dc: int, n: int, timeout: float) -> list[dict]:
+    c.until(lambda: len(downchannel_directives(c, dc)) >= n, timeout, what=f"{n} demo directives")
+    return [json.loads(b)["directive"] for b in downchannel_directives(c, dc)]
+
+
+DEMO_ORDER = [("Speaker", "SetVolume"), ("Speaker", "AdjustVolume"), ("Speaker", "SetMute"),
+              ("Alexa.Speaker", "SetVolume"), ("Alexa.Speaker", "AdjustVolume"), ("Alexa.Speaker", "SetMute"),
+              ("Alexa", "ReportState"), ("System", "ResetUserInactivity"),
+              ("Notifications", "SetIndicator"), ("Notifications", "ClearIndicator"),
+              ("TemplateRuntime", "RenderTemplate"), ("TemplateRuntime", "RenderPlayerInfo"),
+              ("System", "SetEndpoint")]
+
+
+def t_demo_interfaces(env):
+    """demo_interfaces: armed, it runs once after a SynchronizeState; now: true runs it at once;
+    --demo-interfaces arms it at start (0.5 s after the SynchronizeState, 300 ms apart, logged)."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    dc = open_downchannel(c)
+    r = ctl("demo_interfaces", delay_ms=0, interval_ms=20)
+    assert r["armed"] is True and r["interval_ms"] == 20, r
+    c.pump(0.2)
+    assert not downchannel_directives(c, dc), "demo before SynchronizeState"
+    assert c.response(post_meta(c, v1_event("System", "SynchronizeState", {}, FULL_CONTEXT)))["status"] == 204
+    got = collect_demo(c, dc, len(DEMO_ORDER), 5)
+    assert [(d["header"]["namespace"], d["header"]["name"]) for d in got] == DEMO_ORDER, got
+    assert got[-1]["payload"] == {"endpoint": f"https://localhost:{srv.port}"}
+    assert all("correlationToken" in d["header"] for d in got if d["header"]["namespace"].startswith("Alexa"))
+    # Once per arming: a second SynchronizeState pushes nothing.
+    assert ctl("demo_interfaces", delay_ms=0)["armed"] is True
+    assert ctl("demo_interfaces", on=False)["armed"] is False
+    assert c.response(post_meta(c, v1_event("System", "SynchronizeState", {}, FULL_CONTEXT)))["status"] == 204
+    c.pump(0.3)
+    assert len(downchannel_directives(c, dc)) == len(DEMO_ORDER)
+    # now: true, at once on the newest downchannel.
+    r = ctl("demo_interfaces", now=True, interval_ms=10)
+    assert r["directives"] == [f"{i}.{n}" for i, n in DEMO_ORDER] and r["stream"] == dc, r
+    got = collect_demo(c, dc, 2 * len(DEMO_ORDER), 5)[len(DEMO_ORDER):]
+    assert [(d["header"]["namespace"], d["header"]["name"]) for d in got] == DEMO_ORDER
+    for bad in (dict(now="yes"), dict(interval_ms=-1), dict(delay_ms=10**6), dict(bogus=1)):
+        assert ctl.raw("demo_interfaces", **bad)["ok"] is False, bad
+    c.close()
+    ctl("reset")
+    # The command-line option, with its timing and its log lines.
+    other = ServerProc(env["certs"], "--token", TOKEN, "--demo-interfaces")
+    try:
+        c = Client(other.port, env["ca"])
+        dc = open_downchannel(c)
+        sid = post_meta(c, v1_event("System", "SynchronizeState", {}, FULL_CONTEXT))
+        assert c.response(sid)["status"] == 204
+        t_sync = time.monotonic()
+        collect_demo(c, dc, len(DEMO_ORDER), 10)
+        elapsed = time.monotonic() - t_sync
+        assert 0.45 + 12 * 0.3 - 0.1 < elapsed < 0.5 + 12 * 0.3 + 1.5, elapsed
+        rec = [x for x in other.ctl("log")["requests"] if x["stream"] == dc][0]
+        ts = [d["t"] for d in rec["directives_sent"]]
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        assert len(ts) == 13 and all(0.28 < g < 0.6 for g in gaps), gaps
+        sync = [x for x in other.ctl("log")["requests"] if x["stream"] == sid][0]
+        assert 0.45 < ts[0] - sync["t_response_headers"] < 1.0, (ts[0], sync["t_response_headers"])
+        c.close()
+    finally:
+        other.stop()
+    log = open(other.log_path).read()
+    assert "demo 1/13: pushed Speaker.SetVolume" in log and "demo 13/13: pushed System.SetEndpoint" in log, log[-2000:]
+    return f"demo took {elapsed:.2f} s after SynchronizeState"
+
+
 def t_close_downchannel(env):
     c, dc, ctl = env["client"], env["dc"], env["srv"].ctl
     ctl("close_downchannel")
@@ -1274,6 +1795,7 @@ TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted
          t_invalid_bodies, t_ping, t_concurrency_and_hold_open, t_flow_control,
          t_recognize_near_field, t_recognize_close_talk, t_recognize_variants, t_recognize_framing,
          t_recognize_split_delimiters, t_recognize_errors, t_fault_injection,
+         t_event_shapes, t_capabilities, t_interface_directives, t_demo_interfaces,
          t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
          t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]
