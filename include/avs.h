@@ -782,6 +782,134 @@ typedef struct {
 } avs_memory_stats;
 
 /**
+ * The device as AVS should know it, for `avs_client_set_device_info`. Pass
+ * `sizeof(avs_device_info)`. Every string is NUL-terminated UTF-8 of at most 127 bytes and is
+ * copied.
+ */
+typedef struct {
+  /**
+   * The product id registered with AVS.
+   */
+  const char *product_id;
+  /**
+   * The device's serial number (DSN).
+   */
+  const char *serial_number;
+  /**
+   * The endpoint id the device is known by (also the `Alexa.Speaker` endpoint).
+   */
+  const char *endpoint_id;
+  /**
+   * The name users call it by.
+   */
+  const char *friendly_name;
+  const char *manufacturer;
+  const char *description;
+  /**
+   * Alexa display category, e.g. `"SPEAKER"` (at most 31 bytes).
+   */
+  const char *display_category;
+} avs_device_info;
+
+/**
+ * The host's storage for what must survive a reboot (the endpoint from `System.SetEndpoint`,
+ * the notification indicator, the capabilities and firmware version AVS last heard; later
+ * features add their keys). Keys are short NUL-terminated ASCII names; values are bytes.
+ * Pass `sizeof(avs_storage)`. The functions run inside client calls (`avs_client_connect`
+ * reads, `avs_client_poll` writes) and must not call into the client.
+ */
+typedef struct {
+  /**
+   * Passed unchanged as the first argument of each function.
+   */
+  void *user_data;
+  /**
+   * Copies the value kept under `key` into `buf` (capacity `capacity`) and returns its
+   * length; returns -1 when there is none (or it does not fit, or reading failed).
+   */
+  ptrdiff_t (*load)(void *user_data, const char *key, uint8_t *buf, size_t capacity);
+  /**
+   * Keeps `len` bytes under `key`, replacing what was there: `AVS_STATUS_OK` or a failure.
+   */
+  avs_status (*store)(void *user_data, const char *key, const uint8_t *data, size_t len);
+  /**
+   * Forgets `key` (`AVS_STATUS_OK` also when there was nothing).
+   */
+  avs_status (*erase)(void *user_data, const char *key);
+} avs_storage;
+
+/**
+ * A `Notifications.SetIndicator` directive (strings borrowed for the call).
+ */
+typedef struct {
+  /**
+   * Keep the visual indicator on until cleared.
+   */
+  bool persist_visual_indicator;
+  /**
+   * Play the asset once now.
+   */
+  bool play_audio_indicator;
+  /**
+   * The audio asset (`len` 0 when none).
+   */
+  avs_str asset_id;
+  avs_str asset_url;
+} avs_indicator;
+
+/**
+ * The host's notification indicator, for `avs_client_set_notifications`. Pass
+ * `sizeof(avs_notifications_handler)`.
+ */
+typedef struct {
+  void *user_data;
+  /**
+   * Show (and maybe sound) the indicator: `AVS_STATUS_OK`, or a failure (AVS gets
+   * `System.ExceptionEncountered` with `INTERNAL_ERROR`). Also called when connecting
+   * restores an indicator kept through the host's storage.
+   */
+  avs_status (*set_indicator)(void *user_data, const avs_indicator *indicator);
+  /**
+   * Turn the indicator off.
+   */
+  avs_status (*clear_indicator)(void *user_data);
+} avs_notifications_handler;
+
+/**
+ * A `TemplateRuntime` card (strings borrowed for the call).
+ */
+typedef struct {
+  /**
+   * `RenderTemplate` or `RenderPlayerInfo`.
+   */
+  avs_str name;
+  /**
+   * The directive's `payload` JSON object (the card's content).
+   */
+  avs_str payload;
+  /**
+   * The whole directive JSON part.
+   */
+  avs_str json;
+  /**
+   * The dialogRequestId of the turn it belongs to (`len` 0 when none).
+   */
+  avs_str dialog_request_id;
+} avs_card;
+
+/**
+ * The host's display, for `avs_client_set_template_runtime`. Pass
+ * `sizeof(avs_template_handler)`.
+ */
+typedef struct {
+  void *user_data;
+  /**
+   * Show the card: `AVS_STATUS_OK`, or a failure (`INTERNAL_ERROR` to AVS).
+   */
+  avs_status (*render)(void *user_data, const avs_card *card);
+} avs_template_handler;
+
+/**
  * The volume and mute of the device's speaker.
  */
 typedef struct {
@@ -1171,6 +1299,52 @@ const char *avs_version(void);
 uint64_t avs_monotonic_ms(void);
 
 /**
+ * Says what the device is: with it the library publishes the device's capabilities (the
+ * interfaces enabled and their versions) with `Alexa.Discovery.AddOrUpdateReport` once
+ * connected, on first boot and whenever they or the firmware version change (remembered
+ * through `avs_client_set_storage`; without storage, on every connect). Only before
+ * `avs_client_connect` (`AVS_STATUS_WRONG_STATE`); a NULL, empty or too long string is
+ * `AVS_STATUS_INVALID_ARGUMENT`.
+ */
+avs_status avs_client_set_device_info(avs_client *client, const avs_device_info *info, size_t size);
+
+/**
+ * Registers the host's storage (all three functions required). Only before
+ * `avs_client_connect`, which reads it (`AVS_STATUS_WRONG_STATE` otherwise).
+ */
+avs_status avs_client_set_storage(avs_client *client, const avs_storage *storage, size_t size);
+
+/**
+ * The wall clock: Unix time in milliseconds now. v3 events carry it as `timeOfSample`; set it
+ * before connecting and again whenever the host's clock is corrected (until it is set, times
+ * count from 1970). Any time.
+ */
+avs_status avs_client_set_wall_clock(avs_client *client, uint64_t unix_ms);
+
+/**
+ * The device's locale (`"en-US"`, one AVS supports: `AVS_STATUS_INVALID_ARGUMENT` otherwise):
+ * AVS hears it with `Settings.SettingsUpdated` now and whenever it changes. Any time.
+ */
+avs_status avs_client_set_locale(avs_client *client, const char *locale);
+
+/**
+ * Turns on `Notifications`: `SetIndicator`/`ClearIndicator` go to the handler (both
+ * functions required), `Notifications.IndicatorState` joins the context, and the indicator is
+ * kept through `avs_client_set_storage`. Only before `avs_client_connect`.
+ */
+avs_status avs_client_set_notifications(avs_client *client,
+                                        const avs_notifications_handler *handler,
+                                        size_t size);
+
+/**
+ * Turns on `TemplateRuntime`: `RenderTemplate` and `RenderPlayerInfo` (checked for their
+ * required members) go to `handler->render`. Only before `avs_client_connect`.
+ */
+avs_status avs_client_set_template_runtime(avs_client *client,
+                                           const avs_template_handler *handler,
+                                           size_t size);
+
+/**
  * Turns on the `Speaker` interface: Alexa's volume directives go to `handler->apply`, the
  * context carries `Speaker.VolumeState`, and volume changes are reported to AVS. `size` is
  * `sizeof(avs_speaker_handler)`. Only before `avs_client_connect` (else
@@ -1195,6 +1369,21 @@ avs_status avs_client_speaker_set_volume(avs_client *client, uint32_t volume);
  * is `AVS_STATUS_INVALID_ARGUMENT`.
  */
 avs_status avs_client_speaker_set_mute(avs_client *client, bool muted);
+
+/**
+ * Turns on `Alexa.Speaker` (v3) for the device's endpoint (`avs_device_info.endpoint_id`):
+ * `SetVolume`, `AdjustVolume`, `SetMute` go to the same `apply` as the `Speaker` interface's
+ * and are answered with `Alexa.Response` (or `Alexa.ErrorResponse`: `ENDPOINT_UNREACHABLE`
+ * when `apply` returns `AVS_STATUS_AUDIO_DEVICE`, `INVALID_VALUE` for
+ * `AVS_STATUS_INVALID_ARGUMENT`, `NOT_SUPPORTED_IN_CURRENT_MODE` for `AVS_STATUS_WRONG_STATE`
+ * or `AVS_STATUS_UNSUPPORTED`, `INTERNAL_ERROR` otherwise; `VALUE_OUT_OF_RANGE` and
+ * `INVALID_VALUE` for directives the library refuses itself); `Alexa.ReportState` with
+ * `Alexa.StateReport`; every other change of volume or mute sends `Alexa.ChangeReport`.
+ * `timeOfSample` comes from `avs_client_set_wall_clock`. Needs `avs_client_set_speaker` and
+ * `avs_client_set_device_info` first, and is only allowed before `avs_client_connect`
+ * (`AVS_STATUS_WRONG_STATE` otherwise).
+ */
+avs_status avs_client_enable_alexa_speaker(avs_client *client);
 
 /**
  * Registers the handler for directives no interface of the library handles; it replaces

@@ -393,3 +393,398 @@ fn set_endpoint_moves_the_connection_to_the_new_endpoint() {
     assert!(second.event_names().contains(&"Test.AfterMove".to_string()), "new events go to the new endpoint");
     assert!(!first.event_names().contains(&"Test.AfterMove".to_string()));
 }
+
+// ---- Alexa.Speaker (v3), Notifications, TemplateRuntime, Settings, capabilities, storage ----
+
+use avs::ffi::interfaces::device::*;
+use avs::ffi::interfaces::notifications::*;
+use std::collections::HashMap;
+use std::ffi::{c_char, CStr, CString};
+
+const ENDPOINT_ID: &str = "avs-test-endpoint";
+
+/// The host's storage: a map the test can look into and hand to the next client.
+#[derive(Default)]
+struct Store {
+    values: HashMap<String, Vec<u8>>,
+}
+
+unsafe extern "C" fn st_load(ud: *mut c_void, key: *const c_char, buf: *mut u8, cap: usize) -> isize {
+    let s = &*(ud as *mut Store);
+    match s.values.get(CStr::from_ptr(key).to_str().unwrap()) {
+        Some(v) if v.len() <= cap => {
+            std::ptr::copy_nonoverlapping(v.as_ptr(), buf, v.len());
+            v.len() as isize
+        }
+        _ => -1,
+    }
+}
+unsafe extern "C" fn st_store(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> AvsStatus {
+    let s = &mut *(ud as *mut Store);
+    s.values.insert(CStr::from_ptr(key).to_str().unwrap().to_string(), std::slice::from_raw_parts(data, len).to_vec());
+    AvsStatus::Ok
+}
+unsafe extern "C" fn st_erase(ud: *mut c_void, key: *const c_char) -> AvsStatus {
+    (*(ud as *mut Store)).values.remove(CStr::from_ptr(key).to_str().unwrap());
+    AvsStatus::Ok
+}
+
+fn with_storage(c: &TestClient, store: &mut Store) {
+    let s = AvsStorage { user_data: store as *mut Store as *mut c_void, load: Some(st_load), store: Some(st_store), erase: Some(st_erase) };
+    assert_eq!(unsafe { avs_client_set_storage(c.ptr, &s, std::mem::size_of::<AvsStorage>()) }, AvsStatus::Ok);
+}
+
+/// Keeps the device info's strings alive as long as the test needs them.
+struct InfoStrings(#[allow(dead_code)] Vec<CString>);
+
+fn with_device_info(c: &TestClient, keep: &mut Vec<InfoStrings>) {
+    let s: Vec<CString> = ["avs-test-product", "DSN-0001", ENDPOINT_ID, "Test speaker", "avs", "avs test device", "SPEAKER"]
+        .iter()
+        .map(|v| CString::new(*v).unwrap())
+        .collect();
+    let info = AvsDeviceInfo {
+        product_id: s[0].as_ptr(),
+        serial_number: s[1].as_ptr(),
+        endpoint_id: s[2].as_ptr(),
+        friendly_name: s[3].as_ptr(),
+        manufacturer: s[4].as_ptr(),
+        description: s[5].as_ptr(),
+        display_category: s[6].as_ptr(),
+    };
+    assert_eq!(unsafe { avs_client_set_device_info(c.ptr, &info, std::mem::size_of::<AvsDeviceInfo>()) }, AvsStatus::Ok);
+    keep.push(InfoStrings(s));
+}
+
+/// 2017-02-03T16:20:50.520Z, the spec's example time.
+const SPEC_TIME_MS: u64 = 1_486_138_850_520;
+
+/// The whole metadata of the last event `ns.name`.
+fn last_event(server: &mut Server, ns: &str, name: &str) -> Value {
+    events(server, ns, name).pop().unwrap_or_else(|| panic!("no {ns}.{name}"))["metadata"].clone()
+}
+
+/// Replaces each `timeOfSample` with "T" after checking it is the spec's time or just after.
+fn strip_times(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(t) = m.get_mut("timeOfSample") {
+                let s = t.as_str().unwrap();
+                assert!(s.starts_with("2017-02-03T16:2") && s.ends_with('Z') && s.len() == 24, "timeOfSample {s}");
+                *t = json!("T");
+            }
+            m.values_mut().for_each(strip_times);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_times),
+        _ => {}
+    }
+}
+
+fn props(volume: u64, muted: bool) -> Value {
+    json!([
+        {"namespace": "Alexa.Speaker", "name": "volume", "value": volume, "timeOfSample": "T", "uncertaintyInMilliseconds": 0},
+        {"namespace": "Alexa.Speaker", "name": "muted", "value": muted, "timeOfSample": "T", "uncertaintyInMilliseconds": 0}
+    ])
+}
+
+fn v3_client(server: &Server, rec: &mut SpeakerRec, keep: &mut Vec<InfoStrings>) -> TestClient {
+    connected(server, |_| {}, |c| {
+        assert_eq!(with_speaker(c, rec, 40, false), AvsStatus::Ok);
+        unsafe { assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::WrongState, "needs the device info") };
+        with_device_info(c, keep);
+        unsafe {
+            assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
+            assert_eq!(avs_client_set_wall_clock(c.ptr, SPEC_TIME_MS), AvsStatus::Ok);
+        }
+    })
+}
+
+/// Pushes an Alexa.Speaker / Alexa directive through the server's builder; its correlationToken.
+fn push_v3(server: &mut Server, interface: &str, name: &str, payload: Option<Value>, endpoint_id: &str) -> String {
+    let mut req = json!({"cmd": "push_interface_directive", "interface": interface, "name": name, "endpoint_id": endpoint_id});
+    if let Some(p) = payload {
+        req["payload"] = p;
+    }
+    let r = server.cmd(req);
+    r["directive"]["directive"]["header"]["correlationToken"].as_str().unwrap().to_string()
+}
+
+fn wait_named(c: &mut TestClient, server: &mut Server, ns: &str, name: &str, n: usize) {
+    let end = Instant::now() + SECS(10);
+    while events(server, ns, name).len() < n && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    assert_eq!(events(server, ns, name).len(), n, "{ns}.{name}; logs {:#?}", c.rec.logs.iter().rev().take(20).collect::<Vec<_>>());
+}
+
+fn no_invalid_events(server: &mut Server) {
+    let bad: Vec<Value> = server.requests().into_iter().filter(|r| !r["invalid"].is_null()).collect();
+    assert!(bad.is_empty(), "the server found events of the wrong shape: {bad:#?}");
+}
+
+#[test]
+fn alexa_speaker_v3_directives_are_answered_exactly_as_the_spec_shows() {
+    let mut server = Server::start(&[]);
+    let mut rec = Box::new(SpeakerRec::default());
+    let mut keep = Vec::new();
+    let mut c = v3_client(&server, &mut rec, &mut keep);
+    let expect = |name: &str, token: &str, endpoint: Value, payload: Value, context: Option<Value>| {
+        let mut e = json!({"event": {"header": {"namespace": "Alexa", "name": name, "messageId": "M", "correlationToken": token, "payloadVersion": "3"}, "endpoint": endpoint, "payload": payload}});
+        if let Some(ctx) = context {
+            e["context"] = json!({"properties": ctx});
+        }
+        e
+    };
+    let got = |server: &mut Server, name: &str| {
+        let mut e = last_event(server, "Alexa", name);
+        assert!(e["event"]["header"]["messageId"].as_str().unwrap().len() >= 32);
+        e["event"]["header"]["messageId"] = json!("M");
+        strip_times(&mut e);
+        e
+    };
+    let ep = json!({"endpointId": ENDPOINT_ID});
+    let t = push_v3(&mut server, "Alexa.Speaker", "SetVolume", Some(json!({"volume": 50})), ENDPOINT_ID);
+    wait_named(&mut c, &mut server, "Alexa", "Response", 1);
+    assert_eq!(got(&mut server, "Response"), expect("Response", &t, ep.clone(), json!({}), Some(props(50, false))));
+    let t = push_v3(&mut server, "Alexa.Speaker", "AdjustVolume", Some(json!({"volume": -20, "volumeDefault": false})), ENDPOINT_ID);
+    wait_named(&mut c, &mut server, "Alexa", "Response", 2);
+    assert_eq!(got(&mut server, "Response"), expect("Response", &t, ep.clone(), json!({}), Some(props(30, false))));
+    let t = push_v3(&mut server, "Alexa.Speaker", "SetMute", Some(json!({"mute": true})), ENDPOINT_ID);
+    wait_named(&mut c, &mut server, "Alexa", "Response", 3);
+    assert_eq!(got(&mut server, "Response"), expect("Response", &t, ep.clone(), json!({}), Some(props(30, true))));
+    assert_eq!(rec.requests, vec![(50, false), (30, false), (30, true)], "the host's speaker got exactly these");
+    let t = push_v3(&mut server, "Alexa", "ReportState", Some(json!({})), ENDPOINT_ID);
+    wait_named(&mut c, &mut server, "Alexa", "StateReport", 1);
+    let scoped = json!({"scope": {"type": "BearerToken", "token": "test-token"}, "endpointId": ENDPOINT_ID});
+    assert_eq!(got(&mut server, "StateReport"), expect("StateReport", &t, scoped.clone(), json!({}), Some(props(30, true))));
+    // Errors: the spec's error types, each with the directive's correlationToken.
+    let errors = [
+        ("SetVolume", json!({"volume": 101}), ENDPOINT_ID, json!({"type": "VALUE_OUT_OF_RANGE", "validRange": {"minimumValue": 0, "maximumValue": 100}})),
+        ("AdjustVolume", json!({"volume": -101}), ENDPOINT_ID, json!({"type": "VALUE_OUT_OF_RANGE", "validRange": {"minimumValue": -100, "maximumValue": 100}})),
+        ("SetVolume", json!({"volume": "loud"}), ENDPOINT_ID, json!({"type": "INVALID_VALUE"})),
+        ("SetMute", json!({"mute": true}), "someone-else", json!({"type": "NO_SUCH_ENDPOINT"})),
+        ("Louder", json!({}), ENDPOINT_ID, json!({"type": "INVALID_DIRECTIVE"})),
+    ];
+    for (i, (name, payload, endpoint, want)) in errors.iter().enumerate() {
+        let t = push_v3(&mut server, "Alexa.Speaker", name, Some(payload.clone()), endpoint);
+        wait_named(&mut c, &mut server, "Alexa", "ErrorResponse", i + 1);
+        let e = got(&mut server, "ErrorResponse");
+        assert_eq!(e["event"]["header"]["correlationToken"], json!(t));
+        assert_eq!(e["event"]["endpoint"], ep);
+        assert_eq!(e["event"]["payload"]["type"], want["type"], "{name} {payload}: {e}");
+        assert_eq!(e["event"]["payload"].get("validRange"), want.get("validRange"));
+        assert!(!e["event"]["payload"]["message"].as_str().unwrap().is_empty());
+        assert!(e.get("context").is_none());
+    }
+    rec.refuse = Some(AvsStatus::AudioDevice);
+    push_v3(&mut server, "Alexa.Speaker", "SetVolume", Some(json!({"volume": 10})), ENDPOINT_ID);
+    wait_named(&mut c, &mut server, "Alexa", "ErrorResponse", errors.len() + 1);
+    assert_eq!(got(&mut server, "ErrorResponse")["event"]["payload"]["type"], "ENDPOINT_UNREACHABLE", "the host said its speaker is unreachable");
+    rec.refuse = None;
+    // A change another way: ChangeReport with its cause, the changed property in the payload and
+    // the unchanged one in the context.
+    unsafe { assert_eq!(avs_client_speaker_set_volume(c.ptr, 70), AvsStatus::Ok) };
+    wait_named(&mut c, &mut server, "Alexa", "ChangeReport", 1);
+    let mut e = last_event(&mut server, "Alexa", "ChangeReport");
+    e["event"]["header"]["messageId"] = json!("M");
+    strip_times(&mut e);
+    let all = props(70, true);
+    assert_eq!(
+        e,
+        json!({"event": {"header": {"namespace": "Alexa", "name": "ChangeReport", "messageId": "M", "payloadVersion": "3"}, "endpoint": scoped,
+               "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": [all[0]]}}},
+               "context": {"properties": [all[1]]}})
+    );
+    assert_eq!(c.state(), AvsConnectionState::Connected);
+    no_invalid_events(&mut server);
+}
+
+#[derive(Default)]
+struct IndicatorRec {
+    calls: Vec<String>,
+}
+
+unsafe extern "C" fn set_indicator(ud: *mut c_void, i: *const AvsIndicator) -> AvsStatus {
+    let r = &mut *(ud as *mut IndicatorRec);
+    let i = &*i;
+    let s = |v: AvsStr| String::from_utf8_lossy(std::slice::from_raw_parts(v.data as *const u8, v.len)).into_owned();
+    r.calls.push(format!("set persist={} audio={} {} {}", i.persist_visual_indicator.0, i.play_audio_indicator.0, s(i.asset_id), s(i.asset_url)));
+    AvsStatus::Ok
+}
+unsafe extern "C" fn clear_indicator(ud: *mut c_void) -> AvsStatus {
+    (*(ud as *mut IndicatorRec)).calls.push("clear".into());
+    AvsStatus::Ok
+}
+
+fn with_notifications(c: &TestClient, rec: &mut IndicatorRec) {
+    let h = AvsNotificationsHandler { user_data: rec as *mut IndicatorRec as *mut c_void, set_indicator: Some(set_indicator), clear_indicator: Some(clear_indicator) };
+    assert_eq!(unsafe { avs_client_set_notifications(c.ptr, &h, std::mem::size_of::<AvsNotificationsHandler>()) }, AvsStatus::Ok);
+}
+
+fn send_with_context(c: &TestClient) {
+    unsafe { assert_eq!(avs_client_send_event(c.ptr, c"Test".as_ptr(), c"WithContext".as_ptr(), c"{}".as_ptr(), CBool(1), std::ptr::null_mut()), AvsStatus::Ok) };
+}
+
+#[test]
+fn the_notification_indicator_goes_to_the_host_is_in_the_context_and_survives_a_restart() {
+    let mut server = Server::start(&[]);
+    let mut store = Box::new(Store::default());
+    let mut ind = Box::new(IndicatorRec::default());
+    let mut c = connected(&server, |_| {}, |c| {
+        with_storage(c, &mut store);
+        with_notifications(c, &mut ind);
+    });
+    let ctx = |server: &mut Server, name: &str| context_of(server, "Test", name).into_iter().find(|(k, _)| k == "Notifications.IndicatorState").map(|(_, v)| v);
+    assert_eq!(context_of(&mut server, "System", "SynchronizeState").last().unwrap(), &("Notifications.IndicatorState".to_string(), json!({"isEnabled": false, "isVisualIndicatorPersisted": false})));
+    push(&mut server, &[directive("Notifications", "SetIndicator", json!({"persistVisualIndicator": true, "playAudioIndicator": true, "asset": {"assetId": "chime", "url": "https://example.com/chime.mp3"}}))]);
+    assert!(c.poll_until(SECS(5), |_, _| !ind.calls.is_empty()));
+    assert_eq!(ind.calls, ["set persist=1 audio=1 chime https://example.com/chime.mp3"]);
+    send_with_context(&c);
+    wait_named(&mut c, &mut server, "Test", "WithContext", 1);
+    assert_eq!(ctx(&mut server, "WithContext"), Some(json!({"isEnabled": true, "isVisualIndicatorPersisted": true})));
+    // Invalid: the exception, and the indicator stays.
+    push(&mut server, &[directive("Notifications", "SetIndicator", json!({"persistVisualIndicator": "yes", "playAudioIndicator": false}))]);
+    let e = wait_events(&mut c, &mut server, "System", "ExceptionEncountered", 1);
+    assert_eq!(e[0]["error"]["type"], "UNEXPECTED_INFORMATION_RECEIVED");
+    assert_eq!(ind.calls.len(), 1);
+    // A restart: the next client with the same storage shows the indicator again.
+    drop(c);
+    let mut ind2 = Box::new(IndicatorRec::default());
+    let mut c = connected(&server, |_| {}, |c| {
+        with_storage(c, &mut store);
+        with_notifications(c, &mut ind2);
+    });
+    assert_eq!(ind2.calls, ["set persist=1 audio=0  "], "restored at connect, without sounding again");
+    assert_eq!(context_of(&mut server, "System", "SynchronizeState").last().unwrap().1, json!({"isEnabled": true, "isVisualIndicatorPersisted": true}));
+    push(&mut server, &[directive("Notifications", "ClearIndicator", json!({}))]);
+    assert!(c.poll_until(SECS(5), |_, _| ind2.calls.len() == 2));
+    assert_eq!(ind2.calls[1], "clear");
+    send_with_context(&c);
+    wait_named(&mut c, &mut server, "Test", "WithContext", 2);
+    assert_eq!(ctx(&mut server, "WithContext"), Some(json!({"isEnabled": false, "isVisualIndicatorPersisted": false})));
+    assert_eq!(store.values.get("indicator"), Some(&vec![0, 0]));
+    no_invalid_events(&mut server);
+}
+
+#[derive(Default)]
+struct Cards {
+    seen: Vec<(String, Value, Value, String)>,
+}
+
+unsafe extern "C" fn render(ud: *mut c_void, card: *const AvsCard) -> AvsStatus {
+    let r = &mut *(ud as *mut Cards);
+    let c = &*card;
+    let s = |v: AvsStr| String::from_utf8_lossy(std::slice::from_raw_parts(v.data as *const u8, v.len)).into_owned();
+    r.seen.push((s(c.name), serde_json::from_str(&s(c.payload)).unwrap(), serde_json::from_str(&s(c.json)).unwrap(), s(c.dialog_request_id)));
+    AvsStatus::Ok
+}
+
+#[test]
+fn template_cards_reach_the_host_as_their_json_and_invalid_ones_are_refused() {
+    let mut server = Server::start(&[]);
+    let mut cards = Box::new(Cards::default());
+    let mut c = connected(&server, |_| {}, |c| {
+        let h = AvsTemplateHandler { user_data: &mut *cards as *mut Cards as *mut c_void, render: Some(render) };
+        assert_eq!(unsafe { avs_client_set_template_runtime(c.ptr, &h, std::mem::size_of::<AvsTemplateHandler>()) }, AvsStatus::Ok);
+    });
+    let card = directive("TemplateRuntime", "RenderTemplate", json!({"token": "t1", "type": "BodyTemplate1", "title": {"mainTitle": "Weather"}, "textField": "Sunny"}));
+    let info = directive("TemplateRuntime", "RenderPlayerInfo", json!({"audioItemId": "a1", "content": {"title": "Song"}}));
+    push(&mut server, &[card.clone(), info.clone()]);
+    assert!(c.poll_until(SECS(5), |_, _| cards.seen.len() == 2));
+    assert_eq!(cards.seen[0], ("RenderTemplate".to_string(), card["directive"]["payload"].clone(), card.clone(), String::new()));
+    assert_eq!(cards.seen[1], ("RenderPlayerInfo".to_string(), info["directive"]["payload"].clone(), info.clone(), String::new()));
+    push(&mut server, &[directive("TemplateRuntime", "RenderTemplate", json!({"type": "BodyTemplate1"}))]);
+    let e = wait_events(&mut c, &mut server, "System", "ExceptionEncountered", 1);
+    assert_eq!(e[0]["error"]["type"], "UNEXPECTED_INFORMATION_RECEIVED");
+    assert_eq!(cards.seen.len(), 2);
+}
+
+#[test]
+fn settings_updated_tells_avs_the_locale() {
+    let mut server = Server::start(&[]);
+    let mut c = connected(&server, |_| {}, |_| {});
+    unsafe {
+        assert_eq!(avs_client_set_locale(c.ptr, c"xx-XX".as_ptr()), AvsStatus::InvalidArgument);
+        assert_eq!(avs_client_set_locale(c.ptr, c"de-DE".as_ptr()), AvsStatus::Ok);
+        assert_eq!(avs_client_set_locale(c.ptr, c"de-DE".as_ptr()), AvsStatus::Ok, "the same locale again sends nothing");
+    }
+    assert_eq!(wait_events(&mut c, &mut server, "Settings", "SettingsUpdated", 1), vec![json!({"settings": [{"key": "locale", "value": "de-DE"}]})]);
+    no_invalid_events(&mut server);
+}
+
+#[test]
+fn capabilities_are_published_from_what_is_enabled_once_and_again_when_they_change() {
+    let mut server = Server::start(&[]);
+    let mut store = Box::new(Store::default());
+    let mut keep = Vec::new();
+    let mut rec = Box::new(SpeakerRec::default());
+    let mut ind = Box::new(IndicatorRec::default());
+    let setup = |c: &TestClient, store: &mut Store, rec: &mut SpeakerRec, ind: &mut IndicatorRec, keep: &mut Vec<InfoStrings>, firmware: u32| {
+        with_storage(c, store);
+        assert_eq!(with_speaker(c, rec, 40, false), AvsStatus::Ok);
+        with_device_info(c, keep);
+        with_notifications(c, ind);
+        unsafe {
+            assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
+            assert_eq!(avs_client_set_firmware_version(c.ptr, firmware), AvsStatus::Ok);
+        }
+    };
+    let mut c = connected(&server, |_| {}, |c| setup(c, &mut store, &mut rec, &mut ind, &mut keep, 7));
+    let end = Instant::now() + SECS(10);
+    while server.cmd(json!({"cmd": "capabilities"}))["capabilities"].is_null() && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    let caps = server.cmd(json!({"cmd": "capabilities"}));
+    let iface = |i: &str, v: &str| json!({"type": "AlexaInterface", "interface": i, "version": v});
+    let mut speaker_v3 = iface("Alexa.Speaker", "3");
+    speaker_v3["properties"] = json!({"supported": [{"name": "volume"}, {"name": "muted"}], "retrievable": true, "proactivelyReported": true});
+    assert_eq!(
+        caps["capabilities"],
+        json!({"endpoints": [{
+            "endpointId": ENDPOINT_ID, "manufacturerName": "avs", "description": "avs test device", "friendlyName": "Test speaker",
+            "displayCategories": ["SPEAKER"], "registration": {"productId": "avs-test-product", "deviceSerialNumber": "DSN-0001"},
+            "capabilities": [iface("SpeechRecognizer", "2.0"), iface("SpeechSynthesizer", "1.0"), iface("System", "1.0"), iface("Speaker", "1.0"),
+                             iface("Notifications", "1.0"), speaker_v3, iface("Alexa", "3")]
+        }], "scope": {"type": "BearerToken", "token": "test-token"}})
+    );
+    c.run_for(Duration::from_millis(300));
+    assert!(store.values.contains_key("capabilities"), "the digest is kept once AVS accepted the report");
+    // A reboot with the same capabilities publishes nothing; a new firmware version does.
+    drop(c);
+    let mut c = connected(&server, |_| {}, |c| setup(c, &mut store, &mut rec, &mut ind, &mut keep, 7));
+    c.run_for(Duration::from_millis(500));
+    assert_eq!(caps_reports(&mut server), 1, "same capabilities after a reboot: not sent again");
+    drop(c);
+    let mut c = connected(&server, |_| {}, |c| setup(c, &mut store, &mut rec, &mut ind, &mut keep, 8));
+    let end = Instant::now() + SECS(10);
+    while caps_reports(&mut server) < 2 && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    assert_eq!(caps_reports(&mut server), 2, "a new firmware version publishes them again");
+    assert_eq!(payloads(&mut server, "System", "SoftwareInfo"), vec![json!({"firmwareVersion": "7"}), json!({"firmwareVersion": "8"})], "SoftwareInfo once per version, across reboots");
+    no_invalid_events(&mut server);
+}
+
+fn caps_reports(server: &mut Server) -> usize {
+    events(server, "Alexa.Discovery", "AddOrUpdateReport").len()
+}
+
+#[test]
+fn an_endpoint_from_set_endpoint_is_kept_through_the_hosts_storage() {
+    let mut first = Server::start(&[]);
+    let mut second = Server::start(&[]);
+    let mut store = Box::new(Store::default());
+    let mut c = connected(&first, |_| {}, |c| with_storage(c, &mut store));
+    push(&mut first, &[directive("System", "SetEndpoint", json!({"endpoint": second.endpoint()}))]);
+    let end = Instant::now() + SECS(10);
+    while !store.values.contains_key("endpoint") && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    assert_eq!(store.values.get("endpoint").map(|v| String::from_utf8_lossy(v).into_owned()), Some(second.endpoint()));
+    drop(c);
+    // After a restart the client goes straight to the endpoint it was moved to.
+    let before = first.connections().len();
+    let c = connected(&first, |_| {}, |c| with_storage(c, &mut store));
+    assert!(second.event_names().iter().filter(|n| *n == "System.SynchronizeState").count() >= 2);
+    assert_eq!(first.connections().len(), before, "the old endpoint is not contacted");
+    drop(c);
+}

@@ -197,6 +197,8 @@ pub struct Dispatch<'a> {
     pub ifaces: &'a mut Interfaces,
     pub host: &'a mut dyn Host,
     pub now: u64,
+    /// The access token (v3 reports carry it).
+    pub bearer: &'a str,
 }
 
 fn is_retryable(status: u16) -> bool {
@@ -265,6 +267,9 @@ impl H2Handler for Dispatch<'_> {
                         self.flags.synced = true;
                     } else if self.queue.host_visible(slot) {
                         self.host.event_outcome(self.queue.event_id(slot), AvsStatus::Ok, status);
+                    } else if self.queue.event_id(slot) != 0 {
+                        let tag = self.queue.event_id(slot);
+                        self.with_interfaces(|ifaces, cx| ifaces.event_settled(tag, true, cx));
                     }
                 } else if is_sync {
                     self.fail_connection_for_status(status, "SynchronizeState");
@@ -286,7 +291,7 @@ impl H2Handler for Dispatch<'_> {
         let Some(s) = self.streams.find(conn, stream_id) else { return };
         match s.mode {
             BodyMode::Multipart => {
-                let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
+                let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now, bearer: self.bearer };
                 if let Err(e) = s.decoder.feed(data, &mut sink) {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "malformed multipart on stream {stream_id}: {e:?}");
                 }
@@ -307,7 +312,7 @@ impl H2Handler for Dispatch<'_> {
         s.id = 0;
         let (kind, status, mode, timed_out) = (s.kind, s.answer_status(), s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
-            let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
+            let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now, bearer: self.bearer };
             // A reset stream ends mid-part by nature; the reset itself is what gets reported.
             if let Err(e) = s.decoder.finish(&mut sink) {
                 if error_code == 0 {
@@ -377,6 +382,15 @@ impl H2Handler for Dispatch<'_> {
 }
 
 impl Dispatch<'_> {
+    /// Runs `f` with the interfaces and what they may use.
+    fn with_interfaces(&mut self, f: impl FnOnce(&mut Interfaces, &mut Cx)) {
+        let log_level = self.shared.log_level;
+        let wall_ms = self.ifaces.wall_ms(self.now);
+        let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.bearer };
+        f(self.ifaces, &mut cx);
+    }
+
     fn fail_connection_for_status(&mut self, status: u16, what: &str) {
         let reason = if status == 403 { AvsStatus::TokenRejected } else { AvsStatus::HttpStatus };
         log!(self.host, self.shared.log_level, LogLevel::Warn, "{what} answered HTTP {status}");
@@ -482,6 +496,8 @@ impl Dispatch<'_> {
         self.queue.release(slot);
         if visible {
             self.host.event_outcome(id, reason, status);
+        } else if id != 0 {
+            self.with_interfaces(|ifaces, cx| ifaces.event_settled(id, false, cx));
         }
     }
 }
@@ -494,13 +510,15 @@ struct Sink<'a> {
     queue: &'a mut EventQueue,
     host: &'a mut dyn Host,
     now: u64,
+    bearer: &'a str,
 }
 
 impl PartSink for Sink<'_> {
     fn on_json_part(&mut self, json: &[u8]) {
         let log_level = self.shared.log_level;
         let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox };
+        let wall_ms = self.ifaces.wall_ms(self.now);
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.bearer };
         self.ifaces.on_json_part(json, &mut cx);
     }
 

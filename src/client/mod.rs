@@ -222,6 +222,20 @@ impl EventSink for Outbox<'_> {
         self.queue.push_body(0, &label, owner, |out| shared.build_event(out, namespace, name, payload, with_context)).map(|_| ())
     }
 
+    fn send_raw(&mut self, label: &str, tag: u32, build: &mut dyn FnMut(&mut [u8], &str) -> Result<usize, AvsStatus>) -> Result<(), AvsStatus> {
+        let shared = &mut *self.shared;
+        self.queue
+            .push_body(tag, label, Owner::Interface, |out| {
+                let boundary = shared.boundary.clone();
+                let mut len = multipart::write_metadata_part_head(out, &boundary).map_err(|_| AvsStatus::TooLarge)?;
+                let id = shared.ids.next_id();
+                len += build(&mut out[len..], id.as_str())?;
+                len += multipart::write_close(&mut out[len..], &boundary).map_err(|_| AvsStatus::TooLarge)?;
+                Ok((len, None))
+            })
+            .map(|_| ())
+    }
+
     fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str) {
         self.shared.report_exception(self.queue, host, unparsed, kind, why);
     }
@@ -501,10 +515,29 @@ impl Client {
             return Err(AvsStatus::WrongState);
         }
         self.wanted = true;
+        self.restore_endpoint();
+        let mut scratch = core::mem::take(&mut self.shared.scratch);
+        self.with_interfaces(|ifaces, cx| ifaces.on_connect(&mut scratch, cx));
+        self.shared.scratch = scratch;
         self.conn_backoff.reset();
         self.reconnect_at = Some(self.now);
         self.set_state(ConnectionState::Connecting, AvsStatus::Ok);
         Ok(())
+    }
+
+    /// An endpoint `System.SetEndpoint` gave before a restart, from the host's storage.
+    fn restore_endpoint(&mut self) {
+        let Some(storage) = self.ifaces.storage.as_deref_mut() else { return };
+        let mut buf = [0u8; crate::interfaces::system::ENDPOINT_MAX];
+        let Some(n) = storage.load(crate::interfaces::storage::ENDPOINT_KEY, &mut buf) else { return };
+        match core::str::from_utf8(&buf[..n]).ok().and_then(|url| parse_endpoint(url).map(|e| (url, e))) {
+            Some((url, endpoint)) => {
+                log!(self.host, self.shared.log_level, LogLevel::Info, "endpoint {} (kept from System.SetEndpoint)", endpoint.authority);
+                self.endpoint = endpoint;
+                self.settings.endpoint = url.to_string();
+            }
+            None => log!(self.host, self.shared.log_level, LogLevel::Warn, "the stored endpoint is not https://host[:port]; ignored"),
+        }
     }
 
     /// Closes the connections gracefully; queued events stay queued for the next `connect`.
@@ -804,6 +837,7 @@ impl Client {
                         ifaces: &mut self.ifaces,
                         host: &mut *self.host,
                         now: self.now,
+                        bearer: self.auth_header.token(),
                     };
                     if let Err(e) = conn.h2.as_mut().expect("h2 session").recv(&self.rx[..n], &mut d) {
                         log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
@@ -841,6 +875,7 @@ impl Client {
                     ifaces: &mut self.ifaces,
                     host: &mut *self.host,
                     now: self.now,
+                    bearer: self.auth_header.token(),
                 };
                 match h2.fill_output(&mut d) {
                     Ok(0) => return Ok(progressed),
@@ -1279,7 +1314,8 @@ impl Client {
     fn with_interfaces<T>(&mut self, f: impl FnOnce(&mut Interfaces, &mut Cx) -> T) -> T {
         let mut outbox = Outbox { queue: &mut self.queue, shared: &mut self.shared };
         let log_level = outbox.shared.log_level;
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox };
+        let wall_ms = self.ifaces.wall_ms(self.now);
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.auth_header.token() };
         f(&mut self.ifaces, &mut cx)
     }
 
@@ -1302,6 +1338,60 @@ impl Client {
         self.with_interfaces(|ifaces, cx| ifaces.host_set_mute(muted, cx))
     }
 
+    /// Turns on `Alexa.Speaker` for the device's endpoint (after the speaker and device info).
+    pub fn enable_alexa_speaker(&mut self) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.enable_alexa_speaker()
+    }
+
+    /// Turns on `Notifications` with the host's indicator.
+    pub fn enable_notifications(&mut self, control: Box<dyn crate::interfaces::notifications::IndicatorControl>) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.enable_notifications(control);
+        Ok(())
+    }
+
+    /// Turns on `TemplateRuntime` with the host's display.
+    pub fn enable_template_runtime(&mut self, display: Box<dyn crate::interfaces::template_runtime::CardDisplay>) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.enable_template_runtime(display);
+        Ok(())
+    }
+
+    /// What the host says about the device (capabilities are published from it).
+    pub fn set_device_info(&mut self, info: crate::interfaces::discovery::DeviceInfo) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.set_device_info(info);
+        Ok(())
+    }
+
+    /// The host's storage, for what must survive a reboot; read when connecting.
+    pub fn set_storage(&mut self, storage: Box<dyn crate::interfaces::storage::Storage>) -> Result<(), AvsStatus> {
+        if self.wanted {
+            return Err(AvsStatus::WrongState);
+        }
+        self.ifaces.storage = Some(storage);
+        Ok(())
+    }
+
+    /// The wall clock, Unix ms now (v3 events' `timeOfSample`).
+    pub fn set_wall_clock(&mut self, unix_ms: u64) {
+        self.ifaces.set_wall_clock(unix_ms, self.now);
+    }
+
+    /// The device's locale: `Settings.SettingsUpdated`.
+    pub fn set_locale(&mut self, locale: &str) -> Result<(), AvsStatus> {
+        self.with_interfaces(|ifaces, cx| ifaces.settings.set_locale(locale, cx))
+    }
+
     /// The user did something: the inactivity hour starts again.
     pub fn user_activity(&mut self) {
         self.ifaces.system.user_activity(self.now);
@@ -1309,8 +1399,12 @@ impl Client {
 
     /// The device's firmware version: `System.SoftwareInfo` when it is new to AVS.
     pub fn set_firmware_version(&mut self, version: u32) {
-        self.ifaces.system.set_firmware_version(version, None);
-        self.with_interfaces(|ifaces, cx| ifaces.system.flush(cx));
+        self.ifaces.system.set_firmware_version(version);
+        // Before connecting the host's storage has not been read: whether AVS already heard
+        // this version is decided then (`connect`).
+        if self.wanted {
+            self.with_interfaces(|ifaces, cx| ifaces.flush(cx));
+        }
     }
 
     /// The host's callbacks (the C API reaches its own through this).
@@ -1356,6 +1450,11 @@ impl Client {
         log!(self.host, self.shared.log_level, LogLevel::Info, "endpoint is now {}", endpoint.authority);
         self.endpoint = endpoint;
         self.settings.endpoint = url.to_string();
+        if let Some(storage) = self.ifaces.storage.as_deref_mut() {
+            if let Err(e) = storage.store(crate::interfaces::storage::ENDPOINT_KEY, url.as_bytes()) {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "storing the endpoint: {}", e.text());
+            }
+        }
         if self.conns[0].is_some() && self.wanted {
             self.retire_active();
         }

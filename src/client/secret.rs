@@ -65,6 +65,12 @@ impl AuthHeader {
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    /// The token alone (v3 reports carry it as their `scope`).
+    pub fn token(&self) -> &str {
+        // `set` took printable ASCII only.
+        core::str::from_utf8(&self.buf[PREFIX.len().min(self.len)..self.len]).unwrap_or("")
+    }
 }
 
 impl Drop for AuthHeader {

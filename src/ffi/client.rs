@@ -215,7 +215,7 @@ impl Host for CallbackHost {
 }
 
 /// Reads a required NUL-terminated UTF-8 string argument.
-unsafe fn arg_str<'a>(p: *const c_char) -> Result<&'a str, AvsStatus> {
+pub(crate) unsafe fn arg_str<'a>(p: *const c_char) -> Result<&'a str, AvsStatus> {
     if p.is_null() {
         return Err(AvsStatus::NullArgument);
     }

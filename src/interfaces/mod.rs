@@ -7,11 +7,17 @@
 //! and nowhere else. No interface sees a connection, a stream, nghttp2 or TLS; none calls
 //! another (what two share, the dialog and the volume, is passed to both from here).
 
+pub mod alexa_speaker;
 pub mod dialog;
+pub mod discovery;
+pub mod notifications;
+pub mod settings;
 pub mod speaker;
 pub mod speech_recognizer;
 pub mod speech_synthesizer;
+pub mod storage;
 pub mod system;
+pub mod template_runtime;
 pub mod volume;
 
 use crate::host::{log, DirectiveView, Host};
@@ -19,8 +25,15 @@ use crate::protocol::interfaces::DirectiveError;
 use crate::protocol::jsonw::JsonWriter;
 use crate::protocol::message::{self, ExceptionKind};
 use crate::status::{AvsStatus, DialogState, LogLevel};
+use alexa_speaker::{AlexaSpeaker, Cause};
 use dialog::Dialog;
+use discovery::{DeviceInfo, Discovery};
+use notifications::{IndicatorControl, Notifications};
+use settings::Settings;
 use speaker::Speaker;
+use storage::Storage;
+use template_runtime::{Card, CardDisplay, TemplateRuntime};
+use crate::protocol::interfaces::discovery::{Capability, Properties};
 use speech_recognizer::SpeechRecognizer;
 use speech_synthesizer::SpeechSynthesizer;
 use system::System;
@@ -52,6 +65,10 @@ pub trait EventSink {
     /// Queues `namespace.name` with `payload` (a JSON object), with the device context when
     /// `with_context` (rendered when the event is sent). `QueueFull` when no slot may be taken.
     fn send(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus>;
+    /// Queues an event whose JSON, envelope and all (v3 events), `build` writes given a fresh
+    /// messageId; `tag` (not 0) has the engine report its acceptance through
+    /// [`Interfaces::event_settled`].
+    fn send_raw(&mut self, label: &str, tag: u32, build: &mut dyn FnMut(&mut [u8], &str) -> Result<usize, AvsStatus>) -> Result<(), AvsStatus>;
     /// Queues `System.ExceptionEncountered` about `unparsed` (the log says so when it cannot).
     fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str);
 }
@@ -63,6 +80,10 @@ pub struct Cx<'a> {
     pub log_level: LogLevel,
     pub host: &'a mut dyn Host,
     pub events: &'a mut dyn EventSink,
+    /// Wall-clock time now (Unix ms), once the host has said (`avs_client_set_wall_clock`).
+    pub wall_ms: Option<u64>,
+    /// The access token, for the `scope` that v3 reports carry.
+    pub bearer: &'a str,
 }
 
 /// The interfaces of one client.
@@ -73,6 +94,15 @@ pub struct Interfaces {
     pub synthesizer: SpeechSynthesizer,
     pub system: System,
     pub speaker: Speaker,
+    pub alexa_speaker: AlexaSpeaker,
+    pub notifications: Notifications,
+    pub template_runtime: TemplateRuntime,
+    pub settings: Settings,
+    pub discovery: Discovery,
+    /// The host's storage, for what must survive a reboot.
+    pub storage: Option<Box<dyn Storage>>,
+    /// Unix ms minus the monotonic clock, once the host gave the wall clock.
+    wall_offset: Option<i128>,
     /// The current turn must end (why): set while a response is handled, done by the engine,
     /// which can reset the turn's stream, as soon as the callback returns.
     pub turn_abort: Option<AvsStatus>,
@@ -80,19 +110,37 @@ pub struct Interfaces {
 
 /// Context bytes the interfaces may need at most, all enabled: the creation plan's line.
 pub fn context_bytes() -> usize {
-    speech_recognizer::CONTEXT_BYTES + speech_synthesizer::CONTEXT_BYTES + speaker::CONTEXT_BYTES
+    speech_recognizer::CONTEXT_BYTES + speech_synthesizer::CONTEXT_BYTES + speaker::CONTEXT_BYTES + notifications::CONTEXT_BYTES
 }
 
 /// The state each interface keeps inside the client, in bytes (the footprint table's lines).
-pub fn footprint() -> [(&'static str, usize); 5] {
+pub fn footprint() -> [(&'static str, usize); 10] {
+    use core::mem::size_of;
     [
-        ("SpeechRecognizer", core::mem::size_of::<SpeechRecognizer>()),
-        ("SpeechSynthesizer", core::mem::size_of::<SpeechSynthesizer>()),
-        ("Speaker (+ shared volume)", core::mem::size_of::<Speaker>() + core::mem::size_of::<Volume>()),
-        ("System", core::mem::size_of::<System>()),
-        ("dialog (shared)", core::mem::size_of::<Dialog>()),
+        ("SpeechRecognizer", size_of::<SpeechRecognizer>()),
+        ("SpeechSynthesizer", size_of::<SpeechSynthesizer>()),
+        ("dialog (shared by the two)", size_of::<Dialog>()),
+        ("Speaker", size_of::<Speaker>()),
+        ("volume (shared by Speaker and Alexa.Speaker)", size_of::<Volume>()),
+        ("Alexa.Speaker", size_of::<AlexaSpeaker>()),
+        ("System", size_of::<System>()),
+        ("Settings", size_of::<Settings>()),
+        ("Notifications", size_of::<Notifications>()),
+        ("TemplateRuntime + capabilities (Alexa.Discovery)", size_of::<TemplateRuntime>() + size_of::<Discovery>()),
     ]
 }
+
+/// Capability versions this library implements.
+const CAPABILITIES: [(&str, &str); 8] = [
+    ("SpeechRecognizer", "2.0"),
+    ("SpeechSynthesizer", "1.0"),
+    ("System", "1.0"),
+    ("Speaker", "1.0"),
+    ("Settings", "1.0"),
+    ("Notifications", "1.0"),
+    ("TemplateRuntime", "1.0"),
+    ("Alexa.Speaker", "3"),
+];
 
 impl Interfaces {
     pub fn new(recognizer: SpeechRecognizer, synthesizer: SpeechSynthesizer) -> Self {
@@ -103,6 +151,13 @@ impl Interfaces {
             synthesizer,
             system: System::new(0),
             speaker: Speaker::default(),
+            alexa_speaker: AlexaSpeaker::default(),
+            notifications: Notifications::default(),
+            template_runtime: TemplateRuntime::default(),
+            settings: Settings::default(),
+            discovery: Discovery::default(),
+            storage: None,
+            wall_offset: None,
             turn_abort: None,
         }
     }
@@ -111,6 +166,93 @@ impl Interfaces {
     pub fn enable_speaker(&mut self, control: Box<dyn SpeakerControl>, initial: VolumeState) {
         self.volume.set_control(control, initial);
         self.speaker.enable();
+    }
+
+    /// Enables `Alexa.Speaker` for the device's endpoint (needs the speaker and the device info).
+    pub fn enable_alexa_speaker(&mut self) -> Result<(), AvsStatus> {
+        let info = self.discovery.info.as_ref().ok_or(AvsStatus::WrongState)?;
+        if !self.volume.has_control() {
+            return Err(AvsStatus::WrongState);
+        }
+        self.alexa_speaker.enable(&info.endpoint_id)
+    }
+
+    /// Enables `Notifications` with the host's indicator.
+    pub fn enable_notifications(&mut self, control: Box<dyn IndicatorControl>) {
+        self.notifications.enable(control);
+    }
+
+    /// Enables `TemplateRuntime` with the host's display.
+    pub fn enable_template_runtime(&mut self, display: Box<dyn CardDisplay>) {
+        self.template_runtime.enable(display);
+    }
+
+    /// What the host says about the device: capabilities are published once it is known.
+    pub fn set_device_info(&mut self, info: DeviceInfo) {
+        self.discovery.info = Some(info);
+    }
+
+    /// The wall clock, `unix_ms` at monotonic `now`.
+    pub fn set_wall_clock(&mut self, unix_ms: u64, now: u64) {
+        self.wall_offset = Some(i128::from(unix_ms) - i128::from(now));
+    }
+
+    /// Wall-clock time at monotonic `now`, once known.
+    pub fn wall_ms(&self, now: u64) -> Option<u64> {
+        self.wall_offset.map(|o| (i128::from(now) + o).clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
+    /// The capabilities of the enabled interfaces.
+    pub fn capabilities(&self) -> heapless::Vec<Capability<'static>, 10> {
+        const SPEAKER_PROPERTIES: Properties<'static> = Properties { supported: &["volume", "muted"], retrievable: true, proactively_reported: true };
+        let mut out = heapless::Vec::new();
+        for (interface, version) in CAPABILITIES {
+            let enabled = match interface {
+                "Speaker" => self.speaker.is_enabled(),
+                "Notifications" => self.notifications.is_enabled(),
+                "TemplateRuntime" => self.template_runtime.is_enabled(),
+                "Settings" => self.settings.locale().is_some(),
+                "Alexa.Speaker" => self.alexa_speaker.is_enabled(),
+                _ => true,
+            };
+            if enabled {
+                let properties = (interface == "Alexa.Speaker").then_some(SPEAKER_PROPERTIES);
+                let _ = out.push(Capability { interface, version, properties, configurations: None });
+            }
+        }
+        if self.alexa_speaker.is_enabled() {
+            // A v3 endpoint answers with the `Alexa` interface's events (Response, StateReport).
+            let _ = out.push(Capability { interface: "Alexa", version: "3", properties: None, configurations: None });
+        }
+        out
+    }
+
+    /// The client starts connecting: what the host's storage kept comes back (the indicator
+    /// is shown again), and the capabilities are checked against what AVS last accepted.
+    pub fn on_connect(&mut self, scratch: &mut [u8], cx: &mut Cx) {
+        let mut storage = self.storage.take();
+        if let Some(s) = storage.as_deref_mut() {
+            self.notifications.restore(s, cx);
+            let mut kept = [0u8; 4];
+            if s.load(storage::SOFTWARE_INFO_KEY, &mut kept) == Some(4) {
+                self.system.set_reported_firmware(u32::from_le_bytes(kept));
+            }
+        }
+        let capabilities = self.capabilities();
+        self.discovery.check(&capabilities, self.system.firmware_version(), storage.as_deref_mut(), scratch);
+        self.storage = storage;
+        self.flush(cx);
+    }
+
+    /// An event sent with a tag (`EventSink::send_raw`) was accepted (`ok`) or given up.
+    pub fn event_settled(&mut self, tag: u32, ok: bool, cx: &mut Cx) {
+        if tag == discovery::REPORT_TAG {
+            if ok {
+                self.discovery.accepted(self.storage.as_deref_mut(), cx);
+            } else {
+                self.discovery.rejected();
+            }
+        }
     }
 
     /// A JSON part of a response: a directive, routed to the interface of its namespace, or to
@@ -148,7 +290,23 @@ impl Interfaces {
             }
             "SpeechSynthesizer" => self.synthesizer.on_directive(name, d.payload, &mut self.dialog, cx).map_err(Rejection::from),
             "System" => self.system.on_directive(name, d.payload, cx),
-            "Speaker" if self.speaker.is_enabled() => self.speaker.on_directive(name, d.payload, &mut self.volume, cx),
+            "Speaker" if self.speaker.is_enabled() => {
+                let before = self.volume.state;
+                let r = self.speaker.on_directive(name, d.payload, &mut self.volume, cx);
+                self.alexa_speaker.changed(Cause::VoiceInteraction, before, self.volume.state, cx);
+                r
+            }
+            "Alexa.Speaker" if self.alexa_speaker.is_enabled() => {
+                self.alexa_speaker.on_directive(name, d.payload, d.header.correlation_token, d.endpoint, &mut self.volume, cx)
+            }
+            "Alexa" if name == "ReportState" && self.alexa_speaker.is_enabled() => {
+                self.alexa_speaker.on_directive(name, d.payload, d.header.correlation_token, d.endpoint, &mut self.volume, cx)
+            }
+            "Notifications" if self.notifications.is_enabled() => self.notifications.on_directive(name, d.payload, self.storage.as_deref_mut(), cx),
+            "TemplateRuntime" if self.template_runtime.is_enabled() => {
+                let card = Card { name, payload: d.payload, json, dialog_request_id: d.header.dialog_request_id.unwrap_or("") };
+                self.template_runtime.on_directive(&card, cx)
+            }
             _ => {
                 let view = DirectiveView {
                     namespace,
@@ -253,8 +411,10 @@ impl Interfaces {
         if volume > 100 {
             return Err(AvsStatus::InvalidArgument);
         }
+        let before = self.volume.state;
         self.volume.state.volume = volume;
         self.speaker.volume_set_by_host(self.volume.state, cx);
+        self.alexa_speaker.changed(Cause::PhysicalInteraction, before, self.volume.state, cx);
         Ok(())
     }
 
@@ -263,8 +423,10 @@ impl Interfaces {
         if !self.speaker.is_enabled() {
             return Err(AvsStatus::WrongState);
         }
+        let before = self.volume.state;
         self.volume.state.muted = muted;
         self.speaker.mute_set_by_host(self.volume.state, cx);
+        self.alexa_speaker.changed(Cause::PhysicalInteraction, before, self.volume.state, cx);
         Ok(())
     }
 
@@ -275,6 +437,7 @@ impl Interfaces {
         self.recognizer.write_context(&mut w);
         self.synthesizer.write_context(now, &mut w);
         self.speaker.write_context(&self.volume, &mut w);
+        self.notifications.write_context(&mut w);
         w.end_array();
         let n = w.finish().ok()?;
         // The engine wants the items: drop the brackets.
@@ -288,14 +451,29 @@ impl Interfaces {
     }
 
     /// Runs the interfaces' timers that are due, and hands the events they hold to the queue
-    /// while it has room. Returns a firmware version AVS was just told (for the host's storage).
-    pub fn on_timer(&mut self, cx: &mut Cx) -> Option<u32> {
+    /// while it has room.
+    pub fn on_timer(&mut self, cx: &mut Cx) {
         let answered = self.dialog.turn_answered;
         if let Some(reason) = self.recognizer.on_timer(answered, cx) {
             self.turn_abort.get_or_insert(reason);
         }
         self.system.on_timer(cx);
+        self.flush(cx);
+    }
+
+    /// Hands the events the interfaces hold to the queue while it has room.
+    pub fn flush(&mut self, cx: &mut Cx) {
         self.speaker.flush(cx);
-        self.system.flush(cx)
+        self.alexa_speaker.flush(cx);
+        self.settings.flush(cx);
+        if let Some(version) = self.system.flush(cx) {
+            if let Some(s) = self.storage.as_deref_mut() {
+                if let Err(e) = s.store(storage::SOFTWARE_INFO_KEY, &version.to_le_bytes()) {
+                    log!(cx.host, cx.log_level, LogLevel::Warn, "storing the firmware version AVS heard: {}", e.text());
+                }
+            }
+        }
+        let capabilities = self.capabilities();
+        self.discovery.flush(&capabilities, cx);
     }
 }

@@ -27,13 +27,14 @@ pub struct System {
     /// The firmware version, and whether AVS still has to hear it.
     firmware_version: Option<u32>,
     software_info_waiting: bool,
+    reported_firmware: Option<u32>,
     /// A `SetEndpoint` for the engine to carry out.
     pub endpoint_change: Option<heapless::String<ENDPOINT_MAX>>,
 }
 
 impl System {
     pub fn new(now: u64) -> Self {
-        System { last_activity_ms: now, reports_since_activity: 0, inactivity_waiting: None, firmware_version: None, software_info_waiting: false, endpoint_change: None }
+        System { last_activity_ms: now, reports_since_activity: 0, inactivity_waiting: None, firmware_version: None, software_info_waiting: false, reported_firmware: None, endpoint_change: None }
     }
 
     /// `ResetUserInactivity` and `SetEndpoint`.
@@ -61,10 +62,19 @@ impl System {
     }
 
     /// The host's firmware version: `SoftwareInfo` when AVS has not heard this one.
-    /// `already_reported` is what the host's storage says AVS last heard.
-    pub fn set_firmware_version(&mut self, version: u32, already_reported: Option<u32>) {
-        self.software_info_waiting = already_reported != Some(version) && self.firmware_version != Some(version);
+    pub fn set_firmware_version(&mut self, version: u32) {
+        if self.firmware_version != Some(version) {
+            self.software_info_waiting = self.reported_firmware != Some(version);
+        }
         self.firmware_version = Some(version);
+    }
+
+    /// The version AVS heard last, as the host's storage kept it.
+    pub fn set_reported_firmware(&mut self, version: u32) {
+        self.reported_firmware = Some(version);
+        if self.firmware_version == Some(version) {
+            self.software_info_waiting = false;
+        }
     }
 
     /// The firmware version the host set.
@@ -116,6 +126,7 @@ impl System {
         match cx.events.send("System", "SoftwareInfo", &payload[..n], false) {
             Ok(()) => {
                 self.software_info_waiting = false;
+                self.reported_firmware = Some(version);
                 Some(version)
             }
             Err(_) => None,

@@ -4,6 +4,8 @@
 //! stays compatible both ways. Registration happens before `avs_client_connect`, so that the
 //! first SynchronizeState's context already has the interface's entry.
 
+pub mod device;
+pub mod notifications;
 pub mod speaker;
 pub mod system;
 

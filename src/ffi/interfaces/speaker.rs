@@ -103,3 +103,22 @@ pub unsafe extern "C" fn avs_client_speaker_set_mute(client: *mut AvsClient, mut
     let Some(muted) = muted.get() else { return AvsStatus::InvalidArgument };
     with(client, |c| c.speaker_set_mute(muted).err().unwrap_or(AvsStatus::Ok))
 }
+
+/// Turns on `Alexa.Speaker` (v3) for the device's endpoint (`avs_device_info.endpoint_id`):
+/// `SetVolume`, `AdjustVolume`, `SetMute` go to the same `apply` as the `Speaker` interface's
+/// and are answered with `Alexa.Response` (or `Alexa.ErrorResponse`: `ENDPOINT_UNREACHABLE`
+/// when `apply` returns `AVS_STATUS_AUDIO_DEVICE`, `INVALID_VALUE` for
+/// `AVS_STATUS_INVALID_ARGUMENT`, `NOT_SUPPORTED_IN_CURRENT_MODE` for `AVS_STATUS_WRONG_STATE`
+/// or `AVS_STATUS_UNSUPPORTED`, `INTERNAL_ERROR` otherwise; `VALUE_OUT_OF_RANGE` and
+/// `INVALID_VALUE` for directives the library refuses itself); `Alexa.ReportState` with
+/// `Alexa.StateReport`; every other change of volume or mute sends `Alexa.ChangeReport`.
+/// `timeOfSample` comes from `avs_client_set_wall_clock`. Needs `avs_client_set_speaker` and
+/// `avs_client_set_device_info` first, and is only allowed before `avs_client_connect`
+/// (`AVS_STATUS_WRONG_STATE` otherwise).
+#[no_mangle]
+pub unsafe extern "C" fn avs_client_enable_alexa_speaker(client: *mut AvsClient) -> AvsStatus {
+    if client.is_null() {
+        return AvsStatus::NullArgument;
+    }
+    with(client, |c| c.enable_alexa_speaker().err().unwrap_or(AvsStatus::Ok))
+}

@@ -1,0 +1,226 @@
+//! `Alexa.Speaker` (v3, endpoint control), as `004_alexa-speaker-interface` specifies:
+//! `SetVolume`, `AdjustVolume` (−100..100, `volumeDefault`), `SetMute` answered with
+//! `Alexa.Response` (the directive's correlationToken, the endpoint, the properties in the
+//! context) or `Alexa.ErrorResponse`; `Alexa.ReportState` answered with `Alexa.StateReport`;
+//! a proactive `Alexa.ChangeReport` when the volume changes another way. The volume itself is
+//! the device's one ([`Volume`]), applied by the host's speaker.
+
+use super::volume::{Volume, VolumeState};
+use super::Cx;
+use crate::host::log;
+use crate::protocol::interfaces::alexa_speaker::{self as wire, AlexaSpeakerDirective, ErrorType};
+use crate::protocol::time::{write_iso8601_utc, ISO8601_LEN};
+use crate::status::{AvsStatus, LogLevel};
+
+/// Longest correlationToken kept for an answer that waits for a queue slot.
+pub(crate) const CORRELATION_MAX: usize = 1024;
+/// Answers waiting for a queue slot (each holds its correlationToken).
+pub(crate) const ANSWER_BACKLOG: usize = 4;
+/// Change reports waiting; beyond this the newest one carries the latest state (a ChangeReport
+/// reports the state after the change, so the latest one says everything).
+pub(crate) const REPORT_BACKLOG: usize = 8;
+/// Longest endpoint id.
+pub(crate) const ENDPOINT_ID_MAX: usize = 256;
+
+/// Why the volume changed, for a ChangeReport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A voice request that reached the device another way (the `Speaker` interface).
+    VoiceInteraction,
+    /// The host's own change: a button, a knob.
+    PhysicalInteraction,
+}
+
+impl Cause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::VoiceInteraction => "VOICE_INTERACTION",
+            Cause::PhysicalInteraction => "PHYSICAL_INTERACTION",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum AnswerKind {
+    Response,
+    StateReport,
+    Error(ErrorType, &'static str, Option<(i64, i64)>),
+}
+
+struct Answer {
+    kind: AnswerKind,
+    correlation: heapless::String<CORRELATION_MAX>,
+    state: VolumeState,
+    wall_ms: u64,
+}
+
+struct Report {
+    cause: Cause,
+    /// Which properties changed: volume, muted.
+    volume_changed: bool,
+    muted_changed: bool,
+    state: VolumeState,
+    wall_ms: u64,
+}
+
+/// The interface's state.
+pub struct AlexaSpeaker {
+    enabled: bool,
+    endpoint_id: heapless::String<ENDPOINT_ID_MAX>,
+    answers: heapless::Deque<Answer, ANSWER_BACKLOG>,
+    reports: heapless::Deque<Report, REPORT_BACKLOG>,
+}
+
+impl Default for AlexaSpeaker {
+    fn default() -> Self {
+        AlexaSpeaker { enabled: false, endpoint_id: heapless::String::new(), answers: heapless::Deque::new(), reports: heapless::Deque::new() }
+    }
+}
+
+impl AlexaSpeaker {
+    /// Turns the interface on for `endpoint_id`.
+    pub fn enable(&mut self, endpoint_id: &str) -> Result<(), AvsStatus> {
+        self.endpoint_id.clear();
+        self.endpoint_id.push_str(endpoint_id).map_err(|_| AvsStatus::TooLarge)?;
+        self.enabled = true;
+        Ok(())
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn endpoint_id(&self) -> &str {
+        &self.endpoint_id
+    }
+
+    /// An `Alexa.Speaker` directive, or `Alexa.ReportState`. `endpoint` is the directive's
+    /// `endpoint` object; answers go to the queue (or wait for a slot).
+    pub fn on_directive(&mut self, name: &str, payload: &[u8], correlation: Option<&str>, endpoint: Option<&[u8]>, volume: &mut Volume, cx: &mut Cx) -> Result<(), super::Rejection> {
+        // Without a correlationToken there is nothing to answer to: the directive is invalid.
+        let correlation = correlation.filter(|c| !c.is_empty()).ok_or(super::Rejection::Invalid("v3 directive without a correlationToken"))?;
+        let correlation: heapless::String<CORRELATION_MAX> = {
+            let mut s = heapless::String::new();
+            s.push_str(correlation).map_err(|_| super::Rejection::Invalid("correlationToken too long"))?;
+            s
+        };
+        let wall_ms = cx.wall_ms.unwrap_or(0);
+        let target = endpoint.and_then(|e| crate::protocol::json::find_string_member(e, "endpointId"));
+        let answer = if target.is_some_and(|t| t != self.endpoint_id.as_bytes()) {
+            AnswerKind::Error(ErrorType::NoSuchEndpoint, "no such endpoint on this device", None)
+        } else if name == "ReportState" {
+            AnswerKind::StateReport
+        } else {
+            match wire::parse(name, payload) {
+                Err(e) => AnswerKind::Error(e.kind, e.message, if e.kind == ErrorType::ValueOutOfRange { wire::valid_range(name) } else { None }),
+                Ok(d) => {
+                    let requested = match d {
+                        AlexaSpeakerDirective::SetVolume { volume: v } => VolumeState { volume: v, ..volume.state },
+                        // volumeDefault: the user named no amount; the directive's volume is
+                        // the service's default step, applied the same way.
+                        AlexaSpeakerDirective::AdjustVolume { volume: delta, .. } => VolumeState { volume: volume.adjusted(i64::from(delta)), ..volume.state },
+                        AlexaSpeakerDirective::SetMute { mute } => VolumeState { muted: mute, ..volume.state },
+                    };
+                    match volume.apply(requested) {
+                        Ok(_) => AnswerKind::Response,
+                        Err(e) => {
+                            log!(cx.host, cx.log_level, LogLevel::Warn, "Alexa.Speaker.{name}: the host's speaker refused ({})", e.text());
+                            let (kind, why) = match e {
+                                AvsStatus::AudioDevice | AvsStatus::ConnectFailed => (ErrorType::EndpointUnreachable, "the speaker is unreachable"),
+                                AvsStatus::InvalidArgument => (ErrorType::InvalidValue, "the speaker cannot take that value"),
+                                AvsStatus::WrongState | AvsStatus::Unsupported => (ErrorType::NotSupportedInCurrentMode, "the speaker does not allow that now"),
+                                _ => (ErrorType::InternalError, "the speaker failed"),
+                            };
+                            AnswerKind::Error(kind, why, None)
+                        }
+                    }
+                }
+            }
+        };
+        let queued = Answer { kind: answer, correlation, state: volume.state, wall_ms };
+        if self.answers.push_back(queued).is_err() {
+            log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.Speaker.{name}: {ANSWER_BACKLOG} answers already wait for the queue; this one is not sent");
+        }
+        self.flush(cx);
+        Ok(())
+    }
+
+    /// The volume changed another way (the `Speaker` interface, the host): a ChangeReport.
+    pub fn changed(&mut self, cause: Cause, before: VolumeState, after: VolumeState, cx: &mut Cx) {
+        if !self.enabled {
+            return;
+        }
+        let report = Report { cause, volume_changed: before.volume != after.volume, muted_changed: before.muted != after.muted, state: after, wall_ms: cx.wall_ms.unwrap_or(0) };
+        if !report.volume_changed && !report.muted_changed {
+            return;
+        }
+        if let Err(r) = self.reports.push_back(report) {
+            let newest = self.reports.back_mut().expect("a full backlog has a newest entry");
+            newest.volume_changed |= r.volume_changed;
+            newest.muted_changed |= r.muted_changed;
+            newest.state = r.state;
+            newest.wall_ms = r.wall_ms;
+        }
+        self.flush(cx);
+    }
+
+    /// Hands waiting answers and reports to the queue, oldest first, while it takes them.
+    pub fn flush(&mut self, cx: &mut Cx) {
+        let endpoint_id = &self.endpoint_id;
+        while let Some(a) = self.answers.front() {
+            let mut time = [0u8; ISO8601_LEN];
+            let Ok(n) = write_iso8601_utc(a.wall_ms, &mut time) else { return };
+            let time = core::str::from_utf8(&time[..n]).unwrap_or("1970-01-01T00:00:00.000Z");
+            let props = wire::speaker_properties(a.state.volume, a.state.muted, time);
+            let bearer = cx.bearer;
+            let (label, kind) = match a.kind {
+                AnswerKind::Response => ("Alexa.Response", a.kind),
+                AnswerKind::StateReport => ("Alexa.StateReport", a.kind),
+                AnswerKind::Error(..) => ("Alexa.ErrorResponse", a.kind),
+            };
+            let sent = cx.events.send_raw(label, 0, &mut |out, id| {
+                let r = match kind {
+                    AnswerKind::Response => wire::write_response(out, id, &a.correlation, endpoint_id, &props),
+                    AnswerKind::StateReport => wire::write_state_report(out, id, &a.correlation, endpoint_id, bearer, &props),
+                    AnswerKind::Error(t, why, range) => wire::write_error_response(out, id, &a.correlation, endpoint_id, t, why, range),
+                };
+                r.map_err(|_| AvsStatus::TooLarge)
+            });
+            match sent {
+                Ok(()) => {
+                    self.answers.pop_front();
+                }
+                Err(AvsStatus::QueueFull) => return,
+                Err(e) => {
+                    log!(cx.host, cx.log_level, LogLevel::Error, "{label} not sent: {}", e.text());
+                    self.answers.pop_front();
+                }
+            }
+        }
+        while let Some(r) = self.reports.front() {
+            let mut time = [0u8; ISO8601_LEN];
+            let Ok(n) = write_iso8601_utc(r.wall_ms, &mut time) else { return };
+            let time = core::str::from_utf8(&time[..n]).unwrap_or("1970-01-01T00:00:00.000Z");
+            let [vol, mute] = wire::speaker_properties(r.state.volume, r.state.muted, time);
+            let mut changed = heapless::Vec::<_, 2>::new();
+            let mut unchanged = heapless::Vec::<_, 2>::new();
+            for (p, did) in [(vol, r.volume_changed), (mute, r.muted_changed)] {
+                let _ = if did { changed.push(p) } else { unchanged.push(p) };
+            }
+            let (bearer, cause) = (cx.bearer, r.cause.as_str());
+            let sent = cx.events.send_raw("Alexa.ChangeReport", 0, &mut |out, id| {
+                wire::write_change_report(out, id, endpoint_id, bearer, cause, &changed, &unchanged).map_err(|_| AvsStatus::TooLarge)
+            });
+            match sent {
+                Ok(()) => {
+                    self.reports.pop_front();
+                }
+                Err(AvsStatus::QueueFull) => return,
+                Err(e) => {
+                    log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.ChangeReport not sent: {}", e.text());
+                    self.reports.pop_front();
+                }
+            }
+        }
+    }
+}
