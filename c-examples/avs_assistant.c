@@ -6,7 +6,8 @@
  *   avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]
  *                 [--ping-interval-ms N] [--connect-timeout SECONDS]
  *                 [--audio-in WAV] [--speech-out FILE] [--profile P] [--utterances N] [--alsa]
- *                 [--static-memory]
+ *                 [--static-memory] [--endpoint-id ID] [--state-dir DIR] [--firmware-version N]
+ *                 [--locale L]
  *
  * Audio: --audio-in is a 16 kHz mono 16-bit WAV used as the microphone, fed in real time, 10 ms
  * at a time. With CLOSE_TALK the turn ends where the file ends (a released button); with
@@ -18,15 +19,24 @@
  * device without a heap to spare: avs_client_memory_required sizes it, and a "memory:" line
  * after creation and at the end reports avs_client_memory_stats.
  *
+ * Interfaces: a software volume and mute (printed as "volume N muted true|false" whenever they
+ * change) for Speaker and for Alexa.Speaker on endpoint --endpoint-id (default avs-assistant);
+ * notification indicators and display cards are printed. --state-dir keeps what must survive a
+ * restart (one file per key; default: nothing kept). --firmware-version and --locale are told
+ * to AVS (SoftwareInfo, SettingsUpdated); capabilities are published with
+ * Alexa.Discovery.AddOrUpdateReport on the AVS connection itself.
+ *
  * Exit codes: 0 done, every turn answered; 1 usage or set-up error, or a turn without an
  * answer; 2 not connected within --connect-timeout (or the server's certificate was rejected).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "avs.h"
 
@@ -47,6 +57,10 @@ typedef struct {
     unsigned long speech_bytes;
     FILE *speech_out;
     int expect_speech;
+    /* the software speaker */
+    unsigned volume;
+    int muted;
+    const char *state_dir;
 #ifdef AVS_FEATURE_ALSA
     avs_alsa_player *player;
     uint32_t played; /* the player's count of utterances drained */
@@ -90,12 +104,88 @@ static void on_state(void *ud, avs_connection_state state, avs_status reason) {
     fflush(stdout);
 }
 
-static void on_directive(void *ud, const avs_directive *d) {
+/* Directives no interface of the library handles: printed; this device does nothing with
+ * them, so AVS is told it does not support them. */
+static avs_status on_other_directive(void *ud, const avs_directive *d) {
     assistant *a = ud;
     a->directives++;
     printf("<- directive %.*s.%.*s %.*s\n", (int)d->namespace_.len, d->namespace_.data, (int)d->name.len,
            d->name.data, (int)d->payload.len, d->payload.data);
     fflush(stdout);
+    return AVS_STATUS_UNSUPPORTED;
+}
+
+/* Speaker and Alexa.Speaker: a software volume, applied as asked. */
+static avs_status apply_volume(void *ud, avs_volume *v) {
+    assistant *a = ud;
+    a->directives++;
+    if (v->volume != a->volume || (int)v->muted != a->muted) {
+        a->volume = v->volume;
+        a->muted = v->muted;
+        printf("volume %u muted %s\n", a->volume, a->muted ? "true" : "false");
+        fflush(stdout);
+    }
+    return AVS_STATUS_OK;
+}
+
+static avs_status set_indicator(void *ud, const avs_indicator *i) {
+    assistant *a = ud;
+    a->directives++;
+    printf("indicator on (persist %s, audio %s%s%.*s)\n", i->persist_visual_indicator ? "true" : "false",
+           i->play_audio_indicator ? "true" : "false", i->asset_url.len ? " " : "", (int)i->asset_url.len, i->asset_url.data);
+    fflush(stdout);
+    return AVS_STATUS_OK;
+}
+
+static avs_status clear_indicator(void *ud) {
+    assistant *a = ud;
+    a->directives++;
+    printf("indicator off\n");
+    fflush(stdout);
+    return AVS_STATUS_OK;
+}
+
+static avs_status render_card(void *ud, const avs_card *c) {
+    assistant *a = ud;
+    a->directives++;
+    printf("card %.*s %.*s\n", (int)c->name.len, c->name.data, (int)c->payload.len, c->payload.data);
+    fflush(stdout);
+    return AVS_STATUS_OK;
+}
+
+/* --state-dir: one file per key. */
+static int state_path(const assistant *a, const char *key, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/%s", a->state_dir, key);
+    return n > 0 && (size_t)n < cap;
+}
+
+static ptrdiff_t state_load(void *ud, const char *key, uint8_t *buf, size_t cap) {
+    char path[PATH_MAX];
+    if (!state_path(ud, key, path, sizeof path)) return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, cap, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    return more ? -1 : (ptrdiff_t)n;
+}
+
+static avs_status state_store(void *ud, const char *key, const uint8_t *data, size_t len) {
+    char path[PATH_MAX], tmp[PATH_MAX + 4];
+    if (!state_path(ud, key, path, sizeof path) || snprintf(tmp, sizeof tmp, "%s.new", path) <= 0) return AVS_STATUS_INVALID_ARGUMENT;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return AVS_STATUS_INVALID_ARGUMENT;
+    int ok = fwrite(data, 1, len, f) == len;
+    ok &= fclose(f) == 0;
+    /* Written whole, then renamed: a crash leaves the old value, not half a new one. */
+    if (!ok || rename(tmp, path) != 0) return AVS_STATUS_INVALID_ARGUMENT;
+    return AVS_STATUS_OK;
+}
+
+static avs_status state_erase(void *ud, const char *key) {
+    char path[PATH_MAX];
+    if (!state_path(ud, key, path, sizeof path)) return AVS_STATUS_INVALID_ARGUMENT;
+    return remove(path) == 0 || errno == ENOENT ? AVS_STATUS_OK : AVS_STATUS_INVALID_ARGUMENT;
 }
 
 static void on_dialog_state(void *ud, avs_dialog_state state, avs_status reason) {
@@ -180,7 +270,8 @@ static void usage(void) {
             "usage: avs_assistant --endpoint URL --ca-file PEM --token TOKEN [--run-for SECONDS]\n"
             "                     [--ping-interval-ms N] [--connect-timeout SECONDS]\n"
             "                     [--audio-in WAV] [--speech-out FILE] [--profile CLOSE_TALK|NEAR_FIELD|FAR_FIELD]\n"
-            "                     [--utterances N] [--alsa] [--static-memory]\n"
+            "                     [--utterances N] [--alsa] [--static-memory] [--endpoint-id ID]\n"
+            "                     [--state-dir DIR] [--firmware-version N] [--locale L]\n"
             "  --token may also come from the AVS_ACCESS_TOKEN environment variable.\n");
 }
 
@@ -261,6 +352,8 @@ static void print_memory(const avs_client *client, const char *when) {
 int main(int argc, char **argv) {
     const char *endpoint = NULL, *ca_file = NULL, *token = getenv("AVS_ACCESS_TOKEN");
     const char *audio_in = NULL, *speech_out = NULL;
+    const char *endpoint_id = "avs-assistant", *state_dir = NULL, *locale = NULL;
+    double firmware_version = 0;
     double run_for = 0, connect_timeout = 15, ping_interval_ms = -1, utterances = 1;
     avs_profile profile = AVS_PROFILE_NEAR_FIELD;
     int use_alsa = 0, utterances_given = 0, static_memory = 0;
@@ -293,6 +386,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(opt, "--ping-interval-ms")) ping_interval_ms = parse_number(val);
         else if (!strcmp(opt, "--audio-in")) audio_in = val;
         else if (!strcmp(opt, "--speech-out")) speech_out = val;
+        else if (!strcmp(opt, "--endpoint-id")) endpoint_id = val;
+        else if (!strcmp(opt, "--state-dir")) state_dir = val;
+        else if (!strcmp(opt, "--locale")) locale = val;
+        else if (!strcmp(opt, "--firmware-version")) {
+            firmware_version = parse_number(val);
+            if (firmware_version < 1 || firmware_version > 2147483647.0 || firmware_version != (double)(uint32_t)firmware_version) {
+                fprintf(stderr, "avs_assistant: --firmware-version is a whole number 1..2147483647, got %s\n", val);
+                return 1;
+            }
+        }
         else if (!strcmp(opt, "--utterances")) {
             utterances = parse_number(val);
             utterances_given = 1;
@@ -340,6 +443,8 @@ int main(int argc, char **argv) {
     }
 
     assistant a = {0};
+    a.volume = 50;
+    a.state_dir = state_dir;
     if (speech_out) {
         a.speech_out = fopen(speech_out, "wb");
         if (!a.speech_out) {
@@ -369,7 +474,6 @@ int main(int argc, char **argv) {
     avs_callbacks cbs = {
         .user_data = &a,
         .on_state = on_state,
-        .on_directive = on_directive,
         .on_attachment = on_attachment,
         .on_exception = on_exception,
         .on_event_outcome = on_outcome,
@@ -401,6 +505,40 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (static_memory) print_memory(client, "created");
+    /* The interfaces this device implements, registered before connecting. */
+    avs_directive_handler other = {.user_data = &a, .handle = on_other_directive};
+    avs_speaker_handler speaker = {.user_data = &a, .apply = apply_volume, .initial = {.volume = (uint8_t)a.volume, .muted = false}};
+    avs_device_info info = {
+        .product_id = "avs-assistant",
+        .serial_number = "avs-assistant-0001",
+        .endpoint_id = endpoint_id,
+        .friendly_name = "avs assistant",
+        .manufacturer = "avs",
+        .description = "the avs_assistant example",
+        .display_category = "SPEAKER",
+    };
+    avs_notifications_handler notifications = {.user_data = &a, .set_indicator = set_indicator, .clear_indicator = clear_indicator};
+    avs_template_handler cards = {.user_data = &a, .render = render_card};
+    avs_storage storage = {.user_data = &a, .load = state_load, .store = state_store, .erase = state_erase};
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const char *failed = NULL;
+    if (avs_client_set_directive_handler(client, &other, sizeof other) != AVS_STATUS_OK) failed = "directive handler";
+    else if (avs_client_set_speaker(client, &speaker, sizeof speaker) != AVS_STATUS_OK) failed = "speaker";
+    else if (avs_client_set_device_info(client, &info, sizeof info) != AVS_STATUS_OK) failed = "--endpoint-id (1..127 bytes)";
+    else if (avs_client_enable_alexa_speaker(client) != AVS_STATUS_OK) failed = "Alexa.Speaker";
+    else if (avs_client_set_notifications(client, &notifications, sizeof notifications) != AVS_STATUS_OK) failed = "notifications";
+    else if (avs_client_set_template_runtime(client, &cards, sizeof cards) != AVS_STATUS_OK) failed = "cards";
+    else if (state_dir && avs_client_set_storage(client, &storage, sizeof storage) != AVS_STATUS_OK) failed = "--state-dir";
+    else if (avs_client_set_wall_clock(client, (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) != AVS_STATUS_OK) failed = "wall clock";
+    else if (firmware_version > 0 && avs_client_set_firmware_version(client, (uint32_t)firmware_version) != AVS_STATUS_OK) failed = "--firmware-version";
+    else if (locale && avs_client_set_locale(client, locale) != AVS_STATUS_OK) failed = "--locale (an AVS locale such as en-US)";
+    if (failed) {
+        fprintf(stderr, "avs_assistant: cannot set up %s\n", failed);
+        avs_client_free(client);
+        return 1;
+    }
+    printf("volume %u muted %s\n", a.volume, a.muted ? "true" : "false");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     avs_client_connect(client);

@@ -32,6 +32,9 @@ pub struct Plan {
     pub rx: usize,
     /// The `authorization` header (the access token), in place.
     pub auth_header: usize,
+    /// The interfaces' buffers: the correlationTokens of Alexa.Speaker answers waiting for a
+    /// queue slot.
+    pub v3_answers: usize,
     /// nghttp2's and mbedTLS's pools; mbedTLS's also holds the parsed CA certificates.
     pub http2_pool: usize,
     pub tls_pool: usize,
@@ -54,6 +57,7 @@ impl Plan {
             self.scratch,
             self.rx,
             self.auth_header,
+            self.v3_answers,
             self.http2_pool,
             tls,
         ];

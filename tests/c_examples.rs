@@ -74,14 +74,64 @@ fn assistant_stays_connected_for_run_for_and_handles_directives() {
     let ca = certs().join("ca.pem");
     let child = std::thread::spawn(move || run(&["--endpoint", &ep, "--ca-file", ca.to_str().unwrap(), "--token", "test-token", "--run-for", "2", "--ping-interval-ms", "500"]));
     server.cmd(json!({"cmd": "wait_for", "what": "requests", "name": "SynchronizeState", "count": 1, "timeout_ms": 10000}));
-    server.cmd(json!({"cmd": "push_directive", "directives": [directive("Speaker", "SetVolume", json!({"volume": 42}))]}));
+    server.cmd(json!({"cmd": "push_directive", "directives": [directive("Speaker", "SetVolume", json!({"volume": 42})), directive("Vendor", "Blink", json!({"times": 3}))]}));
     let (code, stdout, stderr) = child.join().unwrap();
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("state connected"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("<- directive Speaker.SetVolume") && l.contains("42")), "{stdout}");
+    assert!(stdout.lines().any(|l| l == "volume 42 muted false"), "the software volume: {stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("<- directive Vendor.Blink") && l.contains("3")), "{stdout}");
     assert!(stdout.contains("-> event System.SynchronizeState"), "{stdout}");
     let pings = server.connections()[0]["pings_received"].as_u64().unwrap();
     assert!(pings >= 1, "--ping-interval-ms 500 over 2 s sent {pings} pings");
+}
+
+/// `--run-for` against the server's interface demo: one directive of each interface, each
+/// visibly handled, every event of the right shape; what survives a restart is in --state-dir.
+#[test]
+fn assistant_handles_every_interface_and_keeps_its_state() {
+    let mut server = Server::start(&["--demo-interfaces"]);
+    let ep = server.endpoint();
+    let ca = certs().join("ca.pem");
+    let state = repo().join("target/c-examples-test/state-dir");
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let args = |ep: &str, ca: &str, state: &str| -> Vec<String> {
+        ["--endpoint", ep, "--ca-file", ca, "--token", "test-token", "--run-for", "7", "--endpoint-id", "kitchen-speaker", "--state-dir", state, "--firmware-version", "3", "--locale", "en-GB"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let a = args(&ep, ca.to_str().unwrap(), state.to_str().unwrap());
+    let (code, stdout, stderr) = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for want in ["volume 50 muted false", "volume 50 muted true", "indicator on (persist true, audio false https://example.com/a.mp3)", "indicator off", "card RenderTemplate", "card RenderPlayerInfo"] {
+        assert!(stdout.lines().any(|l| l.starts_with(want)), "{want:?} missing:\n{stdout}");
+    }
+    let names = server.event_names();
+    for want in ["Speaker.VolumeChanged", "Speaker.MuteChanged", "Alexa.Response", "Alexa.StateReport", "System.SoftwareInfo", "Settings.SettingsUpdated", "Alexa.Discovery.AddOrUpdateReport"] {
+        assert!(names.iter().any(|n| n == want), "{want} not sent: {names:?}\n{stdout}");
+    }
+    let invalid: Vec<Value> = server.requests().into_iter().filter(|r| !r["invalid"].is_null()).collect();
+    assert!(invalid.is_empty(), "events of the wrong shape: {invalid:#?}");
+    let caps = server.cmd(json!({"cmd": "capabilities"}));
+    assert_eq!(caps["capabilities"]["endpoints"][0]["endpointId"], "kitchen-speaker");
+    for key in ["capabilities", "software-info", "endpoint"] {
+        assert!(state.join(key).is_file(), "--state-dir keeps {key}");
+    }
+    // A restart with the same state: nothing new to publish.
+    let reports = |s: &mut Server| s.event_names().iter().filter(|n| *n == "Alexa.Discovery.AddOrUpdateReport").count();
+    let before = reports(&mut server);
+    let quiet = Server::start(&[]);
+    let a = args(&quiet.endpoint(), ca.to_str().unwrap(), state.to_str().unwrap());
+    std::fs::remove_file(state.join("endpoint")).unwrap();
+    let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+    a[7] = "1";
+    let (code, stdout, stderr) = run(&a);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let mut quiet = quiet;
+    assert_eq!(reports(&mut quiet), 0, "capabilities not published again after a restart:\n{stdout}");
+    assert_eq!(reports(&mut server), before);
+    assert!(!quiet.event_names().iter().any(|n| n == "System.SoftwareInfo"), "SoftwareInfo not sent again for the same version");
 }
 
 #[test]

@@ -788,3 +788,80 @@ fn an_endpoint_from_set_endpoint_is_kept_through_the_hosts_storage() {
     assert_eq!(first.connections().len(), before, "the old endpoint is not contacted");
     drop(c);
 }
+
+/// An event's metadata with its messageId replaced by "M" (checked to be an id first).
+fn normalized(mut e: Value) -> Value {
+    let id = e["event"]["header"]["messageId"].as_str().unwrap_or("").to_string();
+    assert!(id.len() >= 32, "a messageId: {e}");
+    e["event"]["header"]["messageId"] = json!("M");
+    e
+}
+
+#[test]
+fn every_event_has_the_exact_shape_and_every_context_an_entry_per_enabled_interface() {
+    let mut server = Server::start(&[]);
+    let mut rec = Box::new(SpeakerRec::default());
+    let mut ind = Box::new(IndicatorRec::default());
+    let mut keep = Vec::new();
+    let mut c = connected(&server, |_| {}, |c| {
+        assert_eq!(with_speaker(c, &mut rec, 40, false), AvsStatus::Ok);
+        with_notifications(c, &mut ind);
+        with_device_info(c, &mut keep);
+        unsafe {
+            assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
+            assert_eq!(avs_client_set_wall_clock(c.ptr, SPEC_TIME_MS), AvsStatus::Ok);
+        }
+    });
+    let context = |volume: u64, muted: bool| {
+        json!([
+            {"header": {"namespace": "SpeechRecognizer", "name": "RecognizerState"}, "payload": {"wakeword": "ALEXA"}},
+            {"header": {"namespace": "SpeechSynthesizer", "name": "SpeechState"}, "payload": speech_state_idle()},
+            {"header": {"namespace": "Speaker", "name": "VolumeState"}, "payload": {"volume": volume, "muted": muted}},
+            {"header": {"namespace": "Notifications", "name": "IndicatorState"}, "payload": {"isEnabled": false, "isVisualIndicatorPersisted": false}}
+        ])
+    };
+    assert_eq!(last_event(&mut server, "System", "SynchronizeState")["context"], context(40, false), "SynchronizeState: one entry per enabled interface");
+    let plain = |ns: &str, name: &str, payload: Value| json!({"event": {"header": {"namespace": ns, "name": name, "messageId": "M"}, "payload": payload}});
+    unsafe {
+        assert_eq!(avs_client_set_firmware_version(c.ptr, 5), AvsStatus::Ok);
+        assert_eq!(avs_client_set_locale(c.ptr, c"en-US".as_ptr()), AvsStatus::Ok);
+    }
+    wait_named(&mut c, &mut server, "System", "SoftwareInfo", 1);
+    wait_named(&mut c, &mut server, "Settings", "SettingsUpdated", 1);
+    assert_eq!(normalized(last_event(&mut server, "System", "SoftwareInfo")), plain("System", "SoftwareInfo", json!({"firmwareVersion": "5"})));
+    assert_eq!(
+        normalized(last_event(&mut server, "Settings", "SettingsUpdated")),
+        plain("Settings", "SettingsUpdated", json!({"settings": [{"key": "locale", "value": "en-US"}]}))
+    );
+    push(&mut server, &[directive("Speaker", "SetVolume", json!({"volume": 20}))]);
+    wait_named(&mut c, &mut server, "Speaker", "VolumeChanged", 1);
+    assert_eq!(normalized(last_event(&mut server, "Speaker", "VolumeChanged")), plain("Speaker", "VolumeChanged", json!({"volume": 20, "muted": false})));
+    // The v3 endpoint reports the same change, caused by voice through the other interface.
+    wait_named(&mut c, &mut server, "Alexa", "ChangeReport", 1);
+    let report = last_event(&mut server, "Alexa", "ChangeReport");
+    assert_eq!(report["event"]["payload"]["change"]["cause"]["type"], "VOICE_INTERACTION");
+    assert_eq!(report["event"]["payload"]["change"]["properties"][0]["name"], "volume");
+    assert_eq!(report["event"]["payload"]["change"]["properties"][0]["value"], 20);
+    push(&mut server, &[directive("Speaker", "SetMute", json!({"mute": true}))]);
+    wait_named(&mut c, &mut server, "Speaker", "MuteChanged", 1);
+    assert_eq!(normalized(last_event(&mut server, "Speaker", "MuteChanged")), plain("Speaker", "MuteChanged", json!({"volume": 20, "muted": true})));
+    let bogus = directive("Speaker", "Bogus", json!({}));
+    push(&mut server, std::slice::from_ref(&bogus));
+    wait_named(&mut c, &mut server, "System", "ExceptionEncountered", 1);
+    let mut e = normalized(last_event(&mut server, "System", "ExceptionEncountered"));
+    let unparsed: Value = serde_json::from_str(e["event"]["payload"]["unparsedDirective"].as_str().unwrap()).unwrap();
+    assert_eq!(unparsed, bogus);
+    e["event"]["payload"]["unparsedDirective"] = json!("D");
+    assert_eq!(
+        e,
+        json!({"context": context(20, true), "event": {"header": {"namespace": "System", "name": "ExceptionEncountered", "messageId": "M"},
+               "payload": {"unparsedDirective": "D", "error": {"type": "UNSUPPORTED_OPERATION", "message": "directive not supported by this device"}}}})
+    );
+    // Recognize: the same entries, from the state when it is sent.
+    assert_eq!(c.start_turn(AvsProfile::CloseTalk, None), AvsStatus::Ok);
+    c.write_audio(&[0u8; 3200]);
+    unsafe { avs_client_end_audio(c.ptr) };
+    wait_named(&mut c, &mut server, "SpeechRecognizer", "Recognize", 1);
+    assert_eq!(last_event(&mut server, "SpeechRecognizer", "Recognize")["context"], context(20, true));
+    no_invalid_events(&mut server);
+}

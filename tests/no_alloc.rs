@@ -138,3 +138,51 @@ fn voice_turns_allocate_nothing_per_audio_write_frame_or_attachment_chunk() {
     assert!(k.speech_chunks > turns * 5, "attachments arrived in many chunks ({})", k.speech_chunks);
     assert_eq!(allocs, 0, "the Rust core allocated {allocs} times over {turns} voice turns");
 }
+
+/// Counts what the host's speaker was asked, without allocating.
+static APPLIED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn apply_counting(_: *mut std::ffi::c_void, _: *mut avs::ffi::interfaces::speaker::AvsVolume) -> AvsStatus {
+    APPLIED.fetch_add(1, Relaxed);
+    AvsStatus::Ok
+}
+
+#[test]
+fn interface_directives_allocate_nothing_in_the_rust_core() {
+    use avs::ffi::interfaces::speaker::*;
+    let mut server = Server::start(&[]);
+    let mut c = CountingClient::new(&server, |cfg| cfg.event_queue_capacity = 16);
+    let h = AvsSpeakerHandler { user_data: std::ptr::null_mut(), apply: Some(apply_counting), initial: AvsVolume { volume: 10, muted: CBool(0) } };
+    assert_eq!(unsafe { avs_client_set_speaker(c.ptr, &h, std::mem::size_of::<AvsSpeakerHandler>()) }, AvsStatus::Ok);
+    assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
+    c.poll_until(Duration::from_secs(10), |k| k.connected);
+    // Each round: Speaker directives (each a host callback and a VolumeChanged event), System's,
+    // an invalid one (ExceptionEncountered) and one no interface handles (on_directive).
+    let mut directives: Vec<Value> = (0..8).map(|i| directive("Speaker", "AdjustVolume", json!({"volume": i - 4}))).collect();
+    directives.push(directive("Speaker", "SetMute", json!({"mute": true})));
+    directives.push(directive("System", "ResetUserInactivity", json!({})));
+    directives.push(directive("Speaker", "SetVolume", json!({"volume": 500})));
+    directives.push(directive("Vendor", "Blink", json!({"times": 2})));
+    let volume_events = |s: &mut Server| s.event_names().iter().filter(|n| n.starts_with("Speaker.")).count();
+    for round in 0..4usize {
+        server.cmd(json!({"cmd": "push_directive", "directives": directives, "chunk_size": 97}));
+        let before = ALLOCS.load(Relaxed);
+        armed(|| c.poll_until(Duration::from_secs(10), |k| k.directives >= round + 1 && APPLIED.load(Relaxed) >= (round + 1) * 9));
+        // Until the server has every VolumeChanged/MuteChanged of the round.
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while volume_events(&mut server) < (round + 1) * 9 {
+            assert!(std::time::Instant::now() < end, "round {round}: volume events missing");
+            armed(|| {
+                c.poll_once();
+                c.wait_io(2);
+            });
+        }
+        let allocs = ALLOCS.load(Relaxed) - before;
+        eprintln!("interfaces round {round}: Rust core allocations {allocs} for {} directives and their events", directives.len());
+        if round > 0 {
+            assert_eq!(allocs, 0, "round {round}: the Rust core allocated {allocs} times");
+        }
+    }
+    let exceptions = server.event_names().iter().filter(|n| *n == "System.ExceptionEncountered").count();
+    assert_eq!(exceptions, 4, "one exception per round for the out-of-range SetVolume");
+}

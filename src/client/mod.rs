@@ -86,6 +86,7 @@ impl Settings {
             scratch: self.max_event_bytes,
             rx: RECV_CHUNK,
             auth_header: secret::AUTH_HEADER_BYTES,
+            v3_answers: crate::interfaces::alexa_speaker::AlexaSpeaker::TOKEN_BYTES,
             http2_pool: self.http2_memory_bytes,
             tls_pool: self.tls_memory_bytes,
             ca_certificates,
@@ -446,7 +447,8 @@ impl Client {
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
         let body_bytes = settings.max_event_bytes + FRAMING_BYTES + crate::interfaces::context_bytes();
         let ring = Arc::new(AudioRing::in_buf(audio));
-        let ifaces = Interfaces::new(SpeechRecognizer::new(ring, speech_head, settings.turn_timeout_ms), SpeechSynthesizer::new(attachment));
+        let alexa_speaker = crate::interfaces::alexa_speaker::AlexaSpeaker::new(carve(plan.v3_answers));
+        let ifaces = Interfaces::new(SpeechRecognizer::new(ring, speech_head, settings.turn_timeout_ms), SpeechSynthesizer::new(attachment), alexa_speaker);
         let shared = Shared {
             log_level: settings.log_level,
             ids: IdGenerator::new((u128::from(seed) << 64 | u128::from(random_seed())).to_le_bytes()),
@@ -1444,17 +1446,18 @@ impl Client {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "SetEndpoint {url}: not https://host[:port]; staying");
             return;
         };
+        // Kept even when it is the endpoint in use: it is the one AVS wants from now on.
+        if let Some(storage) = self.ifaces.storage.as_deref_mut() {
+            if let Err(e) = storage.store(crate::interfaces::storage::ENDPOINT_KEY, url.as_bytes()) {
+                log!(self.host, self.shared.log_level, LogLevel::Warn, "storing the endpoint: {}", e.text());
+            }
+        }
         if endpoint.authority == self.endpoint.authority {
             return;
         }
         log!(self.host, self.shared.log_level, LogLevel::Info, "endpoint is now {}", endpoint.authority);
         self.endpoint = endpoint;
         self.settings.endpoint = url.to_string();
-        if let Some(storage) = self.ifaces.storage.as_deref_mut() {
-            if let Err(e) = storage.store(crate::interfaces::storage::ENDPOINT_KEY, url.as_bytes()) {
-                log!(self.host, self.shared.log_level, LogLevel::Warn, "storing the endpoint: {}", e.text());
-            }
-        }
         if self.conns[0].is_some() && self.wanted {
             self.retire_active();
         }

@@ -8,13 +8,15 @@
 use super::volume::{Volume, VolumeState};
 use super::Cx;
 use crate::host::log;
+use crate::memory::Buf;
 use crate::protocol::interfaces::alexa_speaker::{self as wire, AlexaSpeakerDirective, ErrorType};
 use crate::protocol::time::{write_iso8601_utc, ISO8601_LEN};
 use crate::status::{AvsStatus, LogLevel};
 
 /// Longest correlationToken kept for an answer that waits for a queue slot.
 pub(crate) const CORRELATION_MAX: usize = 1024;
-/// Answers waiting for a queue slot (each holds its correlationToken).
+/// Answers waiting for a queue slot (each holds its correlationToken, in the buffer carved for
+/// them at creation: `ANSWER_BACKLOG * CORRELATION_MAX` bytes, the plan's `v3_answers` line).
 pub(crate) const ANSWER_BACKLOG: usize = 4;
 /// Change reports waiting; beyond this the newest one carries the latest state (a ChangeReport
 /// reports the state after the change, so the latest one says everything).
@@ -49,7 +51,9 @@ enum AnswerKind {
 
 struct Answer {
     kind: AnswerKind,
-    correlation: heapless::String<CORRELATION_MAX>,
+    /// Where its correlationToken is in `tokens`: slot and length.
+    slot: usize,
+    len: usize,
     state: VolumeState,
     wall_ms: u64,
 }
@@ -68,16 +72,18 @@ pub struct AlexaSpeaker {
     enabled: bool,
     endpoint_id: heapless::String<ENDPOINT_ID_MAX>,
     answers: heapless::Deque<Answer, ANSWER_BACKLOG>,
+    tokens: Buf,
     reports: heapless::Deque<Report, REPORT_BACKLOG>,
 }
 
-impl Default for AlexaSpeaker {
-    fn default() -> Self {
-        AlexaSpeaker { enabled: false, endpoint_id: heapless::String::new(), answers: heapless::Deque::new(), reports: heapless::Deque::new() }
-    }
-}
-
 impl AlexaSpeaker {
+    /// Bytes of the correlationToken buffer (the creation plan's line).
+    pub(crate) const TOKEN_BYTES: usize = ANSWER_BACKLOG * CORRELATION_MAX;
+
+    /// `tokens` holds the waiting answers' correlationTokens (`TOKEN_BYTES` long).
+    pub fn new(tokens: Buf) -> Self {
+        AlexaSpeaker { enabled: false, endpoint_id: heapless::String::new(), answers: heapless::Deque::new(), tokens, reports: heapless::Deque::new() }
+    }
     /// Turns the interface on for `endpoint_id`.
     pub fn enable(&mut self, endpoint_id: &str) -> Result<(), AvsStatus> {
         self.endpoint_id.clear();
@@ -99,11 +105,9 @@ impl AlexaSpeaker {
     pub fn on_directive(&mut self, name: &str, payload: &[u8], correlation: Option<&str>, endpoint: Option<&[u8]>, volume: &mut Volume, cx: &mut Cx) -> Result<(), super::Rejection> {
         // Without a correlationToken there is nothing to answer to: the directive is invalid.
         let correlation = correlation.filter(|c| !c.is_empty()).ok_or(super::Rejection::Invalid("v3 directive without a correlationToken"))?;
-        let correlation: heapless::String<CORRELATION_MAX> = {
-            let mut s = heapless::String::new();
-            s.push_str(correlation).map_err(|_| super::Rejection::Invalid("correlationToken too long"))?;
-            s
-        };
+        if correlation.len() > CORRELATION_MAX {
+            return Err(super::Rejection::Invalid("correlationToken too long"));
+        }
         let wall_ms = cx.wall_ms.unwrap_or(0);
         let target = endpoint.and_then(|e| crate::protocol::json::find_string_member(e, "endpointId"));
         let answer = if target.is_some_and(|t| t != self.endpoint_id.as_bytes()) {
@@ -137,10 +141,12 @@ impl AlexaSpeaker {
                 }
             }
         };
-        let queued = Answer { kind: answer, correlation, state: volume.state, wall_ms };
-        if self.answers.push_back(queued).is_err() {
+        let Some(slot) = (0..ANSWER_BACKLOG).find(|s| !self.answers.iter().any(|a| a.slot == *s)) else {
             log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.Speaker.{name}: {ANSWER_BACKLOG} answers already wait for the queue; this one is not sent");
-        }
+            return Ok(());
+        };
+        self.tokens[slot * CORRELATION_MAX..slot * CORRELATION_MAX + correlation.len()].copy_from_slice(correlation.as_bytes());
+        let _ = self.answers.push_back(Answer { kind: answer, slot, len: correlation.len(), state: volume.state, wall_ms });
         self.flush(cx);
         Ok(())
     }
@@ -168,6 +174,9 @@ impl AlexaSpeaker {
     pub fn flush(&mut self, cx: &mut Cx) {
         let endpoint_id = &self.endpoint_id;
         while let Some(a) = self.answers.front() {
+            let start = a.slot * CORRELATION_MAX;
+            // Copied in from a &str, so UTF-8.
+            let correlation = core::str::from_utf8(&self.tokens[start..start + a.len]).unwrap_or("");
             let mut time = [0u8; ISO8601_LEN];
             let Ok(n) = write_iso8601_utc(a.wall_ms, &mut time) else { return };
             let time = core::str::from_utf8(&time[..n]).unwrap_or("1970-01-01T00:00:00.000Z");
@@ -180,9 +189,9 @@ impl AlexaSpeaker {
             };
             let sent = cx.events.send_raw(label, 0, &mut |out, id| {
                 let r = match kind {
-                    AnswerKind::Response => wire::write_response(out, id, &a.correlation, endpoint_id, &props),
-                    AnswerKind::StateReport => wire::write_state_report(out, id, &a.correlation, endpoint_id, bearer, &props),
-                    AnswerKind::Error(t, why, range) => wire::write_error_response(out, id, &a.correlation, endpoint_id, t, why, range),
+                    AnswerKind::Response => wire::write_response(out, id, correlation, endpoint_id, &props),
+                    AnswerKind::StateReport => wire::write_state_report(out, id, correlation, endpoint_id, bearer, &props),
+                    AnswerKind::Error(t, why, range) => wire::write_error_response(out, id, correlation, endpoint_id, t, why, range),
                 };
                 r.map_err(|_| AvsStatus::TooLarge)
             });

@@ -143,7 +143,7 @@ const CAPABILITIES: [(&str, &str); 8] = [
 ];
 
 impl Interfaces {
-    pub fn new(recognizer: SpeechRecognizer, synthesizer: SpeechSynthesizer) -> Self {
+    pub fn new(recognizer: SpeechRecognizer, synthesizer: SpeechSynthesizer, alexa_speaker: AlexaSpeaker) -> Self {
         Interfaces {
             dialog: Dialog::default(),
             volume: Volume::default(),
@@ -151,7 +151,7 @@ impl Interfaces {
             synthesizer,
             system: System::new(0),
             speaker: Speaker::default(),
-            alexa_speaker: AlexaSpeaker::default(),
+            alexa_speaker,
             notifications: Notifications::default(),
             template_runtime: TemplateRuntime::default(),
             settings: Settings::default(),
