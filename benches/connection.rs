@@ -155,6 +155,17 @@ fn main() {
         calloc2 - calloc1
     );
     println!("  nghttp2 allocation calls for 20 directives + 20 events: {}", ng_calls - ng_calls_connected);
+    // What the interfaces layer keeps: its state inside the client's handle (every interface,
+    // whether turned on or not: they are fields of it), and its lines of the creation plan.
+    println!(
+        "  interfaces: context buffer {} B and Alexa.Speaker answer tokens {} B in the region; state in the handle {} B:",
+        avs::interfaces::context_bytes(),
+        avs::interfaces::alexa_speaker::ANSWER_BACKLOG * avs::interfaces::alexa_speaker::CORRELATION_MAX,
+        std::mem::size_of::<avs::interfaces::Interfaces>()
+    );
+    for (name, bytes) in avs::interfaces::footprint() {
+        println!("    {name}: {bytes} B");
+    }
 
     let (calloc_g0, _) = callocs();
     let mut samples = Vec::new();

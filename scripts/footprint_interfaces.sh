@@ -2,7 +2,9 @@
 # Code of each interface module in a release libavs.so (default: armv7 Thumb-2), from its
 # symbol table: every defined function and object whose demangled name lies in
 # avs::interfaces::<module>, avs::ffi::interfaces::<module> or avs_core::interfaces::<module>,
-# summed per module. With LTO, code inlined into a caller counts where it was inlined (the router
+# summed per module (the C registration functions of src/ffi/interfaces/device.rs — device
+# info, storage, wall clock, locale — as "device"; the router and coordination in
+# src/interfaces/mod.rs as "(router)"; avs-core's shared payload readers as "(payload readers)"). With LTO, code inlined into a caller counts where it was inlined (the router
 # in interfaces/mod.rs, the engine), so a module's own figure is a lower bound of what enabling it
 # costs; the "whole layer" line is the sum of everything under those paths.
 #
@@ -33,10 +35,16 @@ for line in sys.stdin:
     if len(parts) < 4 or parts[2] not in "tTrRdDbB":
         continue
     size, name = int(parts[1], 16), parts[3]
-    m = re.search(r"\b(avs_core|avs::ffi|avs)::interfaces::([a-z_]+)", name)
-    if m:
-        sizes[m.group(2)] += size
-        sizes["(whole layer)"] += size
+    m = re.search(r"\b(avs_core|avs::ffi|avs)::interfaces::([A-Za-z_0-9]+)(::)?", name)
+    if not m:
+        continue
+    part = m.group(2)
+    if part[0].isupper():
+        part = "(router)" if m.group(1) == "avs" else "(payload readers)"
+    elif not m.group(3):
+        part = "(payload readers)"
+    sizes[part] += size
+    sizes["(whole layer)"] += size
 for module, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
     print(f"  {module:<22} {size:>7} B")
 '

@@ -384,3 +384,30 @@ fn goaway_below_an_unanswered_event_during_a_voice_turn_retries_the_event_and_th
     assert_eq!(counts.get("SpeechSynthesizer.SpeechFinished"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("System.SynchronizeState"), Some(&2), "one per connection: {counts:?}");
 }
+
+/// One rule for HTTP answers, events and Recognize alike: 501 is the request's own fault (not
+/// retried: `HTTP_STATUS`), 503 the service's (backed off and retried, then `SERVER_BUSY`).
+#[test]
+fn events_and_recognize_follow_one_rule_for_http_statuses() {
+    let mut server = Server::start(&[]);
+    let mut c = connected(&server, |cfg| cfg.max_event_attempts = 2);
+    let exception = json!({"code": "INTERNAL_SERVICE_EXCEPTION", "description": "scripted"});
+    server.cmd(json!({"cmd": "script_event", "name": "Test.NotImplemented", "status": 501, "exception": exception}));
+    let id = c.send("Test", "NotImplemented", "{}").unwrap();
+    assert_eq!(c.wait_outcome(id, Duration::from_secs(10)), (AvsStatus::HttpStatus, 501));
+    assert_eq!(events_named(&mut server, "NotImplemented").len(), 1, "501 is not retried");
+    server.cmd(json!({"cmd": "script_event", "name": "Test.Busy", "status": 503, "exception": exception, "count": 2}));
+    let id = c.send("Test", "Busy", "{}").unwrap();
+    assert_eq!(c.wait_outcome(id, Duration::from_secs(10)), (AvsStatus::ServerBusy, 503));
+    assert_eq!(events_named(&mut server, "Busy").len(), 2, "503 is retried up to max_event_attempts");
+    for (status, want) in [(501, AvsStatus::HttpStatus), (503, AvsStatus::ServerBusy)] {
+        server.cmd(json!({"cmd": "script_event", "name": "SpeechRecognizer.Recognize", "status": status, "exception": exception}));
+        let before = c.rec.dialog.len();
+        assert_eq!(c.start_turn(AvsProfile::CloseTalk, None), AvsStatus::Ok);
+        assert_eq!(c.write_audio(&[0u8; 3200]), AvsStatus::Ok);
+        unsafe { avs_client_end_audio(c.ptr) };
+        assert!(c.poll_until(Duration::from_secs(10), |r, _| r.dialog[before..].iter().any(|d| d.0 == AvsDialogState::Idle)));
+        let end = c.rec.dialog[before..].iter().find(|d| d.0 == AvsDialogState::Idle).unwrap();
+        assert_eq!(end.1, want, "Recognize answered {status}");
+    }
+}

@@ -201,6 +201,10 @@ pub struct Dispatch<'a> {
     pub bearer: &'a str,
 }
 
+/// The one rule for an HTTP answer, for events and Recognize alike: the service is busy or
+/// failing for a while (429, 500, 502, 503, 504: back off and retry, `ServerBusy` once retries
+/// are spent), the token was refused (403), or the request itself was wrong (any other 4xx/5xx,
+/// 501 included: sending it again would fail again).
 fn is_retryable(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
@@ -409,7 +413,7 @@ impl Dispatch<'_> {
             200..=299 if error_code == 0 => AvsStatus::Ok,
             _ if error_code != 0 && status < 300 => AvsStatus::StreamReset,
             0 => AvsStatus::ConnectionLost,
-            429 | 500..=599 => AvsStatus::ServerBusy,
+            s if is_retryable(s) => AvsStatus::ServerBusy,
             403 => AvsStatus::TokenRejected,
             _ => AvsStatus::HttpStatus,
         };

@@ -14,10 +14,10 @@ use crate::protocol::time::{write_iso8601_utc, ISO8601_LEN};
 use crate::status::{AvsStatus, LogLevel};
 
 /// Longest correlationToken kept for an answer that waits for a queue slot.
-pub(crate) const CORRELATION_MAX: usize = 1024;
+pub const CORRELATION_MAX: usize = 1024;
 /// Answers waiting for a queue slot (each holds its correlationToken, in the buffer carved for
 /// them at creation: `ANSWER_BACKLOG * CORRELATION_MAX` bytes, the plan's `v3_answers` line).
-pub(crate) const ANSWER_BACKLOG: usize = 4;
+pub const ANSWER_BACKLOG: usize = 4;
 /// Change reports waiting; beyond this the newest one carries the latest state (a ChangeReport
 /// reports the state after the change, so the latest one says everything).
 pub(crate) const REPORT_BACKLOG: usize = 8;
@@ -195,16 +195,10 @@ impl AlexaSpeaker {
                 };
                 r.map_err(|_| AvsStatus::TooLarge)
             });
-            match sent {
-                Ok(()) => {
-                    self.answers.pop_front();
-                }
-                Err(AvsStatus::QueueFull) => return,
-                Err(e) => {
-                    log!(cx.host, cx.log_level, LogLevel::Error, "{label} not sent: {}", e.text());
-                    self.answers.pop_front();
-                }
+            if !super::handed_over(sent, label, cx) {
+                return;
             }
+            self.answers.pop_front();
         }
         while let Some(r) = self.reports.front() {
             let mut time = [0u8; ISO8601_LEN];
@@ -220,16 +214,10 @@ impl AlexaSpeaker {
             let sent = cx.events.send_raw("Alexa.ChangeReport", 0, &mut |out, id| {
                 wire::write_change_report(out, id, endpoint_id, bearer, cause, &changed, &unchanged).map_err(|_| AvsStatus::TooLarge)
             });
-            match sent {
-                Ok(()) => {
-                    self.reports.pop_front();
-                }
-                Err(AvsStatus::QueueFull) => return,
-                Err(e) => {
-                    log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.ChangeReport not sent: {}", e.text());
-                    self.reports.pop_front();
-                }
+            if !super::handed_over(sent, "Alexa.ChangeReport", cx) {
+                return;
             }
+            self.reports.pop_front();
         }
     }
 }

@@ -73,6 +73,19 @@ pub trait EventSink {
     fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str);
 }
 
+/// Whether an event an interface offered to the queue is done with: taken, or refused for good
+/// (logged). `false` when the queue is full: the interface keeps it and offers it again.
+pub(crate) fn handed_over(sent: Result<(), AvsStatus>, what: &str, cx: &mut Cx) -> bool {
+    match sent {
+        Ok(()) => true,
+        Err(AvsStatus::QueueFull) => false,
+        Err(e) => {
+            log!(cx.host, cx.log_level, LogLevel::Error, "{what} not sent: {}", e.text());
+            true
+        }
+    }
+}
+
 /// What an interface may use while it handles a directive, a host call or its timer.
 pub struct Cx<'a> {
     /// The client's monotonic clock, in ms.

@@ -2,10 +2,9 @@
 //! through `SettingsUpdated`, sent when it is set and whenever it changes.
 
 use super::Cx;
-use crate::host::log;
 use crate::protocol::interfaces::settings as wire;
 use crate::protocol::jsonw::JsonWriter;
-use crate::status::{AvsStatus, LogLevel};
+use crate::status::AvsStatus;
 
 /// The interface's state.
 #[derive(Default)]
@@ -41,13 +40,9 @@ impl Settings {
         let mut w = JsonWriter::new(&mut payload);
         wire::write_settings_updated(&mut w, &self.locale);
         let Ok(n) = w.finish() else { return };
-        match cx.events.send(wire::NAMESPACE, wire::SETTINGS_UPDATED, &payload[..n], false) {
-            Ok(()) => self.waiting = false,
-            Err(AvsStatus::QueueFull) => {}
-            Err(e) => {
-                log!(cx.host, cx.log_level, LogLevel::Error, "SettingsUpdated not sent: {}", e.text());
-                self.waiting = false;
-            }
+        let sent = cx.events.send(wire::NAMESPACE, wire::SETTINGS_UPDATED, &payload[..n], false);
+        if super::handed_over(sent, "SettingsUpdated", cx) {
+            self.waiting = false;
         }
     }
 }

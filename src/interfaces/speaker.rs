@@ -9,7 +9,7 @@ use super::{Cx, Rejection};
 use crate::host::log;
 use crate::protocol::interfaces::speaker::{self as wire, SpeakerDirective};
 use crate::protocol::jsonw::{context_entry, JsonWriter};
-use crate::status::{AvsStatus, LogLevel};
+use crate::status::LogLevel;
 
 /// Changes whose event waits for a queue slot. Beyond this many the newest waiting event is
 /// updated to carry the latest state instead (the only coalescing: the final state is always
@@ -99,16 +99,11 @@ impl Speaker {
                 Change::Volume => wire::VOLUME_CHANGED,
                 Change::Mute => wire::MUTE_CHANGED,
             };
-            match cx.events.send(wire::NAMESPACE, name, &payload[..n], false) {
-                Ok(()) => {
-                    self.backlog.pop_front();
-                }
-                Err(AvsStatus::QueueFull) => return,
-                Err(e) => {
-                    log!(cx.host, cx.log_level, LogLevel::Error, "Speaker.{name} not sent: {}", e.text());
-                    self.backlog.pop_front();
-                }
+            let sent = cx.events.send(wire::NAMESPACE, name, &payload[..n], false);
+            if !super::handed_over(sent, name, cx) {
+                return;
             }
+            self.backlog.pop_front();
         }
     }
 

@@ -9,7 +9,7 @@ use super::{Cx, Rejection};
 use crate::host::log;
 use crate::protocol::interfaces::system::{self as wire, SystemDirective};
 use crate::protocol::jsonw::JsonWriter;
-use crate::status::{AvsStatus, LogLevel};
+use crate::status::LogLevel;
 
 /// An hour: AVS wants an inactivity report after each.
 pub(crate) const INACTIVITY_REPORT_MS: u64 = 3_600_000;
@@ -108,13 +108,9 @@ impl System {
             let mut w = JsonWriter::new(&mut payload);
             wire::write_user_inactivity_report(&mut w, seconds);
             if let Ok(n) = w.finish() {
-                match cx.events.send("System", "UserInactivityReport", &payload[..n], false) {
-                    Ok(()) => self.inactivity_waiting = None,
-                    Err(AvsStatus::QueueFull) => {}
-                    Err(e) => {
-                        log!(cx.host, cx.log_level, LogLevel::Error, "UserInactivityReport not sent: {}", e.text());
-                        self.inactivity_waiting = None;
-                    }
+                let sent = cx.events.send("System", "UserInactivityReport", &payload[..n], false);
+                if super::handed_over(sent, "UserInactivityReport", cx) {
+                    self.inactivity_waiting = None;
                 }
             }
         }
