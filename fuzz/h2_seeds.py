@@ -99,6 +99,22 @@ def seeds():
     # Delimiter first, its tail with the next write (issue 8, item 1).
     split = stop[:-2]
     out["turn_split_delimiter"] = bytes([2]) + b"".join(record(x) for x in connect_records() + [headers(5, 200, MULTIPART) + data(5, split + b"\r\n--" + B.encode()), data(5, b"\r\n" + speak[len(b"--" + B.encode() + b"\r\n"):] + CLOSE, end=True)])
+    # One directive of each interface the harness turns on, valid and not (issue 9).
+    v3 = lambda ns, name, payload: json.dumps({"directive": {"header": {"namespace": ns, "name": name, "messageId": "m-" + name,
+        "correlationToken": "corr-" + name, "payloadVersion": "3"}, "endpoint": {"scope": {"type": "BearerToken", "token": "t"},
+        "endpointId": "fuzz-endpoint", "cookie": {}}, "payload": payload}}).encode()
+    ifaces = b"".join(json_part(d) for d in [
+        directive("Speaker", "SetVolume", {"volume": 20}), directive("Speaker", "AdjustVolume", {"volume": -30}),
+        directive("Speaker", "SetMute", {"mute": True}), directive("Speaker", "SetVolume", {"volume": 101}),
+        v3("Alexa.Speaker", "SetVolume", {"volume": 60}), v3("Alexa.Speaker", "AdjustVolume", {"volume": 7, "volumeDefault": True}),
+        v3("Alexa", "ReportState", {}), v3("Alexa.Speaker", "SetMute", {"mute": "yes"}),
+        directive("System", "ResetUserInactivity", {}), directive("System", "SetEndpoint", {"endpoint": "ftp://x"}),
+        directive("Notifications", "SetIndicator", {"persistVisualIndicator": True, "playAudioIndicator": False}),
+        directive("Notifications", "ClearIndicator", {}),
+        directive("TemplateRuntime", "RenderTemplate", {"token": "c", "type": "BodyTemplate1"}),
+        directive("TemplateRuntime", "RenderPlayerInfo", {}), directive("Vendor", "Unknown", {}),
+    ])
+    out["interfaces"] = bytes([0]) + b"".join(record(x) for x in connect_records() + [data(1, ifaces)])
     out["goaway"] = bytes([1]) + b"".join(record(x) for x in connect_records() + [GoAwayFrame(0, last_stream_id=3, error_code=0).serialize()])
     out["ping"] = bytes([0]) + b"".join(record(x) for x in connect_records() + [PingFrame(0, opaque_data=b"12345678").serialize()])
     return out

@@ -171,6 +171,60 @@ impl Host for SharedHost {
     }
 }
 
+/// The host's speaker, indicator and display: they apply what they are asked, or refuse when
+/// the input says so (a volume ending in 7 is refused), so both outcomes are reached.
+struct FuzzDevice;
+
+impl crate::interfaces::volume::SpeakerControl for FuzzDevice {
+    fn apply(&mut self, requested: crate::interfaces::volume::VolumeState) -> Result<crate::interfaces::volume::VolumeState, AvsStatus> {
+        assert!(requested.volume <= 100, "the library asked for volume {}", requested.volume);
+        if requested.volume % 10 == 7 {
+            Err(AvsStatus::AudioDevice)
+        } else {
+            Ok(requested)
+        }
+    }
+}
+
+impl crate::interfaces::notifications::IndicatorControl for FuzzDevice {
+    fn set_indicator(&mut self, _: &crate::interfaces::notifications::Indicator) -> Result<(), AvsStatus> {
+        Ok(())
+    }
+    fn clear_indicator(&mut self) -> Result<(), AvsStatus> {
+        Ok(())
+    }
+}
+
+impl crate::interfaces::template_runtime::CardDisplay for FuzzDevice {
+    fn render(&mut self, card: &crate::interfaces::template_runtime::Card) -> Result<(), AvsStatus> {
+        assert!(crate::protocol::json::is_object(card.payload));
+        Ok(())
+    }
+}
+
+/// Every interface turned on, so that directives reach all of them.
+fn enable_interfaces(client: &mut Client) {
+    let info = crate::interfaces::discovery::DeviceInfo {
+        product_id: heapless::String::try_from("fuzz-product").unwrap_or_default(),
+        serial_number: heapless::String::try_from("fuzz-dsn").unwrap_or_default(),
+        endpoint_id: heapless::String::try_from("fuzz-endpoint").unwrap_or_default(),
+        friendly_name: heapless::String::try_from("fuzz").unwrap_or_default(),
+        manufacturer: heapless::String::try_from("avs").unwrap_or_default(),
+        description: heapless::String::try_from("fuzz device").unwrap_or_default(),
+        display_category: heapless::String::try_from("SPEAKER").unwrap_or_default(),
+    };
+    let initial = crate::interfaces::volume::VolumeState { volume: 50, muted: false };
+    let results = [
+        client.enable_speaker(Box::new(FuzzDevice), initial),
+        client.set_device_info(info),
+        client.enable_alexa_speaker(),
+        client.enable_notifications(Box::new(FuzzDevice)),
+        client.enable_template_runtime(Box::new(FuzzDevice)),
+    ];
+    assert!(results.iter().all(|r| r.is_ok()), "interfaces enabled: {results:?}");
+    client.set_wall_clock(1_486_138_850_520);
+}
+
 /// Small capacities, so that limits are reached by short inputs.
 fn settings(ca: &[u8]) -> Settings {
     Settings {
@@ -225,6 +279,7 @@ pub fn probe(ca: &[u8], input: &[u8]) -> Probe {
         Err((status, why)) => panic!("the harness's client could not be created: {status:?} {why}"),
     };
     client.set_plaintext();
+    enable_interfaces(&mut client);
     let mut now = 1_000u64;
     client.connect().expect("connect");
     // The client speaks first (preface, downchannel request): the server's bytes come after.
