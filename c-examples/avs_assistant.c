@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,7 +107,7 @@ static void on_state(void *ud, avs_connection_state state, avs_status reason) {
 
 /* Directives no interface of the library handles: printed; this device does nothing with
  * them, so AVS is told it does not support them. */
-static avs_status on_other_directive(void *ud, const avs_directive *d) {
+static int on_other_directive(void *ud, const avs_directive *d) {
     assistant *a = ud;
     a->directives++;
     printf("<- directive %.*s.%.*s %.*s\n", (int)d->namespace_.len, d->namespace_.data, (int)d->name.len,
@@ -116,7 +117,7 @@ static avs_status on_other_directive(void *ud, const avs_directive *d) {
 }
 
 /* Speaker and Alexa.Speaker: a software volume, applied as asked. */
-static avs_status apply_volume(void *ud, avs_volume *v) {
+static int apply_volume(void *ud, avs_volume *v) {
     assistant *a = ud;
     a->directives++;
     if (v->volume != a->volume || (int)v->muted != a->muted) {
@@ -128,7 +129,7 @@ static avs_status apply_volume(void *ud, avs_volume *v) {
     return AVS_STATUS_OK;
 }
 
-static avs_status set_indicator(void *ud, const avs_indicator *i) {
+static int set_indicator(void *ud, const avs_indicator *i) {
     assistant *a = ud;
     a->directives++;
     printf("indicator on (persist %s, audio %s%s%.*s)\n", i->persist_visual_indicator ? "true" : "false",
@@ -137,7 +138,7 @@ static avs_status set_indicator(void *ud, const avs_indicator *i) {
     return AVS_STATUS_OK;
 }
 
-static avs_status clear_indicator(void *ud) {
+static int clear_indicator(void *ud) {
     assistant *a = ud;
     a->directives++;
     printf("indicator off\n");
@@ -145,7 +146,7 @@ static avs_status clear_indicator(void *ud) {
     return AVS_STATUS_OK;
 }
 
-static avs_status render_card(void *ud, const avs_card *c) {
+static int render_card(void *ud, const avs_card *c) {
     assistant *a = ud;
     a->directives++;
     printf("card %.*s %.*s\n", (int)c->name.len, c->name.data, (int)c->payload.len, c->payload.data);
@@ -170,7 +171,7 @@ static ptrdiff_t state_load(void *ud, const char *key, uint8_t *buf, size_t cap)
     return more ? -1 : (ptrdiff_t)n;
 }
 
-static avs_status state_store(void *ud, const char *key, const uint8_t *data, size_t len) {
+static int state_store(void *ud, const char *key, const uint8_t *data, size_t len) {
     char path[PATH_MAX], tmp[PATH_MAX + 4];
     if (!state_path(ud, key, path, sizeof path) || snprintf(tmp, sizeof tmp, "%s.new", path) <= 0) return AVS_STATUS_INVALID_ARGUMENT;
     FILE *f = fopen(tmp, "wb");
@@ -182,7 +183,7 @@ static avs_status state_store(void *ud, const char *key, const uint8_t *data, si
     return AVS_STATUS_OK;
 }
 
-static avs_status state_erase(void *ud, const char *key) {
+static int state_erase(void *ud, const char *key) {
     char path[PATH_MAX];
     if (!state_path(ud, key, path, sizeof path)) return AVS_STATUS_INVALID_ARGUMENT;
     return remove(path) == 0 || errno == ENOENT ? AVS_STATUS_OK : AVS_STATUS_INVALID_ARGUMENT;
@@ -280,7 +281,7 @@ static double parse_number(const char *s) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0) return -1;
+    if (errno || end == s || *end || !isfinite(v) || v < 0) return -1;
     return v;
 }
 
@@ -522,15 +523,16 @@ int main(int argc, char **argv) {
     avs_storage storage = {.user_data = &a, .load = state_load, .store = state_store, .erase = state_erase};
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t wall_at = avs_monotonic_ms();
     const char *failed = NULL;
     if (avs_client_set_directive_handler(client, &other, sizeof other) != AVS_STATUS_OK) failed = "directive handler";
     else if (avs_client_set_speaker(client, &speaker, sizeof speaker) != AVS_STATUS_OK) failed = "speaker";
-    else if (avs_client_set_device_info(client, &info, sizeof info) != AVS_STATUS_OK) failed = "--endpoint-id (1..127 bytes)";
+    else if (avs_client_set_device_info(client, &info, sizeof info) != AVS_STATUS_OK) failed = "the device info (--endpoint-id: 1..127 bytes)";
     else if (avs_client_enable_alexa_speaker(client) != AVS_STATUS_OK) failed = "Alexa.Speaker";
     else if (avs_client_set_notifications(client, &notifications, sizeof notifications) != AVS_STATUS_OK) failed = "notifications";
     else if (avs_client_set_template_runtime(client, &cards, sizeof cards) != AVS_STATUS_OK) failed = "cards";
     else if (state_dir && avs_client_set_storage(client, &storage, sizeof storage) != AVS_STATUS_OK) failed = "--state-dir";
-    else if (avs_client_set_wall_clock(client, (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) != AVS_STATUS_OK) failed = "wall clock";
+    else if (avs_client_set_wall_clock(client, wall_at, (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) != AVS_STATUS_OK) failed = "wall clock";
     else if (firmware_version > 0 && avs_client_set_firmware_version(client, (uint32_t)firmware_version) != AVS_STATUS_OK) failed = "--firmware-version";
     else if (locale && avs_client_set_locale(client, locale) != AVS_STATUS_OK) failed = "--locale (an AVS locale such as en-US)";
     if (failed) {

@@ -43,6 +43,11 @@
 #include <stdint.h>
 
 /**
+ * Bytes around the context items: `"context":[` and `],`.
+ */
+#define CONTEXT_FRAMING 13
+
+/**
  * AVS allows at most this many concurrent streams per connection.
  */
 #define AVS_MAX_STREAMS 10
@@ -831,11 +836,11 @@ typedef struct {
   /**
    * Keeps `len` bytes under `key`, replacing what was there: `AVS_STATUS_OK` or a failure.
    */
-  avs_status (*store)(void *user_data, const char *key, const uint8_t *data, size_t len);
+  int (*store)(void *user_data, const char *key, const uint8_t *data, size_t len);
   /**
    * Forgets `key` (`AVS_STATUS_OK` also when there was nothing).
    */
-  avs_status (*erase)(void *user_data, const char *key);
+  int (*erase)(void *user_data, const char *key);
 } avs_storage;
 
 /**
@@ -868,11 +873,11 @@ typedef struct {
    * `System.ExceptionEncountered` with `INTERNAL_ERROR`). Also called when connecting
    * restores an indicator kept through the host's storage.
    */
-  avs_status (*set_indicator)(void *user_data, const avs_indicator *indicator);
+  int (*set_indicator)(void *user_data, const avs_indicator *indicator);
   /**
    * Turn the indicator off.
    */
-  avs_status (*clear_indicator)(void *user_data);
+  int (*clear_indicator)(void *user_data);
 } avs_notifications_handler;
 
 /**
@@ -906,7 +911,7 @@ typedef struct {
   /**
    * Show the card: `AVS_STATUS_OK`, or a failure (`INTERNAL_ERROR` to AVS).
    */
-  avs_status (*render)(void *user_data, const avs_card *card);
+  int (*render)(void *user_data, const avs_card *card);
 } avs_template_handler;
 
 /**
@@ -937,10 +942,11 @@ typedef struct {
    * back what the speaker actually applied (a device with volume steps may round) and
    * return `AVS_STATUS_OK`; the library then sends `VolumeChanged` or `MuteChanged` with it.
    * Any other status means nothing changed: AVS is told with `System.ExceptionEncountered`
-   * (`INTERNAL_ERROR`). A volume written back above 100 or a `muted` other than 0 or 1
+   * (`INTERNAL_ERROR`); a value that is no `avs_status` counts as
+   * `AVS_STATUS_INVALID_ARGUMENT`. A volume written back above 100 or a `muted` other than 0 or 1
    * counts as a failure. Runs inside `avs_client_poll`; must not call into the client.
    */
-  avs_status (*apply)(void *user_data, avs_volume *volume);
+  int (*apply)(void *user_data, avs_volume *volume);
   /**
    * The speaker's volume and mute when it is registered.
    */
@@ -961,10 +967,10 @@ typedef struct {
    * `AVS_STATUS_OK` when the device handled it; `AVS_STATUS_UNSUPPORTED` when it does not
    * know it (AVS gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`);
    * `AVS_STATUS_MALFORMED` when its payload is unusable (`UNEXPECTED_INFORMATION_RECEIVED`);
-   * any other status when handling it failed (`INTERNAL_ERROR`). Runs inside
+   * any other value when handling it failed (`INTERNAL_ERROR`). Runs inside
    * `avs_client_poll`; must not call into the client.
    */
-  avs_status (*handle)(void *user_data, const avs_directive *directive);
+  int (*handle)(void *user_data, const avs_directive *directive);
 } avs_directive_handler;
 
 #ifdef __cplusplus
@@ -1315,11 +1321,12 @@ avs_status avs_client_set_device_info(avs_client *client, const avs_device_info 
 avs_status avs_client_set_storage(avs_client *client, const avs_storage *storage, size_t size);
 
 /**
- * The wall clock: Unix time in milliseconds now. v3 events carry it as `timeOfSample`; set it
+ * The wall clock: Unix time in milliseconds `unix_ms` at `now_ms` of the monotonic clock the
+ * host passes to `avs_client_poll` (both read now). v3 events carry it as `timeOfSample`; set it
  * before connecting and again whenever the host's clock is corrected (until it is set, times
- * count from 1970). Any time.
+ * count from 1970 and the log says so once). Any time.
  */
-avs_status avs_client_set_wall_clock(avs_client *client, uint64_t unix_ms);
+avs_status avs_client_set_wall_clock(avs_client *client, uint64_t now_ms, uint64_t unix_ms);
 
 /**
  * The device's locale (`"en-US"`, one AVS supports: `AVS_STATUS_INVALID_ARGUMENT` otherwise):

@@ -222,7 +222,7 @@ fn enable_interfaces(client: &mut Client) {
         client.enable_template_runtime(Box::new(FuzzDevice)),
     ];
     assert!(results.iter().all(|r| r.is_ok()), "interfaces enabled: {results:?}");
-    client.set_wall_clock(1_486_138_850_520);
+    client.set_wall_clock(1_000, 1_486_138_850_520);
 }
 
 /// Small capacities, so that limits are reached by short inputs.

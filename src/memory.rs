@@ -5,6 +5,16 @@
 
 use core::ptr::NonNull;
 
+/// Replaces `buf[at..at + old]` (inside the `len` bytes in use) with `new_len` bytes that `fill`
+/// writes, moving what follows; returns the new length, or `None` when it does not fit.
+pub fn replace_range(buf: &mut [u8], len: usize, at: usize, old: usize, new_len: usize, fill: impl FnOnce(&mut [u8])) -> Option<usize> {
+    let end = at.checked_add(old).filter(|&e| e <= len)?;
+    let total = (len - old).checked_add(new_len).filter(|&t| t <= buf.len())?;
+    buf.copy_within(end..len, at + new_len);
+    fill(&mut buf[at..at + new_len]);
+    Some(total)
+}
+
 /// Carving granule and alignment (malloc's alignment on 64-bit targets; the pools need it).
 pub const ALIGN: usize = 16;
 

@@ -22,7 +22,10 @@ struct SpeakerRec {
     refuse: Option<AvsStatus>,
 }
 
-unsafe extern "C" fn apply(ud: *mut c_void, v: *mut AvsVolume) -> AvsStatus {
+unsafe extern "C" fn apply(ud: *mut c_void, v: *mut AvsVolume) -> i32 {
+    apply_status(ud, v) as i32
+}
+unsafe fn apply_status(ud: *mut c_void, v: *mut AvsVolume) -> AvsStatus {
     let r = &mut *(ud as *mut SpeakerRec);
     let v = &mut *v;
     r.requests.push((v.volume, v.muted.get().unwrap()));
@@ -38,6 +41,16 @@ unsafe extern "C" fn apply(ud: *mut c_void, v: *mut AvsVolume) -> AvsStatus {
 fn with_speaker(c: &TestClient, rec: &mut SpeakerRec, volume: u8, muted: bool) -> AvsStatus {
     let h = AvsSpeakerHandler { user_data: rec as *mut SpeakerRec as *mut c_void, apply: Some(apply), initial: AvsVolume { volume, muted: CBool::from(muted) } };
     unsafe { avs_client_set_speaker(c.ptr, &h, std::mem::size_of::<AvsSpeakerHandler>()) }
+}
+
+unsafe extern "C" fn refuse_all(_: *mut c_void, _: *const AvsDirective) -> i32 {
+    AvsStatus::Unsupported as i32
+}
+
+/// The host handles no directive itself: what no interface takes is answered UNSUPPORTED_OPERATION.
+fn refusing_host(c: &TestClient) {
+    let h = AvsDirectiveHandler { user_data: std::ptr::null_mut(), handle: Some(refuse_all) };
+    assert_eq!(unsafe { avs_client_set_directive_handler(c.ptr, &h, std::mem::size_of::<AvsDirectiveHandler>()) }, AvsStatus::Ok);
 }
 
 fn connected(server: &Server, tune: impl FnOnce(&mut AvsConfig), before: impl FnOnce(&TestClient)) -> TestClient {
@@ -133,7 +146,10 @@ fn speaker_directives_go_to_the_host_speaker_and_come_back_as_events_with_what_i
 fn invalid_speaker_directives_get_the_exception_the_spec_says_and_the_client_keeps_working() {
     let mut server = Server::start(&[]);
     let mut rec = Box::new(SpeakerRec::default());
-    let mut c = connected(&server, |_| {}, |c| assert_eq!(with_speaker(c, &mut rec, 40, false), AvsStatus::Ok));
+    let mut c = connected(&server, |_| {}, |c| {
+        assert_eq!(with_speaker(c, &mut rec, 40, false), AvsStatus::Ok);
+        refusing_host(c);
+    });
     let bad = [
         (directive("Speaker", "SetVolume", json!({"volume": 101})), "UNEXPECTED_INFORMATION_RECEIVED"),
         (directive("Speaker", "SetVolume", json!({"volume": "5"})), "UNEXPECTED_INFORMATION_RECEIVED"),
@@ -245,7 +261,10 @@ fn directives_nothing_handles_are_answered_unsupported_unless_the_host_claims_th
     push(&mut server, &[directive("Alerts", "SetAlert", json!({"token": "a"}))]);
     assert!(c.poll_until(SECS(5), |r, _| r.directives.len() == 1));
     // With a directive handler, its answer decides.
-    unsafe extern "C" fn handle(ud: *mut c_void, d: *const AvsDirective) -> AvsStatus {
+    unsafe extern "C" fn handle(ud: *mut c_void, d: *const AvsDirective) -> i32 {
+    handle_status(ud, d) as i32
+}
+unsafe fn handle_status(ud: *mut c_void, d: *const AvsDirective) -> AvsStatus {
         let seen = &mut *(ud as *mut Vec<String>);
         let d = &*d;
         let name = String::from_utf8_lossy(std::slice::from_raw_parts(d.name.data as *const u8, d.name.len)).into_owned();
@@ -419,12 +438,18 @@ unsafe extern "C" fn st_load(ud: *mut c_void, key: *const c_char, buf: *mut u8, 
         _ => -1,
     }
 }
-unsafe extern "C" fn st_store(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> AvsStatus {
+unsafe extern "C" fn st_store(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> i32 {
+    st_store_status(ud, key, data, len) as i32
+}
+unsafe fn st_store_status(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> AvsStatus {
     let s = &mut *(ud as *mut Store);
     s.values.insert(CStr::from_ptr(key).to_str().unwrap().to_string(), std::slice::from_raw_parts(data, len).to_vec());
     AvsStatus::Ok
 }
-unsafe extern "C" fn st_erase(ud: *mut c_void, key: *const c_char) -> AvsStatus {
+unsafe extern "C" fn st_erase(ud: *mut c_void, key: *const c_char) -> i32 {
+    st_erase_status(ud, key) as i32
+}
+unsafe fn st_erase_status(ud: *mut c_void, key: *const c_char) -> AvsStatus {
     (*(ud as *mut Store)).values.remove(CStr::from_ptr(key).to_str().unwrap());
     AvsStatus::Ok
 }
@@ -493,7 +518,7 @@ fn v3_client(server: &Server, rec: &mut SpeakerRec, keep: &mut Vec<InfoStrings>)
         with_device_info(c, keep);
         unsafe {
             assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
-            assert_eq!(avs_client_set_wall_clock(c.ptr, SPEC_TIME_MS), AvsStatus::Ok);
+            assert_eq!(avs_client_set_wall_clock(c.ptr, avs_monotonic_ms(), SPEC_TIME_MS), AvsStatus::Ok);
         }
     })
 }
@@ -561,7 +586,6 @@ fn alexa_speaker_v3_directives_are_answered_exactly_as_the_spec_shows() {
         ("SetVolume", json!({"volume": 101}), ENDPOINT_ID, json!({"type": "VALUE_OUT_OF_RANGE", "validRange": {"minimumValue": 0, "maximumValue": 100}})),
         ("AdjustVolume", json!({"volume": -101}), ENDPOINT_ID, json!({"type": "VALUE_OUT_OF_RANGE", "validRange": {"minimumValue": -100, "maximumValue": 100}})),
         ("SetVolume", json!({"volume": "loud"}), ENDPOINT_ID, json!({"type": "INVALID_VALUE"})),
-        ("SetMute", json!({"mute": true}), "someone-else", json!({"type": "NO_SUCH_ENDPOINT"})),
         ("Louder", json!({}), ENDPOINT_ID, json!({"type": "INVALID_DIRECTIVE"})),
     ];
     for (i, (name, payload, endpoint, want)) in errors.iter().enumerate() {
@@ -575,6 +599,9 @@ fn alexa_speaker_v3_directives_are_answered_exactly_as_the_spec_shows() {
         assert!(!e["event"]["payload"]["message"].as_str().unwrap().is_empty());
         assert!(e.get("context").is_none());
     }
+    // Another endpoint's directive is the host's (it may have more endpoints than this one).
+    push_v3(&mut server, "Alexa.Speaker", "SetMute", Some(json!({"mute": false})), "someone-else");
+    assert!(c.poll_until(SECS(5), |r, _| r.directives.iter().any(|d| d.0 == "Alexa.Speaker.SetMute")), "another endpoint's directive reaches the host");
     rec.refuse = Some(AvsStatus::AudioDevice);
     push_v3(&mut server, "Alexa.Speaker", "SetVolume", Some(json!({"volume": 10})), ENDPOINT_ID);
     wait_named(&mut c, &mut server, "Alexa", "ErrorResponse", errors.len() + 1);
@@ -603,14 +630,20 @@ struct IndicatorRec {
     calls: Vec<String>,
 }
 
-unsafe extern "C" fn set_indicator(ud: *mut c_void, i: *const AvsIndicator) -> AvsStatus {
+unsafe extern "C" fn set_indicator(ud: *mut c_void, i: *const AvsIndicator) -> i32 {
+    set_indicator_status(ud, i) as i32
+}
+unsafe fn set_indicator_status(ud: *mut c_void, i: *const AvsIndicator) -> AvsStatus {
     let r = &mut *(ud as *mut IndicatorRec);
     let i = &*i;
     let s = |v: AvsStr| String::from_utf8_lossy(std::slice::from_raw_parts(v.data as *const u8, v.len)).into_owned();
     r.calls.push(format!("set persist={} audio={} {} {}", i.persist_visual_indicator.0, i.play_audio_indicator.0, s(i.asset_id), s(i.asset_url)));
     AvsStatus::Ok
 }
-unsafe extern "C" fn clear_indicator(ud: *mut c_void) -> AvsStatus {
+unsafe extern "C" fn clear_indicator(ud: *mut c_void) -> i32 {
+    clear_indicator_status(ud) as i32
+}
+unsafe fn clear_indicator_status(ud: *mut c_void) -> AvsStatus {
     (*(ud as *mut IndicatorRec)).calls.push("clear".into());
     AvsStatus::Ok
 }
@@ -670,7 +703,10 @@ struct Cards {
     seen: Vec<(String, Value, Value, String)>,
 }
 
-unsafe extern "C" fn render(ud: *mut c_void, card: *const AvsCard) -> AvsStatus {
+unsafe extern "C" fn render(ud: *mut c_void, card: *const AvsCard) -> i32 {
+    render_status(ud, card) as i32
+}
+unsafe fn render_status(ud: *mut c_void, card: *const AvsCard) -> AvsStatus {
     let r = &mut *(ud as *mut Cards);
     let c = &*card;
     let s = |v: AvsStr| String::from_utf8_lossy(std::slice::from_raw_parts(v.data as *const u8, v.len)).into_owned();
@@ -807,9 +843,10 @@ fn every_event_has_the_exact_shape_and_every_context_an_entry_per_enabled_interf
         assert_eq!(with_speaker(c, &mut rec, 40, false), AvsStatus::Ok);
         with_notifications(c, &mut ind);
         with_device_info(c, &mut keep);
+        refusing_host(c);
         unsafe {
             assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
-            assert_eq!(avs_client_set_wall_clock(c.ptr, SPEC_TIME_MS), AvsStatus::Ok);
+            assert_eq!(avs_client_set_wall_clock(c.ptr, avs_monotonic_ms(), SPEC_TIME_MS), AvsStatus::Ok);
         }
     });
     let context = |volume: u64, muted: bool| {
@@ -864,4 +901,61 @@ fn every_event_has_the_exact_shape_and_every_context_an_entry_per_enabled_interf
     wait_named(&mut c, &mut server, "SpeechRecognizer", "Recognize", 1);
     assert_eq!(last_event(&mut server, "SpeechRecognizer", "Recognize")["context"], context(20, true));
     no_invalid_events(&mut server);
+}
+
+#[test]
+fn a_queued_v3_report_carries_the_token_in_use_when_it_is_sent() {
+    let mut server = Server::start(&[]);
+    let mut rec = Box::new(SpeakerRec::default());
+    let mut keep = Vec::new();
+    let mut c = TestClient::new(&server, |_| {});
+    assert_eq!(with_speaker(&c, &mut rec, 40, false), AvsStatus::Ok);
+    with_device_info(&c, &mut keep);
+    unsafe {
+        assert_eq!(avs_client_enable_alexa_speaker(c.ptr), AvsStatus::Ok);
+        // Queued while disconnected, then the token is replaced before it goes.
+        assert_eq!(avs_client_speaker_set_volume(c.ptr, 65), AvsStatus::Ok);
+        server.cmd(json!({"cmd": "set_token", "token": "fresh-token"}));
+        assert_eq!(avs_client_set_token(c.ptr, c"fresh-token".as_ptr()), AvsStatus::Ok);
+    }
+    c.connect();
+    c.wait_connected();
+    wait_named(&mut c, &mut server, "Alexa", "ChangeReport", 1);
+    let report = last_event(&mut server, "Alexa", "ChangeReport");
+    assert_eq!(report["event"]["endpoint"]["scope"], json!({"type": "BearerToken", "token": "fresh-token"}));
+    assert_eq!(report["event"]["payload"]["change"]["cause"]["type"], "PHYSICAL_INTERACTION");
+}
+
+#[test]
+fn software_info_counts_as_heard_only_once_avs_accepted_it() {
+    let mut server = Server::start(&[]);
+    let mut store = Box::new(Store::default());
+    server.cmd(json!({"cmd": "script_event", "name": "System.SoftwareInfo", "status": 400, "exception": {"code": "INVALID_REQUEST_EXCEPTION", "description": "scripted"}}));
+    let mut c = connected(&server, |_| {}, |c| {
+        with_storage(c, &mut store);
+        unsafe { assert_eq!(avs_client_set_firmware_version(c.ptr, 9), AvsStatus::Ok) };
+    });
+    wait_named(&mut c, &mut server, "System", "SoftwareInfo", 1);
+    c.run_for(Duration::from_millis(300));
+    assert!(!store.values.contains_key("software-info"), "refused: not kept as heard");
+    assert_eq!(events(&mut server, "System", "SoftwareInfo").len(), 1, "not sent again in a loop");
+    drop(c);
+    let mut c = connected(&server, |_| {}, |c| {
+        with_storage(c, &mut store);
+        unsafe { assert_eq!(avs_client_set_firmware_version(c.ptr, 9), AvsStatus::Ok) };
+    });
+    wait_named(&mut c, &mut server, "System", "SoftwareInfo", 2);
+    c.run_for(Duration::from_millis(300));
+    assert_eq!(store.values.get("software-info"), Some(&9u32.to_le_bytes().to_vec()), "accepted: kept as heard");
+}
+
+#[test]
+fn names_an_interface_does_not_have_go_to_the_host() {
+    let mut server = Server::start(&[]);
+    let mut c = connected(&server, |_| {}, |_| {});
+    push(&mut server, &[directive("System", "ReportSoftwareInfo", json!({})), directive("SpeechSynthesizer", "Whisper", json!({}))]);
+    assert!(c.poll_until(SECS(5), |r, _| r.directives.len() == 2), "{:?}", c.rec.directives);
+    assert_eq!(c.rec.directives.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["System.ReportSoftwareInfo", "SpeechSynthesizer.Whisper"]);
+    c.run_for(Duration::from_millis(200));
+    assert!(exceptions(&mut server).is_empty(), "the host's on_directive took them");
 }

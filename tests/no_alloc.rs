@@ -142,9 +142,9 @@ fn voice_turns_allocate_nothing_per_audio_write_frame_or_attachment_chunk() {
 /// Counts what the host's speaker was asked, without allocating.
 static APPLIED: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "C" fn apply_counting(_: *mut std::ffi::c_void, _: *mut avs::ffi::interfaces::speaker::AvsVolume) -> AvsStatus {
+unsafe extern "C" fn apply_counting(_: *mut std::ffi::c_void, _: *mut avs::ffi::interfaces::speaker::AvsVolume) -> i32 {
     APPLIED.fetch_add(1, Relaxed);
-    AvsStatus::Ok
+    AvsStatus::Ok as i32
 }
 
 #[test]

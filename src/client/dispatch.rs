@@ -197,8 +197,6 @@ pub struct Dispatch<'a> {
     pub ifaces: &'a mut Interfaces,
     pub host: &'a mut dyn Host,
     pub now: u64,
-    /// The access token (v3 reports carry it).
-    pub bearer: &'a str,
 }
 
 /// The one rule for an HTTP answer, for events and Recognize alike: the service is busy or
@@ -295,7 +293,7 @@ impl H2Handler for Dispatch<'_> {
         let Some(s) = self.streams.find(conn, stream_id) else { return };
         match s.mode {
             BodyMode::Multipart => {
-                let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now, bearer: self.bearer };
+                let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
                 if let Err(e) = s.decoder.feed(data, &mut sink) {
                     log!(self.host, self.shared.log_level, LogLevel::Warn, "malformed multipart on stream {stream_id}: {e:?}");
                 }
@@ -316,7 +314,7 @@ impl H2Handler for Dispatch<'_> {
         s.id = 0;
         let (kind, status, mode, timed_out) = (s.kind, s.answer_status(), s.mode, s.timed_out);
         if mode == BodyMode::Multipart {
-            let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now, bearer: self.bearer };
+            let mut sink = Sink { shared: &mut *self.shared, ifaces: &mut *self.ifaces, queue: &mut *self.queue, host: &mut *self.host, now: self.now };
             // A reset stream ends mid-part by nature; the reset itself is what gets reported.
             if let Err(e) = s.decoder.finish(&mut sink) {
                 if error_code == 0 {
@@ -391,7 +389,7 @@ impl Dispatch<'_> {
         let log_level = self.shared.log_level;
         let wall_ms = self.ifaces.wall_ms(self.now);
         let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.bearer };
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
         f(self.ifaces, &mut cx);
     }
 
@@ -514,7 +512,6 @@ struct Sink<'a> {
     queue: &'a mut EventQueue,
     host: &'a mut dyn Host,
     now: u64,
-    bearer: &'a str,
 }
 
 impl PartSink for Sink<'_> {
@@ -522,7 +519,7 @@ impl PartSink for Sink<'_> {
         let log_level = self.shared.log_level;
         let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
         let wall_ms = self.ifaces.wall_ms(self.now);
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.bearer };
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
         self.ifaces.on_json_part(json, &mut cx);
     }
 

@@ -114,7 +114,9 @@ struct Endpoint {
 
 fn parse_endpoint(url: &str) -> Option<Endpoint> {
     let rest = url.strip_prefix("https://")?;
-    let authority = rest.split('/').next()?.to_string();
+    // The authority ends where a path, query or fragment starts (RFC 3986), as the SetEndpoint
+    // check in avs-core reads it.
+    let authority = rest.split(['/', '?', '#']).next()?.to_string();
     if authority.is_empty() {
         return None;
     }
@@ -212,15 +214,23 @@ pub struct Outbox<'a> {
     pub shared: &'a mut Shared,
 }
 
-impl EventSink for Outbox<'_> {
-    fn send(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus> {
+impl Outbox<'_> {
+    fn push(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool, tag: u32, owner: Owner) -> Result<(), AvsStatus> {
         let mut label: heapless::String<48> = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut label, format_args!("{namespace}.{name}"));
         let shared = &mut *self.shared;
-        // The speech reports have the library's slots; other interfaces hold their events
-        // back until a slot is free, and leave one for the speech reports.
-        let owner = if namespace == "SpeechSynthesizer" || namespace == "SpeechRecognizer" { Owner::Library } else { Owner::Interface };
-        self.queue.push_body(0, &label, owner, |out| shared.build_event(out, namespace, name, payload, with_context)).map(|_| ())
+        self.queue.push_body(tag, &label, owner, |out| shared.build_event(out, namespace, name, payload, with_context)).map(|_| ())
+    }
+}
+
+impl EventSink for Outbox<'_> {
+    fn send_tagged(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool, tag: u32) -> Result<(), AvsStatus> {
+        // Interfaces hold their events back until a slot is free, and leave one for the dialog.
+        self.push(namespace, name, payload, with_context, tag, Owner::Interface)
+    }
+
+    fn send_dialog(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus> {
+        self.push(namespace, name, payload, with_context, 0, Owner::Library)
     }
 
     fn send_raw(&mut self, label: &str, tag: u32, build: &mut dyn FnMut(&mut [u8], &str) -> Result<usize, AvsStatus>) -> Result<(), AvsStatus> {
@@ -807,8 +817,8 @@ impl Client {
     fn submit_event(&mut self, i: usize, slot: SlotIndex) -> Result<(), AvsStatus> {
         // The context says what the device's state is now, as the event goes out.
         let (ifaces, now) = (&self.ifaces, self.now);
-        if let Err(e) = self.queue.render_context(slot, &mut self.shared.context_buf, |out| ifaces.write_context(now, out)) {
-            log!(self.host, self.shared.log_level, LogLevel::Error, "{}: the context does not fit the event ({})", self.queue.label(slot), e.text());
+        if let Err(e) = self.queue.prepare(slot, &mut self.shared.context_buf, |out| ifaces.write_context(now, out), self.auth_header.token()) {
+            log!(self.host, self.shared.log_level, LogLevel::Error, "{}: the context or token does not fit the event ({})", self.queue.label(slot), e.text());
         }
         let id = self.post_event(i)?;
         let conn = self.conns[i].as_mut().expect("connection present");
@@ -839,7 +849,6 @@ impl Client {
                         ifaces: &mut self.ifaces,
                         host: &mut *self.host,
                         now: self.now,
-                        bearer: self.auth_header.token(),
                     };
                     if let Err(e) = conn.h2.as_mut().expect("h2 session").recv(&self.rx[..n], &mut d) {
                         log!(self.host, self.shared.log_level, LogLevel::Error, "{e}");
@@ -877,7 +886,6 @@ impl Client {
                     ifaces: &mut self.ifaces,
                     host: &mut *self.host,
                     now: self.now,
-                    bearer: self.auth_header.token(),
                 };
                 match h2.fill_output(&mut d) {
                     Ok(0) => return Ok(progressed),
@@ -1085,31 +1093,39 @@ impl Client {
         let queue = &mut self.queue;
         let sync = queue.sync_slot();
         let max_attempts = self.shared.max_event_attempts;
+        // Events settled here: the host's (true) get their outcome, the interfaces' tagged ones
+        // (false) are reported to the interfaces.
         let mut lost = heapless::Vec::<(u32, bool), 64>::new();
         self.streams.drop_connection(id, |kind, status| {
             if let StreamKind::Event(slot) = kind {
-                if slot == sync {
+                let failed = if slot == sync {
                     queue.release(slot);
+                    false
                 } else if queue.state(slot) == queue::SlotState::InFlight && queue.attempts(slot) < max_attempts {
                     // No answer arrived: the event goes out again on the next connection.
                     queue.requeue(slot);
+                    false
                 } else if queue.state(slot) == queue::SlotState::InFlight {
                     // It has killed (or been lost with) too many connections: give up on it.
-                    if queue.host_visible(slot) {
-                        let _ = lost.push((queue.event_id(slot), false));
-                    }
-                    queue.release(slot);
-                } else if queue.state(slot) == queue::SlotState::Answered {
-                    let ok = (200..300).contains(&status);
-                    if !ok && queue.host_visible(slot) {
-                        let _ = lost.push((queue.event_id(slot), false));
-                    }
+                    true
+                } else {
+                    // Answered: a success was settled when its headers came.
+                    queue.state(slot) == queue::SlotState::Answered && !(200..300).contains(&status)
+                };
+                if failed && queue.event_id(slot) != 0 {
+                    let _ = lost.push((queue.event_id(slot), queue.host_visible(slot)));
+                }
+                if queue.state(slot) != queue::SlotState::Queued && slot != sync {
                     queue.release(slot);
                 }
             }
         });
-        for (event_id, _) in lost {
-            self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
+        for (event_id, host) in lost {
+            if host {
+                self.host.event_outcome(event_id, AvsStatus::ConnectionLost, 0);
+            } else {
+                self.with_interfaces(|ifaces, cx| ifaces.event_settled(event_id, false, cx));
+            }
         }
         if matches!(self.ifaces.recognizer.turn.as_ref().map(|t| t.phase), Some(TurnPhase::Sent(c, _)) if c == id) {
             log!(self.host, self.shared.log_level, LogLevel::Warn, "voice turn lost with connection {id}");
@@ -1317,7 +1333,7 @@ impl Client {
         let mut outbox = Outbox { queue: &mut self.queue, shared: &mut self.shared };
         let log_level = outbox.shared.log_level;
         let wall_ms = self.ifaces.wall_ms(self.now);
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms, bearer: self.auth_header.token() };
+        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
         f(&mut self.ifaces, &mut cx)
     }
 
@@ -1384,9 +1400,11 @@ impl Client {
         Ok(())
     }
 
-    /// The wall clock, Unix ms now (v3 events' `timeOfSample`).
-    pub fn set_wall_clock(&mut self, unix_ms: u64) {
-        self.ifaces.set_wall_clock(unix_ms, self.now);
+    /// The wall clock: Unix ms `unix_ms` at the host's monotonic `now_ms` (the clock `poll`
+    /// gets), so that the time since the last poll counts.
+    pub fn set_wall_clock(&mut self, now_ms: u64, unix_ms: u64) {
+        let since_poll = self.host_clock_ms.map_or(0, |prev| now_ms.saturating_sub(prev));
+        self.ifaces.set_wall_clock(unix_ms, self.now.saturating_add(since_poll));
     }
 
     /// The device's locale: `Settings.SettingsUpdated`.

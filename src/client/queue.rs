@@ -3,6 +3,7 @@
 //! its place at the front.
 
 use crate::memory::Buf;
+use crate::interfaces::splice_context;
 use crate::status::AvsStatus;
 
 /// Where an event is in its life.
@@ -33,10 +34,23 @@ struct Slot {
     label: [u8; 48],
     label_len: u8,
     /// Where the device context goes in the body (just inside the event JSON's opening brace),
-    /// until it is rendered: the context says what the device's state is when the event is
-    /// sent, not when it was queued.
-    context_at: Option<usize>,
+    /// and where the access token goes (a v3 event's `scope`): both are written again each time
+    /// the event is sent, so that a retry says what the device's state and token are then.
+    context: Option<Hole>,
+    bearer: Option<Hole>,
 }
+
+/// A span of a body filled in when it is sent.
+#[derive(Clone, Copy, Debug)]
+struct Hole {
+    at: usize,
+    len: usize,
+}
+
+/// What a v3 event carries in place of the access token until it is sent
+/// ([`BEARER_PLACEHOLDER`] as the JSON writer escapes it). Nothing else can produce it: it holds
+/// NUL characters, which C strings and the header strings the library accepts cannot.
+const BEARER_MARK: &[u8] = b"\\u0000avs-bearer\\u0000";
 
 /// Fixed-capacity event store. Slot `capacity` is reserved for the library's own
 /// SynchronizeState, so a full host queue never blocks a reconnect, `INTERNAL_SLOTS` more for
@@ -83,21 +97,22 @@ pub enum Owner {
     Interface,
 }
 
-/// Inserts `"context":[<items>],` at `at` in `body[..len]` (moving the rest up); the new length.
-pub fn splice_context(body: &mut [u8], len: usize, at: usize, items: &[u8]) -> Result<usize, AvsStatus> {
-    const OPEN: &[u8] = b"\"context\":[";
-    const CLOSE: &[u8] = b"],";
-    let insert = OPEN.len() + items.len() + CLOSE.len();
-    if at > len || len + insert > body.len() {
-        return Err(AvsStatus::TooLarge);
-    }
-    body.copy_within(at..len, at + insert);
-    let mut p = at;
-    for part in [OPEN, items, CLOSE] {
-        body[p..p + part.len()].copy_from_slice(part);
-        p += part.len();
-    }
-    Ok(len + insert)
+/// Puts the access token, JSON-escaped, in place of `body[at..at + old]`; the new length. The
+/// token is printable ASCII (`AuthHeader` took nothing else), so only `"` and `\` need escapes.
+fn splice_token(body: &mut [u8], len: usize, at: usize, old: usize, token: &str) -> Result<usize, AvsStatus> {
+    let escaped = token.len() + token.bytes().filter(|b| matches!(b, b'"' | b'\\')).count();
+    crate::memory::replace_range(body, len, at, old, escaped, |out| {
+        let mut i = 0;
+        for b in token.bytes() {
+            if matches!(b, b'"' | b'\\') {
+                out[i] = b'\\';
+                i += 1;
+            }
+            out[i] = b;
+            i += 1;
+        }
+    })
+    .ok_or(AvsStatus::TooLarge)
 }
 
 impl EventQueue {
@@ -126,7 +141,8 @@ impl EventQueue {
             host_visible: false,
             label: [0; 48],
             label_len: 0,
-            context_at: None,
+            context: None,
+            bearer: None,
         };
         EventQueue {
             slots: vec![free; capacity + 1 + INTERNAL_SLOTS + EXCEPTION_SLOTS].into_boxed_slice(),
@@ -208,7 +224,15 @@ impl EventQueue {
         }
         .ok_or(AvsStatus::QueueFull)?;
         let host_visible = owner == Owner::Host;
-        let (len, context_at) = build(self.body_mut(idx))?;
+        let (len, context_at) = match build(self.body_mut(idx)) {
+            Ok(built) => built,
+            Err(e) => {
+                // Half a body may hold a token: nothing of it stays in a free slot.
+                crate::client::secret::wipe(self.body_mut(idx));
+                return Err(e);
+            }
+        };
+        let bearer = self.body_mut(idx)[..len].windows(BEARER_MARK.len()).position(|w| w == BEARER_MARK).map(|at| Hole { at, len: BEARER_MARK.len() });
         let seq = self.next_seq;
         self.next_seq += 1;
         let s = &mut self.slots[idx];
@@ -222,7 +246,8 @@ impl EventQueue {
             host_visible,
             label: [0; 48],
             label_len: 0,
-            context_at,
+            context: context_at.map(|at| Hole { at, len: 0 }),
+            bearer,
         };
         let n = label.len().min(48);
         s.label[..n].copy_from_slice(&label.as_bytes()[..n]);
@@ -235,17 +260,27 @@ impl EventQueue {
         self.others().filter(|&i| self.slots[i].state == SlotState::Queued).min_by_key(|&i| self.slots[i].seq)
     }
 
-    /// Puts the device context into a slot's body, once, just before it is first sent: `render`
-    /// writes the context array's items into the buffer it is given and returns their length.
-    pub fn render_context(&mut self, idx: SlotIndex, scratch: &mut [u8], render: impl FnOnce(&mut [u8]) -> Option<usize>) -> Result<(), AvsStatus> {
-        let Some(at) = self.slots[idx].context_at else { return Ok(()) };
-        let n = render(scratch).ok_or(AvsStatus::TooLarge)?;
-        let len = self.slots[idx].len;
-        let body = self.body_mut(idx);
-        let len = splice_context(body, len, at, &scratch[..n])?;
+    /// Fills a slot's body in as it is sent (again, on a retry): the device context, whose
+    /// items `render` writes into the buffer it is given, and the access `token`.
+    pub fn prepare(&mut self, idx: SlotIndex, scratch: &mut [u8], render: impl FnOnce(&mut [u8]) -> Option<usize>, token: &str) -> Result<(), AvsStatus> {
+        let Slot { mut context, mut bearer, mut len, .. } = self.slots[idx];
+        if let Some(h) = context.as_mut() {
+            let n = render(scratch).ok_or(AvsStatus::TooLarge)?;
+            let new_len = splice_context(self.body_mut(idx), len, h.at, h.len, &scratch[..n])?;
+            let grew = new_len as isize - len as isize;
+            len = new_len;
+            h.len = (h.len as isize + grew) as usize;
+            if let Some(b) = bearer.as_mut().filter(|b| b.at > h.at) {
+                b.at = (b.at as isize + grew) as usize;
+            }
+        }
+        if let Some(b) = bearer.as_mut() {
+            let new_len = splice_token(self.body_mut(idx), len, b.at, b.len, token)?;
+            b.len = (b.len as isize + new_len as isize - len as isize) as usize;
+            len = new_len;
+        }
         let s = &mut self.slots[idx];
-        s.len = len;
-        s.context_at = None;
+        (s.context, s.bearer, s.len) = (context, bearer, len);
         Ok(())
     }
 
@@ -351,6 +386,35 @@ mod tests {
         q.release(a);
         assert_eq!(q.len(), 1);
         assert_eq!(put(&mut q, 4, &[0u8; 17]), Err(AvsStatus::TooLarge));
+    }
+
+    #[test]
+    fn context_and_token_are_written_again_each_time_the_event_is_sent() {
+        let mut q = EventQueue::new(1, 256);
+        let mut scope = [0u8; 64];
+        let n = crate::protocol::message::write_json_string(&mut scope, crate::interfaces::BEARER_PLACEHOLDER.as_bytes()).unwrap();
+        assert_eq!(&scope[1..n - 1], BEARER_MARK, "the writers' escape of the placeholder is what the queue looks for");
+        let slot = q
+            .push_body(1, "T.E", Owner::Host, |out| {
+                let body = [&b"{\"event\":{\"token\":"[..], &scope[..n], b"}}"].concat();
+                out[..body.len()].copy_from_slice(&body);
+                Ok((body.len(), Some(1)))
+            })
+            .unwrap();
+        let body = |q: &mut EventQueue| {
+            let mut out = [0u8; 256];
+            let (n, _) = q.read_body(slot, &mut out);
+            String::from_utf8(out[..n].to_vec()).unwrap()
+        };
+        let mut scratch = [0u8; 64];
+        q.prepare(slot, &mut scratch, |out| { out[..3].copy_from_slice(b"1,2"); Some(3) }, "old").unwrap();
+        q.mark_in_flight(slot);
+        assert_eq!(body(&mut q), r#"{"context":[1,2],"event":{"token":"old"}}"#);
+        q.requeue(slot);
+        // A retry after the token changed (and the state): both are what they are now.
+        q.prepare(slot, &mut scratch, |out| { out[..1].copy_from_slice(b"3"); Some(1) }, "n\"ew\\").unwrap();
+        q.mark_in_flight(slot);
+        assert_eq!(body(&mut q), r#"{"context":[3],"event":{"token":"n\"ew\\"}}"#);
     }
 
     #[test]

@@ -140,7 +140,8 @@ impl Host for CallbackHost {
         if let Some(h) = self.directive_handler {
             if let Some(f) = h.handle {
                 // SAFETY: `c` and what it points at live across the call; host-supplied function.
-                return unsafe { f(h.user_data, &c) };
+                // A value that is no status is a failure (INTERNAL_ERROR to AVS).
+                return crate::ffi::interfaces::host_status(unsafe { f(h.user_data, &c) }, AvsStatus::WrongState);
             }
         }
         match self.cb.on_directive {

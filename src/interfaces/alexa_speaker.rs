@@ -74,6 +74,7 @@ pub struct AlexaSpeaker {
     answers: heapless::Deque<Answer, ANSWER_BACKLOG>,
     tokens: Buf,
     reports: heapless::Deque<Report, REPORT_BACKLOG>,
+    warned_no_clock: bool,
 }
 
 impl AlexaSpeaker {
@@ -82,7 +83,7 @@ impl AlexaSpeaker {
 
     /// `tokens` holds the waiting answers' correlationTokens (`TOKEN_BYTES` long).
     pub fn new(tokens: Buf) -> Self {
-        AlexaSpeaker { enabled: false, endpoint_id: heapless::String::new(), answers: heapless::Deque::new(), tokens, reports: heapless::Deque::new() }
+        AlexaSpeaker { enabled: false, endpoint_id: heapless::String::new(), answers: heapless::Deque::new(), tokens, reports: heapless::Deque::new(), warned_no_clock: false }
     }
     /// Turns the interface on for `endpoint_id`.
     pub fn enable(&mut self, endpoint_id: &str) -> Result<(), AvsStatus> {
@@ -108,11 +109,25 @@ impl AlexaSpeaker {
         if correlation.len() > CORRELATION_MAX {
             return Err(super::Rejection::Invalid("correlationToken too long"));
         }
-        let wall_ms = cx.wall_ms.unwrap_or(0);
+        let wall_ms = cx.wall_ms.unwrap_or_else(|| {
+            if !self.warned_no_clock {
+                self.warned_no_clock = true;
+                log!(cx.host, cx.log_level, LogLevel::Warn, "no wall clock (avs_client_set_wall_clock): timeOfSample counts from 1970");
+            }
+            0
+        });
         let target = endpoint.and_then(|e| crate::protocol::json::find_string_member(e, "endpointId"));
-        let answer = if target.is_some_and(|t| t != self.endpoint_id.as_bytes()) {
-            AnswerKind::Error(ErrorType::NoSuchEndpoint, "no such endpoint on this device", None)
-        } else if name == "ReportState" {
+        if target.is_some_and(|t| !crate::protocol::json::key_eq(t, &self.endpoint_id)) {
+            // Another endpoint's: the host may have it (the router asks it next).
+            return Err(super::Rejection::Unsupported);
+        }
+        // An answer needs a place to wait before anything is done (a change nobody is told
+        // about would leave AVS guessing).
+        let Some(slot) = (0..ANSWER_BACKLOG).find(|s| !self.answers.iter().any(|a| a.slot == *s)) else {
+            log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.Speaker.{name}: {ANSWER_BACKLOG} answers already wait for the queue");
+            return Err(super::Rejection::Failed("too many Alexa.Speaker answers waiting to be sent"));
+        };
+        let answer = if name == "ReportState" {
             AnswerKind::StateReport
         } else {
             match wire::parse(name, payload) {
@@ -141,10 +156,6 @@ impl AlexaSpeaker {
                 }
             }
         };
-        let Some(slot) = (0..ANSWER_BACKLOG).find(|s| !self.answers.iter().any(|a| a.slot == *s)) else {
-            log!(cx.host, cx.log_level, LogLevel::Error, "Alexa.Speaker.{name}: {ANSWER_BACKLOG} answers already wait for the queue; this one is not sent");
-            return Ok(());
-        };
         self.tokens[slot * CORRELATION_MAX..slot * CORRELATION_MAX + correlation.len()].copy_from_slice(correlation.as_bytes());
         let _ = self.answers.push_back(Answer { kind: answer, slot, len: correlation.len(), state: volume.state, wall_ms });
         self.flush(cx);
@@ -166,6 +177,7 @@ impl AlexaSpeaker {
             newest.muted_changed |= r.muted_changed;
             newest.state = r.state;
             newest.wall_ms = r.wall_ms;
+            newest.cause = r.cause;
         }
         self.flush(cx);
     }
@@ -181,7 +193,7 @@ impl AlexaSpeaker {
             let Ok(n) = write_iso8601_utc(a.wall_ms, &mut time) else { return };
             let time = core::str::from_utf8(&time[..n]).unwrap_or("1970-01-01T00:00:00.000Z");
             let props = wire::speaker_properties(a.state.volume, a.state.muted, time);
-            let bearer = cx.bearer;
+            let bearer = super::BEARER_PLACEHOLDER;
             let (label, kind) = match a.kind {
                 AnswerKind::Response => ("Alexa.Response", a.kind),
                 AnswerKind::StateReport => ("Alexa.StateReport", a.kind),
@@ -210,7 +222,7 @@ impl AlexaSpeaker {
             for (p, did) in [(vol, r.volume_changed), (mute, r.muted_changed)] {
                 let _ = if did { changed.push(p) } else { unchanged.push(p) };
             }
-            let (bearer, cause) = (cx.bearer, r.cause.as_str());
+            let (bearer, cause) = (super::BEARER_PLACEHOLDER, r.cause.as_str());
             let sent = cx.events.send_raw("Alexa.ChangeReport", 0, &mut |out, id| {
                 wire::write_change_report(out, id, endpoint_id, bearer, cause, &changed, &unchanged).map_err(|_| AvsStatus::TooLarge)
             });

@@ -73,15 +73,23 @@ impl Discovery {
 
     /// Decides whether the document (these capabilities, this firmware version) is new to
     /// AVS, by the digest the host's storage kept; `scratch` holds a rendering to hash.
-    pub fn check(&mut self, capabilities: &[Capability], firmware: Option<u32>, storage: Option<&mut (dyn Storage + 'static)>, scratch: &mut [u8]) {
+    pub fn check(&mut self, capabilities: &[Capability], firmware: Option<u32>, storage: Option<&mut (dyn Storage + 'static)>, scratch: &mut [u8], cx: &mut Cx) {
         if self.info.is_none() {
             return;
         }
-        let Ok(n) = self.write(scratch, "", "", capabilities) else { return };
+        let Ok(n) = self.write(scratch, "", "", capabilities) else {
+            log!(cx.host, cx.log_level, LogLevel::Error, "the capabilities report does not fit max_event_bytes ({} B): not published", scratch.len());
+            return;
+        };
         self.digest = fnv1a(fnv1a(0xcbf2_9ce4_8422_2325, &scratch[..n]), &firmware.unwrap_or(0).to_le_bytes());
         let mut kept = [0u8; 8];
         let known = storage.and_then(|s| s.load(CAPABILITIES_KEY, &mut kept)) == Some(8) && u64::from_le_bytes(kept) == self.digest;
-        self.publish = if known { Publish::Done } else { Publish::Waiting };
+        self.publish = match self.publish {
+            // One is already on its way: its answer decides.
+            Publish::Sent(_) => self.publish,
+            _ if known => Publish::Done,
+            _ => Publish::Waiting,
+        };
     }
 
     /// Queues the report when it waits.
@@ -89,7 +97,7 @@ impl Discovery {
         if self.publish != Publish::Waiting {
             return;
         }
-        let bearer = cx.bearer;
+        let bearer = super::BEARER_PLACEHOLDER;
         let this = &*self;
         match cx.events.send_raw("Alexa.Discovery.AddOrUpdateReport", REPORT_TAG, &mut |out, id| this.write(out, id, bearer, capabilities)) {
             Ok(()) => self.publish = Publish::Sent(self.digest),

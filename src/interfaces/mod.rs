@@ -62,9 +62,19 @@ impl From<DirectiveError> for Rejection {
 
 /// Where an interface's events go: the engine's queue.
 pub trait EventSink {
-    /// Queues `namespace.name` with `payload` (a JSON object), with the device context when
-    /// `with_context` (rendered when the event is sent). `QueueFull` when no slot may be taken.
-    fn send(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus>;
+    /// Queues an interface's event `namespace.name` with `payload` (a JSON object), with the
+    /// device context when `with_context` (rendered when the event is sent). `QueueFull` when no
+    /// slot may be taken (the interface keeps the event and offers it again). `tag` (not 0) has
+    /// the engine report its fate through [`Interfaces::event_settled`].
+    fn send_tagged(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool, tag: u32) -> Result<(), AvsStatus>;
+    /// [`send_tagged`](Self::send_tagged) without a tag.
+    fn send(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus> {
+        self.send_tagged(namespace, name, payload, with_context, 0)
+    }
+    /// Queues one of the dialog's reports (SpeechStarted, SpeechFinished, ExpectSpeechTimedOut):
+    /// these have the library's slots first, so that the other interfaces' events never hold
+    /// up the voice dialog.
+    fn send_dialog(&mut self, namespace: &str, name: &str, payload: &[u8], with_context: bool) -> Result<(), AvsStatus>;
     /// Queues an event whose JSON, envelope and all (v3 events), `build` writes given a fresh
     /// messageId; `tag` (not 0) has the engine report its acceptance through
     /// [`Interfaces::event_settled`].
@@ -72,6 +82,27 @@ pub trait EventSink {
     /// Queues `System.ExceptionEncountered` about `unparsed` (the log says so when it cannot).
     fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str);
 }
+
+/// Bytes around the context items: `"context":[` and `],`.
+pub const CONTEXT_FRAMING: usize = 13;
+
+/// Puts `"context":[<items>],` in place of `body[at..at + old]`; the new length.
+pub fn splice_context(body: &mut [u8], len: usize, at: usize, old: usize, items: &[u8]) -> Result<usize, AvsStatus> {
+    const OPEN: &[u8] = b"\"context\":[";
+    const CLOSE: &[u8] = b"],";
+    let insert = OPEN.len() + items.len() + CLOSE.len();
+    crate::memory::replace_range(body, len, at, old, insert, |out| {
+        out[..OPEN.len()].copy_from_slice(OPEN);
+        out[OPEN.len()..OPEN.len() + items.len()].copy_from_slice(items);
+        out[OPEN.len() + items.len()..].copy_from_slice(CLOSE);
+    })
+    .ok_or(AvsStatus::TooLarge)
+}
+
+/// The access token as the interfaces write it into v3 events (`scope`): the engine puts the
+/// token in its place each time the event is sent, so a queued event never holds a token that
+/// may be replaced before it goes (and the queue holds no copy of it meanwhile).
+pub const BEARER_PLACEHOLDER: &str = "\0avs-bearer\0";
 
 /// Whether an event an interface offered to the queue is done with: taken, or refused for good
 /// (logged). `false` when the queue is full: the interface keeps it and offers it again.
@@ -95,8 +126,6 @@ pub struct Cx<'a> {
     pub events: &'a mut dyn EventSink,
     /// Wall-clock time now (Unix ms), once the host has said (`avs_client_set_wall_clock`).
     pub wall_ms: Option<u64>,
-    /// The access token, for the `scope` that v3 reports carry.
-    pub bearer: &'a str,
 }
 
 /// The interfaces of one client.
@@ -202,6 +231,10 @@ impl Interfaces {
 
     /// What the host says about the device: capabilities are published once it is known.
     pub fn set_device_info(&mut self, info: DeviceInfo) {
+        if self.alexa_speaker.is_enabled() {
+            // The endpoint Alexa.Speaker answers for is the one the capabilities publish.
+            let _ = self.alexa_speaker.enable(&info.endpoint_id);
+        }
         self.discovery.info = Some(info);
     }
 
@@ -251,14 +284,22 @@ impl Interfaces {
                 self.system.set_reported_firmware(u32::from_le_bytes(kept));
             }
         }
+        self.system.connecting();
         let capabilities = self.capabilities();
-        self.discovery.check(&capabilities, self.system.firmware_version(), storage.as_deref_mut(), scratch);
+        self.discovery.check(&capabilities, self.system.firmware_version(), storage.as_deref_mut(), scratch, cx);
         self.storage = storage;
         self.flush(cx);
     }
 
     /// An event sent with a tag (`EventSink::send_raw`) was accepted (`ok`) or given up.
     pub fn event_settled(&mut self, tag: u32, ok: bool, cx: &mut Cx) {
+        if tag == system::SOFTWARE_INFO_TAG {
+            if let (Some(version), Some(s)) = (self.system.software_info_settled(ok), self.storage.as_deref_mut()) {
+                if let Err(e) = s.store(storage::SOFTWARE_INFO_KEY, &version.to_le_bytes()) {
+                    log!(cx.host, cx.log_level, LogLevel::Warn, "storing the firmware version AVS heard: {}", e.text());
+                }
+            }
+        }
         if tag == discovery::REPORT_TAG {
             if ok {
                 self.discovery.accepted(self.storage.as_deref_mut(), cx);
@@ -309,18 +350,32 @@ impl Interfaces {
                 self.alexa_speaker.changed(Cause::VoiceInteraction, before, self.volume.state, cx);
                 r
             }
-            "Alexa.Speaker" if self.alexa_speaker.is_enabled() => {
-                self.alexa_speaker.on_directive(name, d.payload, d.header.correlation_token, d.endpoint, &mut self.volume, cx)
-            }
-            "Alexa" if name == "ReportState" && self.alexa_speaker.is_enabled() => {
-                self.alexa_speaker.on_directive(name, d.payload, d.header.correlation_token, d.endpoint, &mut self.volume, cx)
+            "Alexa.Speaker" | "Alexa" if self.alexa_speaker.is_enabled() && (namespace != "Alexa" || name == "ReportState") => {
+                let before = self.volume.state;
+                let r = self.alexa_speaker.on_directive(name, d.payload, d.header.correlation_token, d.endpoint, &mut self.volume, cx);
+                // The device's own Speaker interface reports the change too: AVS's view of the
+                // device volume stays the one the speaker has.
+                let after = self.volume.state;
+                if after.volume != before.volume {
+                    self.speaker.volume_set_by_host(after, cx);
+                }
+                if after.muted != before.muted {
+                    self.speaker.mute_set_by_host(after, cx);
+                }
+                r
             }
             "Notifications" if self.notifications.is_enabled() => self.notifications.on_directive(name, d.payload, self.storage.as_deref_mut(), cx),
             "TemplateRuntime" if self.template_runtime.is_enabled() => {
                 let card = Card { name, payload: d.payload, json, dialog_request_id: d.header.dialog_request_id.unwrap_or("") };
                 self.template_runtime.on_directive(&card, cx)
             }
-            _ => {
+            _ => Err(Rejection::Unsupported),
+        };
+        // What no interface of the library claims (another namespace, one not turned on, a
+        // name an interface does not have, another endpoint's v3 directive) is the host's to
+        // handle, or to refuse.
+        let routed = match routed {
+            Err(Rejection::Unsupported) => {
                 let view = DirectiveView {
                     namespace,
                     name,
@@ -336,6 +391,7 @@ impl Interfaces {
                     _ => Err(Rejection::Failed("the device failed to handle the directive")),
                 }
             }
+            other => other,
         };
         let (kind, why) = match routed {
             Ok(()) => return,
@@ -479,13 +535,7 @@ impl Interfaces {
         self.speaker.flush(cx);
         self.alexa_speaker.flush(cx);
         self.settings.flush(cx);
-        if let Some(version) = self.system.flush(cx) {
-            if let Some(s) = self.storage.as_deref_mut() {
-                if let Err(e) = s.store(storage::SOFTWARE_INFO_KEY, &version.to_le_bytes()) {
-                    log!(cx.host, cx.log_level, LogLevel::Warn, "storing the firmware version AVS heard: {}", e.text());
-                }
-            }
-        }
+        self.system.flush(cx);
         let capabilities = self.capabilities();
         self.discovery.flush(&capabilities, cx);
     }

@@ -150,7 +150,7 @@ impl SpeechRecognizer {
     pub fn insert_context(&mut self, items: &[u8]) -> Result<(), AvsStatus> {
         let Some(t) = self.turn.as_mut() else { return Ok(()) };
         let Some(at) = t.context_at.take() else { return Ok(()) };
-        t.head_len = crate::client::queue::splice_context(&mut self.head, t.head_len, at, items)?;
+        t.head_len = super::splice_context(&mut self.head, t.head_len, at, 0, items)?;
         Ok(())
     }
 
@@ -290,7 +290,7 @@ impl SpeechRecognizer {
                 self.expect_timeout_ms = None;
                 self.expect_initiator = None;
                 log!(cx.host, cx.log_level, LogLevel::Info, "ExpectSpeech timed out");
-                if let Err(e) = cx.events.send("SpeechRecognizer", "ExpectSpeechTimedOut", b"{}", false) {
+                if let Err(e) = cx.events.send_dialog("SpeechRecognizer", "ExpectSpeechTimedOut", b"{}", false) {
                     log!(cx.host, cx.log_level, LogLevel::Error, "could not queue ExpectSpeechTimedOut: {}", e.text());
                 }
             }

@@ -284,5 +284,5 @@ fn send_speech_event(cx: &mut Cx, name: &str, token: &str) -> Result<(), AvsStat
     n += message::write_json_string(&mut payload[n..], token.as_bytes()).map_err(|_| AvsStatus::InvalidArgument)?;
     payload[n] = b'}';
     n += 1;
-    cx.events.send("SpeechSynthesizer", name, &payload[..n], true)
+    cx.events.send_dialog("SpeechSynthesizer", name, &payload[..n], true)
 }

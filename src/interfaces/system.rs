@@ -13,6 +13,8 @@ use crate::status::LogLevel;
 
 /// An hour: AVS wants an inactivity report after each.
 pub(crate) const INACTIVITY_REPORT_MS: u64 = 3_600_000;
+/// The tag of SoftwareInfo's queue slot, by which the engine says it was accepted.
+pub(crate) const SOFTWARE_INFO_TAG: u32 = 2;
 /// Longest endpoint URL taken from `SetEndpoint`.
 pub(crate) const ENDPOINT_MAX: usize = 256;
 
@@ -100,9 +102,8 @@ impl System {
         }
     }
 
-    /// Hands waiting events to the queue. Returns whether SoftwareInfo went (for the host's
-    /// storage to remember).
-    pub fn flush(&mut self, cx: &mut Cx) -> Option<u32> {
+    /// Hands waiting events to the queue.
+    pub fn flush(&mut self, cx: &mut Cx) {
         if let Some(seconds) = self.inactivity_waiting {
             let mut payload = [0u8; 64];
             let mut w = JsonWriter::new(&mut payload);
@@ -114,18 +115,33 @@ impl System {
                 }
             }
         }
-        let version = self.firmware_version.filter(|_| self.software_info_waiting)?;
+        let Some(version) = self.firmware_version.filter(|_| self.software_info_waiting) else { return };
         let mut payload = [0u8; 64];
         let mut w = JsonWriter::new(&mut payload);
         wire::write_software_info(&mut w, version);
-        let n = w.finish().ok()?;
-        match cx.events.send("System", "SoftwareInfo", &payload[..n], false) {
-            Ok(()) => {
-                self.software_info_waiting = false;
-                self.reported_firmware = Some(version);
-                Some(version)
-            }
-            Err(_) => None,
+        let Ok(n) = w.finish() else { return };
+        let sent = cx.events.send_tagged("System", "SoftwareInfo", &payload[..n], false, SOFTWARE_INFO_TAG);
+        if super::handed_over(sent, "SoftwareInfo", cx) {
+            self.software_info_waiting = false;
+        }
+    }
+
+    /// SoftwareInfo was accepted (`ok`) or given up: AVS has heard `version` (the caller keeps
+    /// it in the host's storage), or it goes again on the next connection.
+    pub fn software_info_settled(&mut self, ok: bool) -> Option<u32> {
+        let version = self.firmware_version?;
+        // Not accepted: it goes again on the next connection (`connected`), not at once, so a
+        // server refusing it does not get it in a loop.
+        ok.then(|| {
+            self.reported_firmware = Some(version);
+            version
+        })
+    }
+
+    /// Connecting: a version AVS has not heard yet goes (again).
+    pub fn connecting(&mut self) {
+        if self.firmware_version.is_some() && self.firmware_version != self.reported_firmware {
+            self.software_info_waiting = true;
         }
     }
 }

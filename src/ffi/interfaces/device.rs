@@ -1,7 +1,7 @@
 //! What the host says about the device and keeps for it: `avs_client_set_device_info`
 //! (capabilities), `avs_client_set_storage`, `avs_client_set_wall_clock`, `avs_client_set_locale`.
 
-use std::os::raw::{c_char, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 
 use super::read_sized;
 use crate::ffi::client::{arg_str, with, AvsClient};
@@ -29,12 +29,6 @@ pub struct AvsDeviceInfo {
     pub display_category: *const c_char,
 }
 
-impl Default for AvsDeviceInfo {
-    fn default() -> Self {
-        let null = std::ptr::null();
-        AvsDeviceInfo { product_id: null, serial_number: null, endpoint_id: null, friendly_name: null, manufacturer: null, description: null, display_category: null }
-    }
-}
 
 /// Says what the device is: with it the library publishes the device's capabilities (the
 /// interfaces enabled and their versions) with `Alexa.Discovery.AddOrUpdateReport` once
@@ -47,7 +41,7 @@ pub unsafe extern "C" fn avs_client_set_device_info(client: *mut AvsClient, info
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let i = match read_sized(info, size, core::mem::size_of::<AvsDeviceInfo>()) {
+    let i = match read_sized(info, size) {
         Ok(i) => i,
         Err(e) => return e,
     };
@@ -91,16 +85,11 @@ pub struct AvsStorage {
     /// length; returns -1 when there is none (or it does not fit, or reading failed).
     pub load: Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, buf: *mut u8, capacity: usize) -> isize>,
     /// Keeps `len` bytes under `key`, replacing what was there: `AVS_STATUS_OK` or a failure.
-    pub store: Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> AvsStatus>,
+    pub store: Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> c_int>,
     /// Forgets `key` (`AVS_STATUS_OK` also when there was nothing).
-    pub erase: Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char) -> AvsStatus>,
+    pub erase: Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char) -> c_int>,
 }
 
-impl Default for AvsStorage {
-    fn default() -> Self {
-        AvsStorage { user_data: std::ptr::null_mut(), load: None, store: None, erase: None }
-    }
-}
 
 struct CStorage(AvsStorage);
 
@@ -125,7 +114,7 @@ impl Storage for CStorage {
         let f = self.0.store.ok_or(AvsStatus::WrongState)?;
         let k = c_key(key);
         // SAFETY: as above.
-        match unsafe { f(self.0.user_data, k.as_ptr() as *const c_char, value.as_ptr(), value.len()) } {
+        match super::host_status(unsafe { f(self.0.user_data, k.as_ptr() as *const c_char, value.as_ptr(), value.len()) }, AvsStatus::InvalidArgument) {
             AvsStatus::Ok => Ok(()),
             e => Err(e),
         }
@@ -135,7 +124,7 @@ impl Storage for CStorage {
         let f = self.0.erase.ok_or(AvsStatus::WrongState)?;
         let k = c_key(key);
         // SAFETY: as above.
-        match unsafe { f(self.0.user_data, k.as_ptr() as *const c_char) } {
+        match super::host_status(unsafe { f(self.0.user_data, k.as_ptr() as *const c_char) }, AvsStatus::InvalidArgument) {
             AvsStatus::Ok => Ok(()),
             e => Err(e),
         }
@@ -149,7 +138,7 @@ pub unsafe extern "C" fn avs_client_set_storage(client: *mut AvsClient, storage:
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let s = match read_sized(storage, size, core::mem::size_of::<AvsStorage>()) {
+    let s = match read_sized(storage, size) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -159,16 +148,17 @@ pub unsafe extern "C" fn avs_client_set_storage(client: *mut AvsClient, storage:
     with(client, |c| c.set_storage(Box::new(CStorage(s))).err().unwrap_or(AvsStatus::Ok))
 }
 
-/// The wall clock: Unix time in milliseconds now. v3 events carry it as `timeOfSample`; set it
+/// The wall clock: Unix time in milliseconds `unix_ms` at `now_ms` of the monotonic clock the
+/// host passes to `avs_client_poll` (both read now). v3 events carry it as `timeOfSample`; set it
 /// before connecting and again whenever the host's clock is corrected (until it is set, times
-/// count from 1970). Any time.
+/// count from 1970 and the log says so once). Any time.
 #[no_mangle]
-pub unsafe extern "C" fn avs_client_set_wall_clock(client: *mut AvsClient, unix_ms: u64) -> AvsStatus {
+pub unsafe extern "C" fn avs_client_set_wall_clock(client: *mut AvsClient, now_ms: u64, unix_ms: u64) -> AvsStatus {
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
     with(client, |c| {
-        c.set_wall_clock(unix_ms);
+        c.set_wall_clock(now_ms, unix_ms);
         AvsStatus::Ok
     })
 }

@@ -1,7 +1,7 @@
 //! `avs_client_set_notifications` (`Notifications`) and `avs_client_set_template_runtime`
 //! (`TemplateRuntime`): handlers that the library calls with typed parameters.
 
-use std::os::raw::c_void;
+use std::os::raw::{c_int, c_void};
 
 use super::read_sized;
 use crate::ffi::client::{with, AvsClient};
@@ -31,24 +31,20 @@ pub struct AvsNotificationsHandler {
     /// Show (and maybe sound) the indicator: `AVS_STATUS_OK`, or a failure (AVS gets
     /// `System.ExceptionEncountered` with `INTERNAL_ERROR`). Also called when connecting
     /// restores an indicator kept through the host's storage.
-    pub set_indicator: Option<unsafe extern "C" fn(user_data: *mut c_void, indicator: *const AvsIndicator) -> AvsStatus>,
+    pub set_indicator: Option<unsafe extern "C" fn(user_data: *mut c_void, indicator: *const AvsIndicator) -> c_int>,
     /// Turn the indicator off.
-    pub clear_indicator: Option<unsafe extern "C" fn(user_data: *mut c_void) -> AvsStatus>,
+    pub clear_indicator: Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>,
 }
 
-impl Default for AvsNotificationsHandler {
-    fn default() -> Self {
-        AvsNotificationsHandler { user_data: std::ptr::null_mut(), set_indicator: None, clear_indicator: None }
-    }
-}
 
 struct CIndicator(AvsNotificationsHandler);
 
-fn status(s: AvsStatus) -> Result<(), AvsStatus> {
-    if s == AvsStatus::Ok {
-        Ok(())
-    } else {
-        Err(s)
+/// A host callback's answer: `AVS_STATUS_OK`, or why not (a value that is no status counts as
+/// `AVS_STATUS_INVALID_ARGUMENT`).
+fn status(v: c_int) -> Result<(), AvsStatus> {
+    match super::host_status(v, AvsStatus::InvalidArgument) {
+        AvsStatus::Ok => Ok(()),
+        s => Err(s),
     }
 }
 
@@ -80,7 +76,7 @@ pub unsafe extern "C" fn avs_client_set_notifications(client: *mut AvsClient, ha
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let h = match read_sized(handler, size, core::mem::size_of::<AvsNotificationsHandler>()) {
+    let h = match read_sized(handler, size) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -110,14 +106,9 @@ pub struct AvsCard {
 pub struct AvsTemplateHandler {
     pub user_data: *mut c_void,
     /// Show the card: `AVS_STATUS_OK`, or a failure (`INTERNAL_ERROR` to AVS).
-    pub render: Option<unsafe extern "C" fn(user_data: *mut c_void, card: *const AvsCard) -> AvsStatus>,
+    pub render: Option<unsafe extern "C" fn(user_data: *mut c_void, card: *const AvsCard) -> c_int>,
 }
 
-impl Default for AvsTemplateHandler {
-    fn default() -> Self {
-        AvsTemplateHandler { user_data: std::ptr::null_mut(), render: None }
-    }
-}
 
 struct CDisplay(AvsTemplateHandler);
 
@@ -142,7 +133,7 @@ pub unsafe extern "C" fn avs_client_set_template_runtime(client: *mut AvsClient,
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let h = match read_sized(handler, size, core::mem::size_of::<AvsTemplateHandler>()) {
+    let h = match read_sized(handler, size) {
         Ok(h) => h,
         Err(e) => return e,
     };

@@ -1,6 +1,6 @@
 //! `avs_client_set_speaker` and the host's volume calls: `Speaker` (the device's own volume).
 
-use std::os::raw::c_void;
+use std::os::raw::{c_int, c_void};
 
 use super::read_sized;
 use crate::ffi::client::{with, AvsClient};
@@ -29,18 +29,14 @@ pub struct AvsSpeakerHandler {
     /// back what the speaker actually applied (a device with volume steps may round) and
     /// return `AVS_STATUS_OK`; the library then sends `VolumeChanged` or `MuteChanged` with it.
     /// Any other status means nothing changed: AVS is told with `System.ExceptionEncountered`
-    /// (`INTERNAL_ERROR`). A volume written back above 100 or a `muted` other than 0 or 1
+    /// (`INTERNAL_ERROR`); a value that is no `avs_status` counts as
+    /// `AVS_STATUS_INVALID_ARGUMENT`. A volume written back above 100 or a `muted` other than 0 or 1
     /// counts as a failure. Runs inside `avs_client_poll`; must not call into the client.
-    pub apply: Option<unsafe extern "C" fn(user_data: *mut c_void, volume: *mut AvsVolume) -> AvsStatus>,
+    pub apply: Option<unsafe extern "C" fn(user_data: *mut c_void, volume: *mut AvsVolume) -> c_int>,
     /// The speaker's volume and mute when it is registered.
     pub initial: AvsVolume,
 }
 
-impl Default for AvsSpeakerHandler {
-    fn default() -> Self {
-        AvsSpeakerHandler { user_data: std::ptr::null_mut(), apply: None, initial: AvsVolume::default() }
-    }
-}
 
 struct CSpeaker(AvsSpeakerHandler);
 
@@ -49,7 +45,7 @@ impl SpeakerControl for CSpeaker {
         let apply = self.0.apply.ok_or(AvsStatus::WrongState)?;
         let mut v = AvsVolume { volume: requested.volume, muted: CBool::from(requested.muted) };
         // SAFETY: the host supplied the function and its user_data; `v` lives across the call.
-        let status = unsafe { apply(self.0.user_data, &mut v) };
+        let status = super::host_status(unsafe { apply(self.0.user_data, &mut v) }, AvsStatus::InvalidArgument);
         if status != AvsStatus::Ok {
             return Err(status);
         }
@@ -68,7 +64,7 @@ pub unsafe extern "C" fn avs_client_set_speaker(client: *mut AvsClient, handler:
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let h = match read_sized(handler, size, core::mem::size_of::<AvsSpeakerHandler>()) {
+    let h = match read_sized(handler, size) {
         Ok(h) => h,
         Err(e) => return e,
     };

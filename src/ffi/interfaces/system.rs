@@ -1,6 +1,6 @@
 //! `System` and the host's handler for directives no interface of the library handles.
 
-use std::os::raw::c_void;
+use std::os::raw::{c_int, c_void};
 
 use super::read_sized;
 use crate::ffi::client::{with, AvsClient};
@@ -18,16 +18,11 @@ pub struct AvsDirectiveHandler {
     /// `AVS_STATUS_OK` when the device handled it; `AVS_STATUS_UNSUPPORTED` when it does not
     /// know it (AVS gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`);
     /// `AVS_STATUS_MALFORMED` when its payload is unusable (`UNEXPECTED_INFORMATION_RECEIVED`);
-    /// any other status when handling it failed (`INTERNAL_ERROR`). Runs inside
+    /// any other value when handling it failed (`INTERNAL_ERROR`). Runs inside
     /// `avs_client_poll`; must not call into the client.
-    pub handle: Option<unsafe extern "C" fn(user_data: *mut c_void, directive: *const AvsDirective) -> AvsStatus>,
+    pub handle: Option<unsafe extern "C" fn(user_data: *mut c_void, directive: *const AvsDirective) -> c_int>,
 }
 
-impl Default for AvsDirectiveHandler {
-    fn default() -> Self {
-        AvsDirectiveHandler { user_data: std::ptr::null_mut(), handle: None }
-    }
-}
 
 /// Registers the handler for directives no interface of the library handles; it replaces
 /// `callbacks.on_directive` for them. Without it, such directives go to `on_directive` (when
@@ -39,7 +34,7 @@ pub unsafe extern "C" fn avs_client_set_directive_handler(client: *mut AvsClient
     if client.is_null() {
         return AvsStatus::NullArgument;
     }
-    let h = match read_sized(handler, size, core::mem::size_of::<AvsDirectiveHandler>()) {
+    let h = match read_sized(handler, size) {
         Ok(h) => h,
         Err(e) => return e,
     };
