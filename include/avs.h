@@ -28,8 +28,13 @@
  * - Memory: everything a client needs is reserved when it is created, from the heap or from
  *   memory the host gives it (avs_config.memory; avs_client_memory_required says how much).
  *   Once connected it makes no heap calls; what does not fit fails with AVS_STATUS_NO_MEMORY.
+ * - Interfaces beyond the voice dialog and System (Speaker, Alexa.Speaker, Notifications,
+ *   TemplateRuntime, Settings, capabilities, storage) are turned on before avs_client_connect,
+ *   each by its own function taking a handler struct and sizeof it; a handler's functions
+ *   return an int holding an avs_status, and the library sends the success or failure event.
  * - ABI: while the version is 0.x, every minor release may change it (0.2 added fields to
- *   avs_config); the shared library's SONAME is libavs.so.0.<minor>. Rebuild against this header.
+ *   avs_config; 0.2.2 only added functions, structs and a status); the shared library's SONAME
+ *   is libavs.so.0.<minor>. Rebuild against this header.
  * - avs_alsa_* (ALSA capture and MP3 playback) exist only in a library built with the `alsa`
  *   feature (`cargo build --features alsa`, `make FEATURES=alsa`); define AVS_FEATURE_ALSA to
  *   declare them, and link -lasound.
