@@ -959,3 +959,31 @@ fn names_an_interface_does_not_have_go_to_the_host() {
     c.run_for(Duration::from_millis(200));
     assert!(exceptions(&mut server).is_empty(), "the host's on_directive took them");
 }
+
+#[test]
+fn capabilities_that_change_while_connected_are_published_again() {
+    let mut server = Server::start(&[]);
+    let mut keep = Vec::new();
+    let mut c = connected(&server, |_| {}, |c| with_device_info(c, &mut keep));
+    let interfaces = |server: &mut Server| -> Vec<String> {
+        let caps = server.cmd(json!({"cmd": "capabilities"}));
+        caps["capabilities"]["endpoints"][0]["capabilities"].as_array().map(|a| a.iter().map(|c| c["interface"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    };
+    let end = Instant::now() + SECS(10);
+    while caps_reports(&mut server) < 1 && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    assert_eq!(interfaces(&mut server), ["SpeechRecognizer", "SpeechSynthesizer", "System"]);
+    // The locale turns Settings on.
+    unsafe { assert_eq!(avs_client_set_locale(c.ptr, c"en-US".as_ptr()), AvsStatus::Ok) };
+    let end = Instant::now() + SECS(10);
+    while caps_reports(&mut server) < 2 && Instant::now() < end {
+        c.run_for(Duration::from_millis(50));
+    }
+    assert_eq!(interfaces(&mut server), ["SpeechRecognizer", "SpeechSynthesizer", "System", "Settings"]);
+    // The same again changes nothing.
+    unsafe { assert_eq!(avs_client_set_locale(c.ptr, c"en-US".as_ptr()), AvsStatus::Ok) };
+    c.run_for(Duration::from_millis(300));
+    assert_eq!(caps_reports(&mut server), 2);
+    no_invalid_events(&mut server);
+}

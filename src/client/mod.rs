@@ -1409,7 +1409,18 @@ impl Client {
 
     /// The device's locale: `Settings.SettingsUpdated`.
     pub fn set_locale(&mut self, locale: &str) -> Result<(), AvsStatus> {
-        self.with_interfaces(|ifaces, cx| ifaces.settings.set_locale(locale, cx))
+        self.with_interfaces(|ifaces, cx| ifaces.settings.set_locale(locale, cx))?;
+        if self.wanted {
+            self.capabilities_changed();
+        }
+        Ok(())
+    }
+
+    /// While connected, what the capabilities say may have changed: published again if so.
+    fn capabilities_changed(&mut self) {
+        let mut scratch = core::mem::take(&mut self.shared.scratch);
+        self.with_interfaces(|ifaces, cx| ifaces.capabilities_changed(&mut scratch, cx));
+        self.shared.scratch = scratch;
     }
 
     /// The user did something: the inactivity hour starts again.
@@ -1423,7 +1434,7 @@ impl Client {
         // Before connecting the host's storage has not been read: whether AVS already heard
         // this version is decided then (`connect`).
         if self.wanted {
-            self.with_interfaces(|ifaces, cx| ifaces.flush(cx));
+            self.capabilities_changed();
         }
     }
 

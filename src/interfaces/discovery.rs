@@ -46,6 +46,8 @@ pub struct Discovery {
     pub info: Option<DeviceInfo>,
     publish: Publish,
     digest: u64,
+    /// The digest AVS last accepted in this run (the host's storage keeps it across runs).
+    accepted: Option<u64>,
 }
 
 /// FNV-1a: a digest to tell documents apart, not a secret.
@@ -83,7 +85,8 @@ impl Discovery {
         };
         self.digest = fnv1a(fnv1a(0xcbf2_9ce4_8422_2325, &scratch[..n]), &firmware.unwrap_or(0).to_le_bytes());
         let mut kept = [0u8; 8];
-        let known = storage.and_then(|s| s.load(CAPABILITIES_KEY, &mut kept)) == Some(8) && u64::from_le_bytes(kept) == self.digest;
+        let stored = storage.and_then(|s| s.load(CAPABILITIES_KEY, &mut kept)) == Some(8) && u64::from_le_bytes(kept) == self.digest;
+        let known = stored || self.accepted == Some(self.digest);
         self.publish = match self.publish {
             // One is already on its way: its answer decides.
             Publish::Sent(_) => self.publish,
@@ -112,7 +115,9 @@ impl Discovery {
     /// AVS accepted the report: the host's storage remembers its digest.
     pub fn accepted(&mut self, storage: Option<&mut (dyn Storage + 'static)>, cx: &mut Cx) {
         if let Publish::Sent(digest) = self.publish {
-            self.publish = Publish::Done;
+            // The document changed while this one was on its way: the new one goes next.
+            self.publish = if digest == self.digest { Publish::Done } else { Publish::Waiting };
+            self.accepted = Some(digest);
             if let Some(s) = storage {
                 if let Err(e) = s.store(CAPABILITIES_KEY, &digest.to_le_bytes()) {
                     log!(cx.host, cx.log_level, LogLevel::Warn, "storing the capabilities digest: {}", e.text());

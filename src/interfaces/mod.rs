@@ -291,6 +291,16 @@ impl Interfaces {
         self.flush(cx);
     }
 
+    /// Something the capabilities report says changed while connected (the locale turned
+    /// Settings on, a new firmware version): published again when AVS has not heard it.
+    pub fn capabilities_changed(&mut self, scratch: &mut [u8], cx: &mut Cx) {
+        let mut storage = self.storage.take();
+        let capabilities = self.capabilities();
+        self.discovery.check(&capabilities, self.system.firmware_version(), storage.as_deref_mut(), scratch, cx);
+        self.storage = storage;
+        self.flush(cx);
+    }
+
     /// An event sent with a tag (`EventSink::send_raw`) was accepted (`ok`) or given up.
     pub fn event_settled(&mut self, tag: u32, ok: bool, cx: &mut Cx) {
         if tag == system::SOFTWARE_INFO_TAG {

@@ -33,7 +33,7 @@ pub struct AvsDeviceInfo {
 /// Says what the device is: with it the library publishes the device's capabilities (the
 /// interfaces enabled and their versions) with `Alexa.Discovery.AddOrUpdateReport` once
 /// connected, on first boot and whenever they or the firmware version change (remembered
-/// through `avs_client_set_storage`; without storage, on every connect). Only before
+/// through `avs_client_set_storage`; without storage, once per client). Only before
 /// `avs_client_connect` (`AVS_STATUS_WRONG_STATE`); a NULL, empty or too long string is
 /// `AVS_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
