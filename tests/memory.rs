@@ -82,10 +82,11 @@ fn memory_required_is_what_creation_takes_from_the_heap() {
         let besides = kept as isize - need as isize;
         eprintln!("memory_required {need} B; creation kept {kept} B of Rust heap: {besides} B besides the region");
         // Besides the region: the client's handle (about 9 KB, of which the interfaces' state is
-        // 7 KB: `avs::interfaces::footprint()`), its slot tables (about 100 B per queued event,
-        // library slots included, and 270 B per stream) and mbedTLS's entropy, DRBG and
-        // configuration structures (about 2 KB).
-        let tables = 100 * (cfg.event_queue_capacity as isize + 6) + 272 * (cfg.max_streams as isize + 1);
+        // 7 KB: `avs::interfaces::footprint()`), its slot tables (about 140 B per queued event,
+        // library slots included — each knows where its context and token go when it is sent —
+        // and 270 B per stream) and mbedTLS's entropy, DRBG and configuration structures
+        // (about 2 KB).
+        let tables = 140 * (cfg.event_queue_capacity as isize + 6) + 272 * (cfg.max_streams as isize + 1);
         assert!((0..11 * 1024 + 512 + tables).contains(&besides), "creation took {kept} B, memory_required says {need} B");
         unsafe { avs_client_free(client) };
     }
