@@ -321,6 +321,14 @@ fn without_any_directive_callback_an_unknown_directive_is_unsupported() {
     assert_eq!(got[0]["error"]["type"], "UNSUPPORTED_OPERATION");
 }
 
+/// Polls with the host clock at `now` until `done` (the server's reports, say) or 10 s.
+fn poll_clock_until(c: &mut TestClient, server: &mut Server, now: u64, mut done: impl FnMut(&mut Server, &TestClient) -> bool) {
+    let end = Instant::now() + SECS(10);
+    while !done(server, c) && Instant::now() < end {
+        poll_clock(c, now, Duration::from_millis(20));
+    }
+}
+
 /// Polls with a host clock the test controls, for `real` time at that clock.
 fn poll_clock(c: &mut TestClient, now: u64, real: Duration) {
     let end = Instant::now() + real;
@@ -346,7 +354,8 @@ fn an_hour_of_inactivity_sends_one_report_with_its_seconds_and_activity_starts_t
     assert_eq!(c.state(), AvsConnectionState::Connected);
     poll_clock(&mut c, t0 + HOUR - 1, Duration::from_millis(300));
     assert!(payloads(&mut server, "System", "UserInactivityReport").is_empty(), "not before the hour");
-    poll_clock(&mut c, t0 + HOUR, Duration::from_millis(300));
+    let reports = |s: &mut Server| payloads(s, "System", "UserInactivityReport").len();
+    poll_clock_until(&mut c, &mut server, t0 + HOUR, |s, _| reports(s) >= 1);
     poll_clock(&mut c, t0 + HOUR + 60_000, Duration::from_millis(300));
     assert_eq!(payloads(&mut server, "System", "UserInactivityReport"), vec![json!({"inactiveTimeInSeconds": 3600})], "exactly one in the hour");
     // The host's activity starts the hour again.
@@ -354,6 +363,7 @@ fn an_hour_of_inactivity_sends_one_report_with_its_seconds_and_activity_starts_t
     let t1 = t0 + HOUR + 60_000;
     poll_clock(&mut c, t1 + HOUR - 1, Duration::from_millis(300));
     assert_eq!(payloads(&mut server, "System", "UserInactivityReport").len(), 1);
+    poll_clock_until(&mut c, &mut server, t1 + 2 * HOUR, |s, _| reports(s) >= 2);
     poll_clock(&mut c, t1 + 2 * HOUR, Duration::from_millis(300));
     let got = payloads(&mut server, "System", "UserInactivityReport");
     assert_eq!(got.len(), 2, "a jump of two hours sends one report, not two: {got:?}");
@@ -361,7 +371,7 @@ fn an_hour_of_inactivity_sends_one_report_with_its_seconds_and_activity_starts_t
     // So do ResetUserInactivity and a voice turn.
     push(&mut server, &[directive("System", "ResetUserInactivity", json!({}))]);
     let t2 = t1 + 2 * HOUR;
-    poll_clock(&mut c, t2, Duration::from_millis(300));
+    poll_clock_until(&mut c, &mut server, t2, |_, c| c.log_contains("<- directive System.ResetUserInactivity"));
     poll_clock(&mut c, t2 + HOUR - 1, Duration::from_millis(300));
     assert_eq!(payloads(&mut server, "System", "UserInactivityReport").len(), 2, "ResetUserInactivity started the hour again");
     let t3 = t2 + HOUR - 1;
@@ -369,7 +379,7 @@ fn an_hour_of_inactivity_sends_one_report_with_its_seconds_and_activity_starts_t
     unsafe { avs_client_cancel_turn(c.ptr) };
     poll_clock(&mut c, t3 + HOUR - 1, Duration::from_millis(300));
     assert_eq!(payloads(&mut server, "System", "UserInactivityReport").len(), 2, "a voice turn started the hour again");
-    poll_clock(&mut c, t3 + HOUR, Duration::from_millis(300));
+    poll_clock_until(&mut c, &mut server, t3 + HOUR, |s, _| reports(s) >= 3);
     assert_eq!(payloads(&mut server, "System", "UserInactivityReport").last(), Some(&json!({"inactiveTimeInSeconds": 3600})));
 }
 
@@ -782,8 +792,7 @@ fn capabilities_are_published_from_what_is_enabled_once_and_again_when_they_chan
                              iface("Notifications", "1.0"), speaker_v3, iface("Alexa", "3")]
         }], "scope": {"type": "BearerToken", "token": "test-token"}})
     );
-    c.run_for(Duration::from_millis(300));
-    assert!(store.values.contains_key("capabilities"), "the digest is kept once AVS accepted the report");
+    assert!(c.poll_until(SECS(10), |_, _| store.values.contains_key("capabilities")), "the digest is kept once AVS accepted the report");
     // A reboot with the same capabilities publishes nothing; a new firmware version does.
     drop(c);
     let mut c = connected(&server, |_| {}, |c| setup(c, &mut store, &mut rec, &mut ind, &mut keep, 7));
@@ -818,10 +827,11 @@ fn an_endpoint_from_set_endpoint_is_kept_through_the_hosts_storage() {
     assert_eq!(store.values.get("endpoint").map(|v| String::from_utf8_lossy(v).into_owned()), Some(second.endpoint()));
     drop(c);
     // After a restart the client goes straight to the endpoint it was moved to.
-    let before = first.connections().len();
+    let syncs = |s: &mut Server| s.event_names().iter().filter(|n| *n == "System.SynchronizeState").count();
+    let (before_first, before_second) = (first.connections().len(), syncs(&mut second));
     let c = connected(&first, |_| {}, |c| with_storage(c, &mut store));
-    assert!(second.event_names().iter().filter(|n| *n == "System.SynchronizeState").count() >= 2);
-    assert_eq!(first.connections().len(), before, "the old endpoint is not contacted");
+    assert_eq!(syncs(&mut second), before_second + 1, "synchronized with the endpoint it was moved to");
+    assert_eq!(first.connections().len(), before_first, "the old endpoint is not contacted");
     drop(c);
 }
 
@@ -945,7 +955,7 @@ fn software_info_counts_as_heard_only_once_avs_accepted_it() {
         unsafe { assert_eq!(avs_client_set_firmware_version(c.ptr, 9), AvsStatus::Ok) };
     });
     wait_named(&mut c, &mut server, "System", "SoftwareInfo", 2);
-    c.run_for(Duration::from_millis(300));
+    assert!(c.poll_until(SECS(10), |_, _| store.values.contains_key("software-info")));
     assert_eq!(store.values.get("software-info"), Some(&9u32.to_le_bytes().to_vec()), "accepted: kept as heard");
 }
 
