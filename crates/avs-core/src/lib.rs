@@ -9,6 +9,7 @@
 //! - [`message`]: directive and exception parsing, event writing, message ids.
 //! - [`json`]: the small validating JSON scanner both of them rest on.
 //! - [`jsonw`]: the JSON writer every event and context entry goes through.
+//! - [`lwa`]: Login with Amazon's request bodies and answers, PKCE ([`sha256`]).
 //! - [`time`]: ISO-8601 timestamps for v3 properties and alerts.
 //! - [`interfaces`]: each AVS interface's directives parsed into typed values, its events and
 //!   context entries written.
@@ -25,8 +26,12 @@ pub mod json;
 /// The one JSON writer (commas, escaping, nesting checked in one place), so no interface
 /// concatenates JSON by hand.
 pub mod jsonw;
+/// Login with Amazon: the OAuth 2 request bodies, answers and PKCE.
+pub mod lwa;
 pub mod message;
 pub mod multipart;
+/// SHA-256 for PKCE's `S256` code challenge.
+pub mod sha256;
 /// Wall-clock timestamps as AVS writes them, without a date library.
 pub mod time;
 
