@@ -26,11 +26,9 @@ pub mod json;
 /// The one JSON writer (commas, escaping, nesting checked in one place), so no interface
 /// concatenates JSON by hand.
 pub mod jsonw;
-/// Login with Amazon: the OAuth 2 request bodies, answers and PKCE.
 pub mod lwa;
 pub mod message;
 pub mod multipart;
-/// SHA-256 for PKCE's `S256` code challenge.
 pub mod sha256;
 /// Wall-clock timestamps as AVS writes them, without a date library.
 pub mod time;
