@@ -273,6 +273,9 @@ impl EventQueue {
             if let Some(b) = bearer.as_mut().filter(|b| b.at > h.at) {
                 b.at = (b.at as isize + grew) as usize;
             }
+            // Recorded now: should the token not fit below, the body and its holes still agree.
+            let s = &mut self.slots[idx];
+            (s.context, s.bearer, s.len) = (context, bearer, len);
         }
         if let Some(b) = bearer.as_mut() {
             let new_len = splice_token(self.body_mut(idx), len, b.at, b.len, token)?;
