@@ -55,6 +55,9 @@ fn near_field_turn_stops_at_stop_capture_and_delivers_speak_byte_for_byte() {
     assert_eq!(c.rec.speech_audio[&token], mp3, "Speak audio equals the server's MP3 byte for byte");
     assert_eq!(states(&c), vec![AvsDialogState::Listening, AvsDialogState::Thinking, AvsDialogState::Speaking]);
     c.play_speaks();
+    // Idle once playback is done and the turn's response has ended (the Speak's last bytes
+    // may come before the response's end, which a slow machine reads a poll later).
+    assert!(c.poll_until(SECS(5), |r, _| r.dialog.last().map(|d| d.0) == Some(AvsDialogState::Idle)), "dialog {:?}", c.rec.dialog);
     assert_eq!(c.dialog_state(), AvsDialogState::Idle);
     c.run_for(Duration::from_millis(200));
     let names = server.event_names();
@@ -100,6 +103,9 @@ fn near_field_turn_against_a_server_that_ends_delimiter_lines_late() {
     assert_eq!(c.rec.speech_audio[&c.rec.speech_done[0]], mp3, "Speak audio byte for byte");
     assert_eq!(states(&c), vec![AvsDialogState::Listening, AvsDialogState::Thinking, AvsDialogState::Speaking]);
     c.play_speaks();
+    // Idle once playback is done and the turn's response has ended (the Speak's last bytes
+    // may come before the response's end, which a slow machine reads a poll later).
+    assert!(c.poll_until(SECS(5), |r, _| r.dialog.last().map(|d| d.0) == Some(AvsDialogState::Idle)), "dialog {:?}", c.rec.dialog);
     assert_eq!(c.dialog_state(), AvsDialogState::Idle);
 }
 
