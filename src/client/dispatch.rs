@@ -4,7 +4,7 @@
 use crate::memory::Buf;
 use crate::host::{log, Host};
 use crate::client::queue::{EventQueue, SlotIndex, SlotState};
-use crate::client::{Outbox, Shared};
+use crate::client::{run_interfaces, Shared};
 use crate::interfaces::speech_recognizer::{BodyPiece, TurnPhase};
 use crate::interfaces::{Cx, Interfaces};
 use crate::protocol::message::{self, ExceptionKind};
@@ -386,11 +386,7 @@ impl H2Handler for Dispatch<'_> {
 impl Dispatch<'_> {
     /// Runs `f` with the interfaces and what they may use.
     fn with_interfaces(&mut self, f: impl FnOnce(&mut Interfaces, &mut Cx)) {
-        let log_level = self.shared.log_level;
-        let wall_ms = self.ifaces.wall_ms(self.now);
-        let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
-        f(self.ifaces, &mut cx);
+        run_interfaces(self.ifaces, self.queue, self.shared, self.host, self.now, f);
     }
 
     fn fail_connection_for_status(&mut self, status: u16, what: &str) {
@@ -516,11 +512,7 @@ struct Sink<'a> {
 
 impl PartSink for Sink<'_> {
     fn on_json_part(&mut self, json: &[u8]) {
-        let log_level = self.shared.log_level;
-        let mut outbox = Outbox { queue: &mut *self.queue, shared: &mut *self.shared };
-        let wall_ms = self.ifaces.wall_ms(self.now);
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
-        self.ifaces.on_json_part(json, &mut cx);
+        run_interfaces(self.ifaces, self.queue, self.shared, self.host, self.now, |ifaces, cx| ifaces.on_json_part(json, cx));
     }
 
     fn on_binary_part(&mut self, content_id: &[u8], data: &[u8], last: bool) {

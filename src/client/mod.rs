@@ -208,6 +208,15 @@ impl Shared {
     }
 }
 
+/// Runs `f` with the interfaces and what they may use (the engine's one way in, from a host
+/// call, a timer or a response being read).
+pub(crate) fn run_interfaces<T>(ifaces: &mut Interfaces, queue: &mut EventQueue, shared: &mut Shared, host: &mut dyn Host, now: u64, f: impl FnOnce(&mut Interfaces, &mut Cx) -> T) -> T {
+    let (log_level, wall_ms) = (shared.log_level, ifaces.wall_ms(now));
+    let mut outbox = Outbox { queue, shared };
+    let mut cx = Cx { now, log_level, host, events: &mut outbox, wall_ms };
+    f(ifaces, &mut cx)
+}
+
 /// The interfaces' way into the event queue.
 pub struct Outbox<'a> {
     pub queue: &'a mut EventQueue,
@@ -1330,11 +1339,7 @@ impl Client {
 
     /// Runs `f` with the interfaces and what they may use.
     fn with_interfaces<T>(&mut self, f: impl FnOnce(&mut Interfaces, &mut Cx) -> T) -> T {
-        let mut outbox = Outbox { queue: &mut self.queue, shared: &mut self.shared };
-        let log_level = outbox.shared.log_level;
-        let wall_ms = self.ifaces.wall_ms(self.now);
-        let mut cx = Cx { now: self.now, log_level, host: &mut *self.host, events: &mut outbox, wall_ms };
-        f(&mut self.ifaces, &mut cx)
+        run_interfaces(&mut self.ifaces, &mut self.queue, &mut self.shared, &mut *self.host, self.now, f)
     }
 
     /// Turns on `Speaker`: before `connect`, so that the first context has its entry.
@@ -1492,10 +1497,6 @@ impl Client {
         }
     }
 
-    /// The base URL requests go to now (it changes with `System.SetEndpoint`).
-    pub fn endpoint(&self) -> &str {
-        &self.settings.endpoint
-    }
 
     /// Reports every held event as cancelled (the client is going away).
     pub fn cancel_all(&mut self) {

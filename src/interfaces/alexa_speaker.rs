@@ -97,10 +97,6 @@ impl AlexaSpeaker {
         self.enabled
     }
 
-    pub fn endpoint_id(&self) -> &str {
-        &self.endpoint_id
-    }
-
     /// An `Alexa.Speaker` directive, or `Alexa.ReportState`. `endpoint` is the directive's
     /// `endpoint` object; answers go to the queue (or wait for a slot).
     pub fn on_directive(&mut self, name: &str, payload: &[u8], correlation: Option<&str>, endpoint: Option<&[u8]>, volume: &mut Volume, cx: &mut Cx) -> Result<(), super::Rejection> {

@@ -83,9 +83,6 @@ pub trait EventSink {
     fn exception(&mut self, host: &mut dyn Host, unparsed: &[u8], kind: ExceptionKind, why: &str);
 }
 
-/// Bytes around the context items: `"context":[` and `],`.
-pub const CONTEXT_FRAMING: usize = 13;
-
 /// Puts `"context":[<items>],` in place of `body[at..at + old]`; the new length.
 pub fn splice_context(body: &mut [u8], len: usize, at: usize, old: usize, items: &[u8]) -> Result<usize, AvsStatus> {
     const OPEN: &[u8] = b"\"context\":[";
@@ -511,17 +508,14 @@ impl Interfaces {
 
     /// The context array's items, one per enabled interface, from their state now.
     pub fn write_context(&self, now: u64, out: &mut [u8]) -> Option<usize> {
+        // The items only, comma separated (the writer's top-level values): the engine puts them
+        // in their array.
         let mut w = JsonWriter::new(out);
-        w.begin_array();
         self.recognizer.write_context(&mut w);
         self.synthesizer.write_context(now, &mut w);
         self.speaker.write_context(&self.volume, &mut w);
         self.notifications.write_context(&mut w);
-        w.end_array();
-        let n = w.finish().ok()?;
-        // The engine wants the items: drop the brackets.
-        out.copy_within(1..n - 1, 0);
-        Some(n - 2)
+        w.finish().ok()
     }
 
     /// The earliest deadline of any interface.

@@ -107,11 +107,6 @@ impl Speaker {
         }
     }
 
-    /// Events still waiting for a queue slot.
-    pub fn waiting(&self) -> usize {
-        self.backlog.len()
-    }
-
     /// `Speaker.VolumeState`.
     pub fn write_context(&self, volume: &Volume, w: &mut JsonWriter) {
         if self.enabled {
