@@ -48,11 +48,6 @@
 #include <stdint.h>
 
 /**
- * Bytes around the context items: `"context":[` and `],`.
- */
-#define CONTEXT_FRAMING 13
-
-/**
  * AVS allows at most this many concurrent streams per connection.
  */
 #define AVS_MAX_STREAMS 10
