@@ -22,33 +22,36 @@ use crate::json;
 use crate::jsonw::JsonWriter;
 use crate::sha256::sha256;
 use crate::{put_all, Overflow};
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 // ---------------------------------------------------------------------------------------------
 // application/x-www-form-urlencoded
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// The bytes a form field is percent-encoded with: all but the RFC 3986 unreserved characters
+/// `A-Z a-z 0-9 - . _ ~` (non-ASCII bytes are always encoded by [`percent_encode`]).
+///
+/// Stricter than the WHATWG `application/x-www-form-urlencoded` serializer, which leaves `*`
+/// alone and writes a space as `+`; every form parser decodes both spellings alike, and a body
+/// without `+` and `*` means the same to a parser that treats the body as a plain query string.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
-/// RFC 3986 unreserved characters, the only bytes a form field is written with unescaped.
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// `b` percent-encoded: the bytes and how many of them are used (1 or 3).
-fn percent_encoded(b: u8) -> ([u8; 3], usize) {
-    if is_unreserved(b) {
-        ([b, 0, 0], 1)
-    } else {
-        (
-            [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]],
-            3,
-        )
-    }
+/// `b` percent-encoded per [`FORM`]: `%XX` or the byte itself.
+fn percent_encoded(b: &u8) -> &str {
+    // One byte in, so exactly one piece out; "" is unreachable.
+    percent_encode(core::slice::from_ref(b), FORM)
+        .next()
+        .unwrap_or("")
 }
 
 /// Writes an `application/x-www-form-urlencoded` body into `&mut [u8]`:
-/// `name=value&name=value`, names and values percent-encoded except for the RFC 3986
-/// unreserved characters `A-Z a-z 0-9 - . _ ~` (a space becomes `%20`, hex digits are upper
-/// case).
+/// `name=value&name=value`, names and values percent-encoded (by the `percent-encoding` crate)
+/// except for the RFC 3986 unreserved characters `A-Z a-z 0-9 - . _ ~` (a space becomes `%20`,
+/// hex digits are upper case). The WHATWG parser (`form_urlencoded::parse`, what servers run)
+/// decodes every body back to its values.
 ///
 /// Overflow is sticky, as with [`JsonWriter`]: once a field does not fit, later calls do
 /// nothing and [`FormWriter::finish`] returns [`Overflow`], so a body is written with
@@ -129,14 +132,14 @@ impl<'a> FormWriter<'a> {
         let mut w = start;
         for r in src..len {
             let b = self.out[r];
-            let (enc, k) = percent_encoded(b);
-            let end = w + k;
+            let enc = percent_encoded(&b).as_bytes();
+            let end = w + enc.len();
             if end > r + 1 {
                 // Exactly when the whole encoded field cannot fit (see above).
                 self.failed = true;
                 return self;
             }
-            self.out[w..end].copy_from_slice(&enc[..k]);
+            self.out[w..end].copy_from_slice(enc);
             w = end;
         }
         self.pos = w;
@@ -167,12 +170,11 @@ impl<'a> FormWriter<'a> {
     }
 
     fn encode(&mut self, value: &[u8]) {
-        for &b in value {
+        for piece in percent_encode(value, FORM) {
             if self.failed {
                 return;
             }
-            let (enc, k) = percent_encoded(b);
-            self.put(&enc[..k]);
+            self.put(piece.as_bytes());
         }
     }
 
@@ -630,6 +632,11 @@ mod tests {
         }
     }
 
+    /// RFC 3986 unreserved characters, the only bytes a form field is written with unescaped.
+    fn is_unreserved(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    }
+
     fn hexval(c: u8) -> u8 {
         match c {
             b'0'..=b'9' => c - b'0',
@@ -712,6 +719,113 @@ mod tests {
             ]
         );
         assert_eq!(body(|out| FormWriter::new(out).finish()), "");
+    }
+
+    /// `s` decoded by the WHATWG form parser, which is what a server runs.
+    fn parsed(s: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(s.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// Bodies written with any value decode to that value again, with the WHATWG parser (which
+    /// decodes to UTF-8, replacing invalid sequences) and byte for byte.
+    #[test]
+    fn form_round_trip() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let ascii: Vec<u8> = (0..=127u8).collect();
+        let values: [&[u8]; 12] = [
+            &all,
+            &ascii,
+            b"&",
+            b"=",
+            b"+",
+            b"%",
+            b" ",
+            b"%41+%2B &a=b&&==",
+            b"",
+            "é€😀 x".as_bytes(),
+            b"\xff\x00",
+            b"\r\n\t\0~*'()!",
+        ];
+        for v in values {
+            for name in ["n", "a b&c=d+%", "é"] {
+                let s = body(|out| {
+                    FormWriter::new(out)
+                        .field(name, v)
+                        .field("next", b"1 2")
+                        .json_field("j", |w| w.str(&String::from_utf8_lossy(v)))
+                        .finish()
+                });
+                let lossy = String::from_utf8_lossy(v).into_owned();
+                let p = parsed(&s);
+                assert_eq!(
+                    p[..2],
+                    [
+                        (String::from(name), lossy.clone()),
+                        (String::from("next"), String::from("1 2")),
+                    ],
+                    "{s}"
+                );
+                assert_eq!(p.len(), 3);
+                assert_eq!(p[2].0, "j");
+                // The JSON document decoded by the form parser, then as JSON: the value again.
+                let doc: serde_json::Value = serde_json::from_str(&p[2].1).unwrap();
+                assert_eq!(doc, serde_json::Value::String(lossy));
+                // No '+' is written, so plain percent-decoding gives back the exact bytes.
+                assert!(!s.contains('+'));
+                let exact: Vec<Vec<u8>> = s
+                    .split('&')
+                    .map(|f| {
+                        percent_encoding::percent_decode_str(f.split_once('=').unwrap().1).collect()
+                    })
+                    .collect();
+                assert_eq!(exact[..2], [v.to_vec(), b"1 2".to_vec()]);
+                assert_eq!(exact[2], p[2].1.as_bytes());
+            }
+        }
+        // The request writers' bodies too.
+        let s = body(|out| write_refresh_request(out, "c&i d", Some("s+=%"), "Atzr|a/b=="));
+        assert_eq!(
+            parsed(&s),
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "Atzr|a/b=="),
+                ("client_id", "c&i d"),
+                ("client_secret", "s+=%"),
+            ]
+            .map(|(k, v)| (String::from(k), String::from(v)))
+        );
+        let s = body(|out| write_code_pair_request(out, "cid", "p é&+", "d=%\n"));
+        let p = parsed(&s);
+        assert_eq!(p[2], (String::from("scope"), String::from("alexa:all")));
+        let v: serde_json::Value = serde_json::from_str(&p[3].1).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"alexa:all": {"productID": "p é&+",
+                "productInstanceAttributes": {"deviceSerialNumber": "d=%\n"}}})
+        );
+        let s = body(|out| write_device_token_request(out, "D+ C", "U&V"));
+        assert_eq!(
+            parsed(&s)[1..],
+            [
+                (String::from("device_code"), String::from("D+ C")),
+                (String::from("user_code"), String::from("U&V")),
+            ]
+        );
+        let s = body(|out| {
+            write_authorization_code_request(out, "a b", "amzn://x/cb?y=1&z=2", "c", b"v~_")
+        });
+        assert_eq!(
+            parsed(&s)[1..],
+            [
+                ("code", "a b"),
+                ("redirect_uri", "amzn://x/cb?y=1&z=2"),
+                ("client_id", "c"),
+                ("code_verifier", "v~_"),
+            ]
+            .map(|(k, v)| (String::from(k), String::from(v)))
+        );
     }
 
     #[test]
