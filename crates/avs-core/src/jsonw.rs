@@ -265,7 +265,7 @@ impl<'a> JsonWriter<'a> {
 }
 
 /// The decimal digits of `n`, in the tail of `buf`.
-fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;

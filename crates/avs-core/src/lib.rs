@@ -10,6 +10,8 @@
 //! - [`json`]: the small validating JSON scanner both of them rest on.
 //! - [`jsonw`]: the JSON writer every event and context entry goes through.
 //! - [`lwa`]: Login with Amazon's request bodies and answers, PKCE ([`sha256`]).
+//! - [`http1`]: one HTTP/1.1 request and its response (for LWA's token endpoint), parsed in
+//!   place.
 //! - [`time`]: ISO-8601 timestamps for v3 properties and alerts.
 //! - [`interfaces`]: each AVS interface's directives parsed into typed values, its events and
 //!   context entries written.
@@ -19,6 +21,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod http1;
 /// The AVS interfaces' wire formats, apart from the client's state machines, so they can be
 /// tested against the spec examples alone and built for Cortex-M.
 pub mod interfaces;
