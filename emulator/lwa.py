@@ -506,25 +506,32 @@ class Lwa:
     async def start(self, host: str, port: int, certs_dir: str, cert: str) -> asyncio.AbstractServer:
         self.ssl_ctx = self.ssl_context(os.path.join(certs_dir, f"{cert}.pem"),
                                         os.path.join(certs_dir, f"{cert}.key"))
-        srv = await asyncio.start_server(self._serve_connection, host, port, ssl=self.ssl_ctx,
-                                         limit=MAX_LINE, ssl_handshake_timeout=10)
+        # TLS is started per connection (not ssl= here) so a failed handshake is recorded: asyncio
+        # would drop it silently, and it is what a client's TLS bug looks like.
+        srv = await asyncio.start_server(self._serve_connection, host, port, limit=MAX_LINE)
         self.port = srv.sockets[0].getsockname()[1]
         return srv
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sslobj = writer.get_extra_info("ssl_object")
         peer = writer.get_extra_info("peername")
         self._conn_seq += 1
         crec = {"id": self._conn_seq,
-                "peer": f"{peer[0]}:{peer[1]}" if peer else None, "t_accept": now(),
-                "alpn": sslobj.selected_alpn_protocol() if sslobj else None,
-                "tls_version": sslobj.version() if sslobj else None,
-                "requests": 0, "t_closed": None, "close_reason": None}
+                "peer": f"{peer[0]}:{peer[1]}" if peer else None, "t_accept": now(), "t_tls_done": None,
+                "alpn": None, "tls_version": None, "requests": 0, "t_closed": None, "close_reason": None}
         self.conns.append(crec)
         self._writers.add(writer)
-        log(f"conn#{crec['id']} from {crec['peer']} alpn {crec['alpn']}")
         reason = "peer closed"
         try:
+            try:
+                await writer.start_tls(self.ssl_ctx, ssl_handshake_timeout=10)
+            except (OSError, asyncio.TimeoutError, EOFError) as e:
+                crec["close_reason"] = f"TLS handshake failed: {type(e).__name__}: {e}"
+                log(f"conn#{crec['id']} from {crec['peer']}: {crec['close_reason']}")
+                writer.transport.abort()
+                return
+            sslobj = writer.get_extra_info("ssl_object")
+            crec.update(t_tls_done=now(), alpn=sslobj.selected_alpn_protocol(), tls_version=sslobj.version())
+            log(f"conn#{crec['id']} from {crec['peer']} alpn {crec['alpn']}")
             while True:
                 if not await self._serve_one(crec, reader, writer):
                     reason = crec["close_reason"] or "closed after answer"

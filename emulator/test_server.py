@@ -2120,6 +2120,24 @@ def t_lwa_http11(env):
     c.post(LWA_TOKEN, bad, {"Content-Type": "application/json"})
     lwa_error(c.response(), 400, "invalid_request")
     c.close()
+    # Failed TLS handshakes are recorded (a client that does not trust the CA; plain HTTP).
+    n = len(ctl("lwa_state")["connections"])
+    try:
+        Http11(port, os.path.join(env["certs"], "other-ca.pem"))
+        raise AssertionError("unknown CA accepted")
+    except ssl.SSLCertVerificationError:
+        pass
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    raw.sendall(b"POST /auth/o2/token HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.recv(100) == b""
+    raw.close()
+    for _ in range(100):  # the server notices the client's alert / close a moment later
+        failed = [x for x in ctl("lwa_state")["connections"][n:]
+                  if "TLS handshake failed" in (x["close_reason"] or "")]
+        if len(failed) == 2:
+            break
+        time.sleep(0.02)
+    assert len(failed) == 2 and all(x["t_tls_done"] is None for x in failed), failed
     # A client offering only h2 is refused (no ALPN agreed; its preface is not HTTP/1.1).
     try:
         c = Http11(port, ca, alpn=("h2",))
