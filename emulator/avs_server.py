@@ -5,15 +5,16 @@
   python3 avs_server.py serve --certs DIR [--cert NAME] [--host H] [--port P]
         [--control-port C] [--token T] [--max-concurrent-streams N]
         [--downchannel-deadline-s S] [--stop-capture-after-bytes N] [--speak-mp3 F]
-        [--demo-interfaces] [--quiet] [--log-file F] [--no-stdin-watch]
+        [--demo-interfaces] [--lwa-port L] [--lwa-client ID[:SECRET]]...
+        [--quiet] [--log-file F] [--no-stdin-watch]
 
-`serve` prints one JSON line {"port","control_port","pid"} on stdout, logs to
+`serve` prints one JSON line {"port","control_port","lwa_port","pid"} on stdout, logs to
 stderr, and exits on SIGTERM/SIGINT or when stdin (a pipe) reaches EOF. Tests
 drive it through the newline-delimited JSON control port (control.py,
 README.md).
 
 Modules: connection.py (TLS + HTTP/2 per connection), events.py (POST /events
-validation and answers), shapes.py (event shape checks), interfaces.py (directives
+validation and answers), lwa.py (Login with Amazon over HTTP/1.1), shapes.py (event shape checks), interfaces.py (directives
 of the client's interfaces, the demo), control.py (control port), multipart.py, certs.py.
 This file holds the shared state (Server) and the command line.
 """
@@ -36,6 +37,7 @@ import connection  # noqa: E402
 import control  # noqa: E402
 import events  # noqa: E402
 import interfaces  # noqa: E402
+import lwa  # noqa: E402
 from connection import Conn, log, now  # noqa: E402
 
 
@@ -79,6 +81,8 @@ class Server:
         self.demo_armed: bool = args.demo_interfaces
         self.demo_delay_s = interfaces.DEMO_DELAY_S
         self.demo_interval_s = interfaces.DEMO_INTERVAL_S
+        # Login with Amazon (lwa.py): its own HTTP/1.1 port; issued access tokens pass check_auth.
+        self.lwa = lwa.Lwa(args.lwa_client, self.notify)
         self.port: int | None = None  # set once listening
         self.ssl_ctx = self._ssl_context()
 
@@ -170,6 +174,7 @@ class Server:
         self.demo_armed = self.args.demo_interfaces
         self.demo_delay_s = interfaces.DEMO_DELAY_S
         self.demo_interval_s = interfaces.DEMO_INTERVAL_S
+        self.lwa.reset()
         if self.max_streams != self.cli_max_streams:
             self.max_streams = self.cli_max_streams
             for c in self.live.values():
@@ -177,6 +182,7 @@ class Server:
         self.notify()
 
     def shutdown(self) -> None:
+        self.lwa.shutdown()
         for c in list(self.live.values()):
             try:
                 c.abort("server shutdown")
@@ -226,6 +232,7 @@ async def serve(args: argparse.Namespace) -> int:
     tcp = await loop.create_server(lambda: Conn(server), args.host, args.port, reuse_address=True)
     ctl = await asyncio.start_server(control.client_handler(server), "127.0.0.1", args.control_port,
                                      limit=256 * 1024 * 1024)
+    lwa_srv = await server.lwa.start(args.host, args.lwa_port, args.certs, args.cert)
     port = tcp.sockets[0].getsockname()[1]
     server.port = port
     cport = ctl.sockets[0].getsockname()[1]
@@ -235,13 +242,16 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if not args.no_stdin_watch:
         _watch_stdin(loop, stop)
-    sys.stdout.write(json.dumps({"port": port, "control_port": cport, "pid": os.getpid()}) + "\n")
+    sys.stdout.write(json.dumps({"port": port, "control_port": cport, "lwa_port": server.lwa.port,
+                                 "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
-    log(f"listening on {args.host}:{port} (control 127.0.0.1:{cport}), cert {args.cert}")
+    log(f"listening on {args.host}:{port} (control 127.0.0.1:{cport}, LWA {server.lwa.port}), "
+        f"cert {args.cert}")
     await stop.wait()
     log("shutting down")
     tcp.close()
     ctl.close()
+    lwa_srv.close()
     server.shutdown()
     await asyncio.sleep(0)
     return 0
@@ -273,6 +283,11 @@ def main(argv: list[str]) -> int:
                    help="once a client's SynchronizeState is answered, push one directive of each "
                         "interface (Speaker, Alexa.Speaker, Alexa, System, Notifications, "
                         "TemplateRuntime) on its downchannel, 300 ms apart (once; reset re-arms)")
+    s.add_argument("--lwa-port", type=int, default=0,
+                   help="Login with Amazon endpoints (HTTP/1.1 over TLS, same certificate) on this "
+                        "port (default 0 = ephemeral; the ready line says which)")
+    s.add_argument("--lwa-client", action="append", default=[], metavar="ID[:SECRET]",
+                   help="an LWA client id (with its secret) besides emu-client-id (repeatable)")
     s.add_argument("--quiet", action="store_true", help="log only exceptions")
     s.add_argument("--no-stdin-watch", action="store_true",
                    help="do not exit on stdin EOF (for running detached)")
@@ -280,7 +295,7 @@ def main(argv: list[str]) -> int:
                    help="append the log here instead of stderr (a harness that pipes stderr "
                         "but never reads it would otherwise block the server once the pipe fills)")
     args = ap.parse_args(argv)
-    connection.quiet = args.quiet
+    connection.quiet = lwa.quiet = args.quiet
     if args.log_file:
         sys.stderr = open(args.log_file, "a", buffering=1)
     try:

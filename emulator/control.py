@@ -19,6 +19,7 @@ import traceback
 from typing import Any, Awaitable, Callable
 
 import interfaces
+import lwa
 from events import StreamGone, directive_parts
 
 
@@ -95,7 +96,7 @@ def _conn(server, req: dict):
 
 
 async def cmd_log(server, req):
-    return {"requests": server.requests}
+    return {"requests": server.requests, "lwa_requests": server.lwa.requests}
 
 
 async def cmd_connections(server, req):
@@ -389,12 +390,13 @@ def _event_matches(rec: dict, name: str | None) -> bool:
 
 
 async def cmd_wait_for(server, req):
-    _check_keys(req, {"what", "count", "timeout_ms", "path", "name", "done", "refused", "closed"})
+    _check_keys(req, {"what", "count", "timeout_ms", "path", "name", "done", "refused", "closed", "error"})
     what = req.get("what")
     count = int(req.get("count", 1))
     timeout = float(req.get("timeout_ms", 5000)) / 1000
     path, name = req.get("path"), req.get("name")
     done, refused, closed = req.get("done"), req.get("refused"), req.get("closed")
+    error = req.get("error")
 
     if what == "requests":
         def matched() -> int:
@@ -407,8 +409,15 @@ async def cmd_wait_for(server, req):
             return sum(1 for c in server.conn_records
                        if (refused is None or c["refused"] == bool(refused))
                        and (closed is None or (c["t_closed"] is not None) == bool(closed)))
+    elif what == "lwa_requests":
+        # answered (or dropped) LWA requests, by path and OAuth error code ("" = a 200)
+        def matched() -> int:
+            return sum(1 for r in server.lwa.requests
+                       if (r["t_response"] is not None)
+                       and (path is None or r["path"] == path)
+                       and (error is None or (r["error"] or "") == error))
     else:
-        raise CommandError('what must be "requests" or "connections"')
+        raise CommandError('what must be "requests", "connections" or "lwa_requests"')
 
     deadline = time.monotonic() + timeout
     while True:
@@ -502,6 +511,165 @@ async def cmd_demo_interfaces(server, req):
             "directives": [f"{i}.{n}" for i, n in interfaces.DEMO_SEQUENCE]}
 
 
+# --------------------------------------------------------------------------- Login with Amazon
+
+
+def _lwa_client_id(server, req: dict, key: str = "client_id") -> str:
+    cid = req.get(key, lwa.DEFAULT_CLIENT)
+    if not isinstance(cid, str) or cid not in server.lwa.clients:
+        raise CommandError(f"{key} must be a known LWA client id (known: {', '.join(server.lwa.clients)})")
+    return cid
+
+
+def _seconds(req: dict, key: str) -> int:
+    v = req[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise CommandError(f"{key} must be an integer number of seconds >= 0")
+    return v
+
+
+def _count(req: dict) -> int:
+    n = req.get("count", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise CommandError("count must be an integer >= 1")
+    return n
+
+
+async def cmd_lwa_config(server, req):
+    """LWA timings, refresh-token rotation and clients; only the given fields change. reset
+    restores the timings and rotation (added clients stay)."""
+    _check_keys(req, {"access_expires_in", "code_expires_in", "interval", "rotation", "clients"})
+    L = server.lwa
+    new = dict(L.config)
+    for key in ("access_expires_in", "code_expires_in", "interval"):
+        if key in req:
+            new[key] = _seconds(req, key)
+    if "rotation" in req:
+        if req["rotation"] not in lwa.ROTATIONS:
+            raise CommandError(f"rotation must be one of {', '.join(lwa.ROTATIONS)}")
+        new["rotation"] = req["rotation"]
+    clients = req.get("clients") or []
+    if not isinstance(clients, list):
+        raise CommandError('clients must be a list of {"id": ..., "secret": ... | null}')
+    for c in clients:
+        if (not isinstance(c, dict) or set(c) - {"id", "secret"} or not isinstance(c.get("id"), str)
+                or not c["id"] or not (c.get("secret") is None or isinstance(c["secret"], str))):
+            raise CommandError('clients must be a list of {"id": ..., "secret": ... | null}')
+    L.config = new
+    for c in clients:
+        L.add_client(c["id"], c.get("secret"))
+    return {"config": dict(L.config), "clients": [{"id": k, "secret": v} for k, v in L.clients.items()]}
+
+
+async def cmd_lwa_approve(server, req):
+    """The user enters the code on the website: the pair's next poll gets tokens."""
+    _check_keys(req, {"user_code"})
+    uc = req.get("user_code")
+    if uc is not None and not isinstance(uc, str):
+        raise CommandError("user_code must be a string")
+    p = server.lwa.approve(uc)
+    if p is None:
+        raise CommandError("no pending code pair" + (f" with user_code {uc}" if uc else ""))
+    return {"user_code": p["user_code"], "productID": p["productID"],
+            "deviceSerialNumber": p["deviceSerialNumber"], "client_id": p["client_id"]}
+
+
+async def cmd_lwa_authorization_code(server, req):
+    """What the companion app / website hands the device after sign-in (PKCE, RFC 7636)."""
+    _check_keys(req, {"code_challenge", "code_challenge_method", "client_id", "redirect_uri", "expires_in"})
+    ch = req.get("code_challenge")
+    if not isinstance(ch, str) or not ch:
+        raise CommandError("code_challenge must be a non-empty string")
+    if req.get("code_challenge_method") != "S256":
+        raise CommandError("code_challenge_method must be S256")
+    cid = _lwa_client_id(server, req)
+    uri = req.get("redirect_uri")
+    if not isinstance(uri, str) or not uri:
+        raise CommandError("redirect_uri must be a non-empty string")
+    exp = _seconds(req, "expires_in") if "expires_in" in req else lwa.AUTH_CODE_EXPIRES_IN
+    return {"code": server.lwa.issue_code(cid, uri, ch, exp), "expires_in": exp}
+
+
+async def cmd_lwa_fail(server, req):
+    """The next `count` requests to `path` ("*" = any) get a scripted answer instead of the real one."""
+    _check_keys(req, {"path", "count", "status", "error", "error_description", "drop", "delay_ms", "process"})
+    path = req.get("path", lwa.TOKEN_PATH)
+    if not isinstance(path, str) or not (path == "*" or path.startswith("/")):
+        raise CommandError('path must be "*" or start with /')
+    f = {"path": path, "count": _count(req)}
+    if req.get("status") is not None:
+        st = req["status"]
+        if isinstance(st, bool) or not isinstance(st, int) or not 400 <= st <= 599:
+            raise CommandError("status must be 400..599")
+        f["status"] = st
+    for key in ("error", "error_description"):
+        if req.get(key) is not None:
+            if not isinstance(req[key], str) or not req[key]:
+                raise CommandError(f"{key} must be a non-empty string")
+            f[key] = req[key]
+    for key in ("drop", "process"):
+        if key in req:
+            if not isinstance(req[key], bool):
+                raise CommandError(f"{key} must be true or false")
+            f[key] = req[key]
+    if req.get("delay_ms") is not None:
+        d = req["delay_ms"]
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 600000:
+            raise CommandError("delay_ms must be a number 0..600000")
+        f["delay_ms"] = d
+    if not any(k in f for k in ("status", "error", "drop", "delay_ms")):
+        raise CommandError("give status, error, drop or delay_ms")
+    if f.get("drop") and ("status" in f or "error" in f):
+        raise CommandError("drop excludes status and error")
+    server.lwa.faults.append(f)
+    return {"queued": f["count"], "faults": [dict(x) for x in server.lwa.faults]}
+
+
+async def cmd_lwa_slow_down(server, req):
+    _check_keys(req, {"count"})
+    server.lwa.slow_down_pending += _count(req)
+    return {"slow_down_pending": server.lwa.slow_down_pending}
+
+
+def _opt_token(req: dict) -> str | None:
+    tok = req.get("token")
+    if tok is not None and (not isinstance(tok, str) or not tok):
+        raise CommandError("token must be a non-empty string")
+    return tok
+
+
+async def cmd_lwa_expire_access(server, req):
+    _check_keys(req, {"token"})
+    tok = _opt_token(req)
+    if tok is not None and tok not in server.lwa.access:
+        raise CommandError("no such access token issued")
+    return {"expired": server.lwa.expire_access(tok)}
+
+
+async def cmd_lwa_revoke_refresh(server, req):
+    _check_keys(req, {"token"})
+    tok = _opt_token(req)
+    if tok is not None and tok not in server.lwa.refresh:
+        raise CommandError("no such refresh token issued")
+    return {"revoked": server.lwa.revoke_refresh(tok)}
+
+
+async def cmd_lwa_expire_code_pairs(server, req):
+    _check_keys(req, set())
+    return {"expired": server.lwa.expire_pairs()}
+
+
+async def cmd_lwa_issue_refresh(server, req):
+    _check_keys(req, {"client_id"})
+    return {"refresh_token": server.lwa.issue_refresh(_lwa_client_id(server, req)),
+            "client_id": req.get("client_id", lwa.DEFAULT_CLIENT)}
+
+
+async def cmd_lwa_state(server, req):
+    _check_keys(req, set())
+    return {"lwa_port": server.lwa.port, **server.lwa.state()}
+
+
 COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "log": cmd_log,
     "connections": cmd_connections,
@@ -524,4 +692,14 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "push_interface_directive": cmd_push_interface_directive,
     "capabilities": cmd_capabilities,
     "demo_interfaces": cmd_demo_interfaces,
+    "lwa_config": cmd_lwa_config,
+    "lwa_approve": cmd_lwa_approve,
+    "lwa_authorization_code": cmd_lwa_authorization_code,
+    "lwa_fail": cmd_lwa_fail,
+    "lwa_slow_down": cmd_lwa_slow_down,
+    "lwa_expire_access": cmd_lwa_expire_access,
+    "lwa_revoke_refresh": cmd_lwa_revoke_refresh,
+    "lwa_expire_code_pairs": cmd_lwa_expire_code_pairs,
+    "lwa_issue_refresh": cmd_lwa_issue_refresh,
+    "lwa_state": cmd_lwa_state,
 }

@@ -108,8 +108,16 @@ def check_auth(conn: "Conn", headers: dict[str, str]) -> str | None:
     scheme, _, token = auth.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return "authorization is not 'Bearer <token>'"
+    token = token.strip()
     expected = conn.server.token
-    if expected is not None and token.strip() != expected:
+    if token == expected:
+        return None
+    # An access token issued by the LWA endpoints passes until it expires; an expired one is
+    # refused like a wrong token, also when any token would do (--token not given).
+    lwa_state = conn.server.lwa.access_token_state(token)
+    if lwa_state == "valid":
+        return None
+    if lwa_state == "expired" or expected is not None:
         return "invalid access token"
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
+from urllib.parse import urlencode
 
 import h2.config
 import h2.connection
@@ -52,6 +54,7 @@ class ServerProc:
             raise RuntimeError("server did not start")
         info = json.loads(line)
         self.port, self.control_port, self.pid = info["port"], info["control_port"], info["pid"]
+        self.lwa_port = info["lwa_port"]
         self.ctl = Control(self.control_port)
 
     def stop(self) -> None:
@@ -1785,6 +1788,367 @@ def t_nghttp(env):
     assert ":status: 204" in out.stdout, out.stdout[-2000:]
 
 
+# --------------------------------------------------------------------------- Login with Amazon
+
+LWA_CODEPAIR = "/auth/o2/create/codepair"
+LWA_TOKEN = "/auth/o2/token"
+SCOPE_DATA = json.dumps({"alexa:all": {"productID": "emu_product",
+                                       "productInstanceAttributes": {"deviceSerialNumber": "dsn-42"}}})
+RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636 Appendix B
+# The RFC's challenge for it (a value circulating as "the" vector, E9Melhoofx8..._A8, is not it).
+RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+class Http11:
+    """A raw HTTP/1.1-over-TLS client for the LWA port: tests see framing and closes."""
+
+    def __init__(self, port: int, ca: str, alpn=("http/1.1",)):
+        ctx = ssl.create_default_context(cafile=ca)
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.alpn = self.sock.selected_alpn_protocol()
+        self.buf = b""
+
+    def post(self, path: str, fields: dict, headers: dict | None = None, version: str = "HTTP/1.1",
+             chunked: bool = False) -> None:
+        body = urlencode(fields).encode()
+        hs = {"Host": "localhost", "Content-Type": "application/x-www-form-urlencoded"}
+        if chunked:
+            hs["Transfer-Encoding"] = "chunked"
+            half = len(body) // 2
+            body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(c), c) for c in (body[:half], body[half:]) if c)
+            body += b"0\r\nX-Trailer: 1\r\n\r\n"
+        else:
+            hs["Content-Length"] = str(len(body))
+        hs.update(headers or {})
+        head = f"POST {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hs.items()) + "\r\n"
+        self.sock.sendall(head.encode() + body)
+
+    def _fill(self) -> bool:
+        try:
+            data = self.sock.recv(65536)
+        except (ssl.SSLError, ConnectionError):
+            data = b""
+        self.buf += data
+        return bool(data)
+
+    def response(self) -> dict | None:
+        """{status, headers, json} or None if the connection closed first."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                return None
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        n = int(headers["content-length"])
+        while len(self.buf) < n:
+            assert self._fill(), "connection closed mid-body"
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return {"status": int(lines[0].split()[1]), "headers": headers, "json": json.loads(body)}
+
+    def closed(self) -> bool:
+        """True once the server has closed the connection (waits up to the socket timeout)."""
+        return not self._fill()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def lwa(env, path: str, **fields) -> dict:
+    """One request on a fresh connection, Connection: close."""
+    c = Http11(env["srv"].lwa_port, env["ca"])
+    c.post(path, fields, {"Connection": "close"})
+    r = c.response()
+    assert r is not None, f"no answer to {path}"
+    c.close()
+    return r
+
+
+def lwa_error(r: dict, status: int, code: str) -> None:
+    assert r["status"] == status and r["json"]["error"] == code, r
+    assert r["json"]["error_description"], r
+
+
+def new_code_pair(env, client_id: str = "emu-client-id") -> dict:
+    r = lwa(env, LWA_CODEPAIR, response_type="device_code", client_id=client_id, scope="alexa:all",
+            scope_data=SCOPE_DATA)
+    assert r["status"] == 200, r
+    assert r["headers"]["content-type"] == "application/json;charset=UTF-8", r
+    return r["json"]
+
+
+def poll(env, pair: dict) -> dict:
+    return lwa(env, LWA_TOKEN, grant_type="device_code", device_code=pair["device_code"],
+               user_code=pair["user_code"])
+
+
+def check_tokens(r: dict, expires_in: int = 3600) -> dict:
+    assert r["status"] == 200, r
+    t = r["json"]
+    assert t["token_type"] == "bearer" and t["expires_in"] == expires_in, t
+    assert t["access_token"].startswith("Atza|") and len(t["access_token"]) >= 45, t
+    assert "refresh_token" not in t or t["refresh_token"].startswith("Atzr|"), t
+    return t
+
+
+def avs_status(env, token: str) -> int:
+    c = Client(env["srv"].port, env["ca"], token=token)
+    r = c.response(post_event(c, "System", "SynchronizeState"))
+    c.close()
+    return r["status"]
+
+
+def t_lwa_device_code(env):
+    ctl = env["srv"].ctl
+    ctl("lwa_config", interval=1)
+    pair = new_code_pair(env)
+    assert len(pair["user_code"]) == 6 and pair["user_code"].isalnum() and pair["user_code"].upper() == pair["user_code"]
+    assert len(pair["device_code"]) >= 32 and pair["verification_uri"] == "https://amazon.com/us/code", pair
+    assert pair["expires_in"] == 600 and pair["interval"] == 1, pair
+    lwa_error(poll(env, pair), 400, "authorization_pending")
+    lwa_error(poll(env, pair), 400, "slow_down")  # at once: too fast; the interval doubles to 2 s
+    lwa_error(lwa(env, LWA_TOKEN, grant_type="device_code", device_code=pair["device_code"], user_code="XXXXXX"),
+              400, "invalid_code_pair")
+    a = ctl("lwa_approve")
+    assert (a["user_code"], a["productID"], a["deviceSerialNumber"]) == (pair["user_code"], "emu_product", "dsn-42"), a
+    assert ctl.raw("lwa_approve")["ok"] is False  # nothing pending any more
+    time.sleep(1.9)  # honours the doubled interval (10 % slack): no slow_down
+    tokens = check_tokens(poll(env, pair))
+    lwa_error(poll(env, pair), 400, "invalid_code_pair")  # consumed
+    # The access token opens AVS (the server also has a static --token), until it is expired.
+    assert avs_status(env, tokens["access_token"]) == 204
+    c = Client(env["srv"].port, env["ca"], token=tokens["access_token"])
+    open_downchannel(c)
+    assert avs_status(env, "Atza|not-issued-here") == 403
+    ctl("lwa_expire_access", token=tokens["access_token"])
+    r = c.response(post_event(c, "System", "SynchronizeState"))
+    assert r["status"] == 403, r
+    assert json.loads(bytes(r["data"]))["payload"]["code"] == "UNAUTHORIZED_REQUEST_EXCEPTION"
+    c.close()
+    assert avs_status(env, TOKEN) == 204  # the static token still works
+    # Scripted slow_down (also on a first poll), then expiry.
+    pair2 = new_code_pair(env)
+    ctl("lwa_slow_down", count=1)
+    lwa_error(poll(env, pair2), 400, "slow_down")
+    assert ctl("lwa_expire_code_pairs")["expired"] == [pair2["user_code"]]
+    lwa_error(poll(env, pair2), 400, "invalid_code_pair")
+    # Code pair validation.
+    base = dict(response_type="device_code", client_id="emu-client-id", scope="alexa:all", scope_data=SCOPE_DATA)
+    lwa_error(lwa(env, LWA_CODEPAIR, **dict(base, response_type="code")), 400, "invalid_request")
+    lwa_error(lwa(env, LWA_CODEPAIR, **dict(base, scope_data="{not json")), 400, "invalid_request")
+    lwa_error(lwa(env, LWA_CODEPAIR, **dict(base, scope_data='{"alexa:all":{"productID":"p"}}')), 400, "invalid_request")
+    lwa_error(lwa(env, LWA_CODEPAIR, **dict(base, client_id="nobody")), 401, "invalid_client")
+    # What the tests can read back: records (secrets included) and every secret issued.
+    st = ctl("lwa_state")
+    recs = st["requests"]
+    assert ctl("log")["lwa_requests"] == recs
+    assert all(r["alpn"] == "http/1.1" and r["conn"] >= 1 for r in recs), recs
+    first = [r for r in recs if r["path"] == LWA_CODEPAIR][0]
+    assert first["fields"]["scope_data"] == SCOPE_DATA and first["status"] == 200 and first["method"] == "POST"
+    polls = [r for r in recs if r["grant_type"] == "device_code"]
+    assert [r["error"] for r in polls] == ["authorization_pending", "slow_down", "invalid_code_pair", None,
+                                           "invalid_code_pair", "slow_down", "invalid_code_pair"], polls
+    assert [r["expired"] for r in polls][-1] is True and polls[0]["fields"]["device_code"] == pair["device_code"]
+    for secret in (tokens["access_token"], tokens["refresh_token"], pair["device_code"], pair["user_code"]):
+        assert secret in st["secrets"], secret
+    assert [a for a in st["access_tokens"] if a["token"] == tokens["access_token"]][0]["expired"] is True
+    assert ctl("wait_for", what="lwa_requests", path=LWA_TOKEN, error="slow_down", count=2)["matched"] == 2
+
+
+def refresh(env, token: str, client_id: str = "emu-client-id", **extra) -> dict:
+    return lwa(env, LWA_TOKEN, grant_type="refresh_token", refresh_token=token, client_id=client_id, **extra)
+
+
+def t_lwa_refresh(env):
+    ctl = env["srv"].ctl
+    r0 = ctl("lwa_issue_refresh")["refresh_token"]
+    t1 = check_tokens(refresh(env, r0))
+    assert t1["refresh_token"] != r0
+    lwa_error(refresh(env, r0), 400, "invalid_grant")  # rotated: the old one is revoked
+    assert avs_status(env, t1["access_token"]) == 204
+    t2 = check_tokens(refresh(env, t1["refresh_token"]))
+    ctl("lwa_config", rotation="off", access_expires_in=120)
+    t3 = check_tokens(refresh(env, t2["refresh_token"]), expires_in=120)
+    assert t3["refresh_token"] == t2["refresh_token"]
+    ctl("lwa_config", rotation="omit")
+    assert "refresh_token" not in check_tokens(refresh(env, t2["refresh_token"]), expires_in=120)
+    ctl("lwa_revoke_refresh", token=t2["refresh_token"])
+    lwa_error(refresh(env, t2["refresh_token"]), 400, "invalid_grant")
+    # Clients: unknown, and one with a secret (from the command line and from lwa_config).
+    r = ctl("lwa_issue_refresh", client_id="cli-client")["refresh_token"]
+    lwa_error(refresh(env, r, client_id="nobody"), 401, "invalid_client")
+    lwa_error(refresh(env, r, client_id="cli-client"), 401, "invalid_client")  # secret missing
+    lwa_error(refresh(env, r, client_id="cli-client", client_secret="wrong"), 401, "invalid_client")
+    check_tokens(refresh(env, r, client_id="cli-client", client_secret="cli:secret"), expires_in=120)
+    ctl("lwa_config", clients=[{"id": "ctl-client", "secret": "s3"}])
+    r = ctl("lwa_issue_refresh", client_id="ctl-client")["refresh_token"]
+    lwa_error(refresh(env, r, client_id="emu-client-id"), 400, "invalid_grant")  # another client's token
+    check_tokens(refresh(env, r, client_id="ctl-client", client_secret="s3"), expires_in=120)
+    assert "s3" in ctl("lwa_state")["secrets"]
+    lwa_error(lwa(env, LWA_TOKEN, grant_type="refresh_token", client_id="emu-client-id"), 400, "invalid_request")
+    lwa_error(lwa(env, LWA_TOKEN, grant_type="password"), 400, "unsupported_grant_type")
+    lwa_error(lwa(env, LWA_TOKEN), 400, "invalid_request")
+    assert ctl.raw("lwa_config", rotation="sometimes")["ok"] is False
+    assert ctl.raw("lwa_issue_refresh", client_id="nobody")["ok"] is False
+    ctl("reset")  # restores the defaults (rotation on, 3600 s); tokens and clients stay
+    assert ctl("lwa_config")["config"] == {"access_expires_in": 3600, "code_expires_in": 600, "interval": 5,
+                                           "rotation": "on"}
+    assert avs_status(env, t1["access_token"]) == 204 and not ctl("log")["lwa_requests"]
+
+
+def t_lwa_authorization_code(env):
+    ctl = env["srv"].ctl
+    import lwa as lwa_mod
+    assert lwa_mod.s256(RFC7636_VERIFIER) == RFC7636_CHALLENGE
+    assert base64.urlsafe_b64encode(hashlib.sha256(RFC7636_VERIFIER.encode()).digest()).rstrip(b"=").decode() \
+        == RFC7636_CHALLENGE
+    uri = "https://example.com/cb"
+
+    def exchange(code: str, verifier: str = RFC7636_VERIFIER, redirect_uri: str = uri) -> dict:
+        return lwa(env, LWA_TOKEN, grant_type="authorization_code", code=code, redirect_uri=redirect_uri,
+                   client_id="emu-client-id", code_verifier=verifier)
+
+    code = ctl("lwa_authorization_code", code_challenge=RFC7636_CHALLENGE, code_challenge_method="S256",
+               client_id="emu-client-id", redirect_uri=uri)["code"]
+    lwa_error(exchange(code, verifier=RFC7636_VERIFIER[:-1] + "l"), 400, "invalid_grant")
+    lwa_error(exchange(code, redirect_uri="https://example.com/other"), 400, "invalid_grant")
+    t = check_tokens(exchange(code))
+    assert t["refresh_token"].startswith("Atzr|")
+    lwa_error(exchange(code), 400, "invalid_grant")  # single use
+    lwa_error(exchange("ANnever-issued"), 400, "invalid_grant")
+    code = ctl("lwa_authorization_code", code_challenge=RFC7636_CHALLENGE, code_challenge_method="S256",
+               client_id="emu-client-id", redirect_uri=uri, expires_in=0)["code"]
+    lwa_error(exchange(code), 400, "invalid_grant")  # expired
+    assert ctl.raw("lwa_authorization_code", code_challenge=RFC7636_CHALLENGE, code_challenge_method="plain",
+                   client_id="emu-client-id", redirect_uri=uri)["ok"] is False
+    assert code in ctl("lwa_state")["secrets"]
+
+
+def t_lwa_faults(env):
+    ctl = env["srv"].ctl
+    r0 = ctl("lwa_issue_refresh")["refresh_token"]
+    ctl("lwa_fail", status=503)
+    lwa_error(refresh(env, r0), 503, "temporarily_unavailable")
+    ctl("lwa_fail", status=500, count=1)
+    lwa_error(refresh(env, r0), 500, "server_error")
+    ctl("lwa_fail", error="invalid_grant")
+    lwa_error(refresh(env, r0), 400, "invalid_grant")
+    ctl("lwa_fail", path="*", status=429)
+    lwa_error(lwa(env, LWA_CODEPAIR), 429, "temporarily_unavailable")
+    # drop: the request is read, then the connection closes without an answer.
+    ctl("lwa_fail", drop=True)
+    c = Http11(env["srv"].lwa_port, env["ca"])
+    c.post(LWA_TOKEN, {"grant_type": "refresh_token", "refresh_token": r0, "client_id": "emu-client-id"})
+    assert c.response() is None
+    c.close()
+    t1 = check_tokens(refresh(env, r0))  # none of the faulted requests was processed
+    # drop with process: the token rotated although the client never saw the answer.
+    ctl("lwa_fail", drop=True, process=True)
+    c = Http11(env["srv"].lwa_port, env["ca"])
+    c.post(LWA_TOKEN, {"grant_type": "refresh_token", "refresh_token": t1["refresh_token"],
+                       "client_id": "emu-client-id"})
+    assert c.response() is None
+    lwa_error(refresh(env, t1["refresh_token"]), 400, "invalid_grant")
+    ctl("lwa_fail", delay_ms=300)
+    t0 = time.monotonic()
+    lwa_error(refresh(env, t1["refresh_token"]), 400, "invalid_grant")
+    assert time.monotonic() - t0 >= 0.3
+    recs = ctl("lwa_state")["requests"]
+    dropped = [r for r in recs if r["dropped"]]
+    assert len(dropped) == 2 and dropped[0]["fields"]["refresh_token"] == r0 and dropped[0]["status"] is None, dropped
+    assert [r["status"] for r in recs if r["fault"] and not r["dropped"]] == [503, 500, 400, 429, 400], recs
+    ctl("lwa_fail", status=500, count=5)
+    assert len(ctl("lwa_state")["faults"]) == 1
+    ctl("reset")  # clears scripted faults
+    assert ctl("lwa_state")["faults"] == []
+    assert ctl.raw("lwa_fail", path="/auth/o2/token")["ok"] is False
+    assert ctl.raw("lwa_fail", drop=True, status=500)["ok"] is False
+
+
+def t_lwa_http11(env):
+    ctl = env["srv"].ctl
+    port, ca = env["srv"].lwa_port, env["ca"]
+    bad = {"grant_type": "nope"}
+    # Keep-alive: three requests on one connection (one with a chunked body), then Connection: close.
+    c = Http11(port, ca)
+    assert c.alpn == "http/1.1"
+    c.post(LWA_TOKEN, bad)
+    c.post(LWA_TOKEN, bad, chunked=True)  # pipelined
+    for _ in range(2):
+        r = c.response()
+        lwa_error(r, 400, "unsupported_grant_type")
+        assert "connection" not in r["headers"] and r["headers"]["cache-control"] == "no-store", r
+    c.post("/nope", bad)
+    assert c.response()["status"] == 404
+    c.post(LWA_TOKEN, bad, {"Connection": "close"})
+    r = c.response()
+    assert r["headers"]["connection"] == "close" and c.closed(), r
+    conn_id = ctl("lwa_state")["requests"][-1]["conn"]
+    crec = [x for x in ctl("lwa_state")["connections"] if x["id"] == conn_id][0]
+    assert crec["requests"] == 4 and crec["t_closed"] is not None and crec["alpn"] == "http/1.1", crec
+    # HTTP/1.0 closes unless asked to keep alive.
+    c = Http11(port, ca)
+    c.post(LWA_TOKEN, bad, version="HTTP/1.0")
+    assert c.response()["headers"]["connection"] == "close" and c.closed()
+    c = Http11(port, ca)
+    c.post(LWA_TOKEN, bad, {"Connection": "keep-alive"}, version="HTTP/1.0")
+    assert c.response()["headers"]["connection"] == "keep-alive"
+    c.close()
+    # http.client with keep-alive, and a client offering no ALPN at all.
+    ctx = ssl.create_default_context(cafile=ca)
+    h = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=5)
+    for _ in range(2):
+        h.request("POST", LWA_TOKEN, urlencode(bad), {"Content-Type": "application/x-www-form-urlencoded"})
+        resp = h.getresponse()
+        assert resp.status == 400 and json.loads(resp.read())["error"] == "unsupported_grant_type"
+    h.close()
+    recs = ctl("lwa_state")["requests"][-2:]
+    assert recs[0]["conn"] == recs[1]["conn"] and recs[0]["alpn"] is None, recs
+    # Malformed requests: 400 and close.
+    for junk in (b"GARBAGE\r\n\r\n", b"POST /auth/o2/token HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n",
+                 b"POST /auth/o2/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n",
+                 b"POST /auth/o2/token HTTP/1.1\r\nContent-Length: 0\r\n\r\n"):
+        c = Http11(port, ca)
+        c.sock.sendall(junk)
+        r = c.response()
+        assert r["status"] == 400 and r["headers"]["connection"] == "close" and c.closed(), (junk, r)
+    assert ctl("lwa_state")["requests"][-1]["malformed"]
+    # A wrong Content-Type is an OAuth error (the connection stays usable).
+    c = Http11(port, ca)
+    c.post(LWA_TOKEN, bad, {"Content-Type": "application/json"})
+    lwa_error(c.response(), 400, "invalid_request")
+    c.close()
+    # Failed TLS handshakes are recorded (a client that does not trust the CA; plain HTTP).
+    n = len(ctl("lwa_state")["connections"])
+    try:
+        Http11(port, os.path.join(env["certs"], "other-ca.pem"))
+        raise AssertionError("unknown CA accepted")
+    except ssl.SSLCertVerificationError:
+        pass
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    raw.sendall(b"POST /auth/o2/token HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.recv(100) == b""
+    raw.close()
+    for _ in range(100):  # the server notices the client's alert / close a moment later
+        failed = [x for x in ctl("lwa_state")["connections"][n:]
+                  if "TLS handshake failed" in (x["close_reason"] or "")]
+        if len(failed) == 2:
+            break
+        time.sleep(0.02)
+    assert len(failed) == 2 and all(x["t_tls_done"] is None for x in failed), failed
+    # A client offering only h2 is refused (no ALPN agreed; its preface is not HTTP/1.1).
+    try:
+        c = Http11(port, ca, alpn=("h2",))
+        assert c.alpn is None
+        c.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        r = c.response()
+        assert r is None or r["status"] == 400, r
+    except ssl.SSLError:
+        pass
+
+
 def t_stdin_eof(env):
     srv = env["srv"]
     srv.p.stdin.close()
@@ -1798,7 +2162,9 @@ TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted
          t_event_shapes, t_capabilities, t_interface_directives, t_demo_interfaces,
          t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
-         t_goaway_reconnect_latency, t_nghttp, t_stdin_eof]
+         t_goaway_reconnect_latency, t_nghttp,
+         t_lwa_device_code, t_lwa_refresh, t_lwa_authorization_code, t_lwa_faults, t_lwa_http11,
+         t_stdin_eof]
 
 
 def main() -> int:
@@ -1808,7 +2174,7 @@ def main() -> int:
     srv = None
     try:
         subprocess.run([sys.executable, SERVER, "gen-certs", tmp], check=True, capture_output=True)
-        srv = ServerProc(tmp, "--token", TOKEN)
+        srv = ServerProc(tmp, "--token", TOKEN, "--lwa-client", "cli-client:cli:secret")
         env["srv"] = srv
         for t in TESTS:
             t0 = time.monotonic()
