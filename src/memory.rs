@@ -5,6 +5,16 @@
 
 use core::ptr::NonNull;
 
+/// Zeroes `bytes` in a way the compiler may not drop as a dead store (secrets: tokens, the
+/// client secret, device codes).
+pub fn wipe(bytes: &mut [u8]) {
+    for b in bytes.iter_mut() {
+        // SAFETY: `b` is a valid, exclusive reference.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
 /// Replaces `buf[at..at + old]` (inside the `len` bytes in use) with `new_len` bytes that `fill`
 /// writes, moving what follows; returns the new length, or `None` when it does not fit.
 pub fn replace_range(buf: &mut [u8], len: usize, at: usize, old: usize, new_len: usize, fill: impl FnOnce(&mut [u8])) -> Option<usize> {
@@ -49,6 +59,10 @@ pub struct Plan {
     pub http2_pool: usize,
     pub tls_pool: usize,
     pub ca_certificates: usize,
+    /// Sign-in with Login with Amazon (0 without): mbedTLS's pool for the token endpoint's
+    /// session, and the request, response and secret buffers.
+    pub sign_in_pool: usize,
+    pub sign_in_buffers: usize,
 }
 
 impl Plan {
@@ -70,6 +84,8 @@ impl Plan {
             self.v3_answers,
             self.http2_pool,
             tls,
+            self.sign_in_pool,
+            self.sign_in_buffers,
         ];
         parts.iter().try_fold(ALIGN - 1, |sum, &n| sum.checked_add(round_up(n)?))
     }

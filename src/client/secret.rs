@@ -7,14 +7,7 @@ use crate::status::AvsStatus;
 pub const AUTH_HEADER_BYTES: usize = 2048;
 const PREFIX: &[u8] = b"Bearer ";
 
-/// Zeroes `bytes` in a way the compiler may not drop as a dead store.
-pub fn wipe(bytes: &mut [u8]) {
-    for b in bytes.iter_mut() {
-        // SAFETY: `b` is a valid, exclusive reference.
-        unsafe { core::ptr::write_volatile(b, 0) };
-    }
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-}
+pub use crate::memory::wipe;
 
 /// Zeroes a string's bytes (its whole capacity) before it is dropped.
 pub fn wipe_string(s: &mut String) {

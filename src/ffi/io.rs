@@ -17,7 +17,11 @@ impl HostNetwork {
 
 struct HostConnection {
     io: AvsIo,
+    /// -1 once closed by a failed restart.
     handle: isize,
+    /// Where it connected, for `restart`.
+    host: std::ffi::CString,
+    port: u16,
 }
 
 impl Network for HostNetwork {
@@ -29,7 +33,20 @@ impl Network for HostNetwork {
         if handle < 0 {
             return Err(IoError::Failed(libc::ECONNREFUSED));
         }
-        Ok(Box::new(HostConnection { io: self.io, handle }))
+        Ok(Box::new(HostConnection { io: self.io, handle, host, port }))
+    }
+}
+
+impl HostConnection {
+    fn close(&mut self) {
+        if self.handle < 0 {
+            return;
+        }
+        if let Some(close) = self.io.close {
+            // SAFETY: the handle came from the host's connect and is closed once.
+            unsafe { close(self.io.user_data, self.handle) };
+        }
+        self.handle = -1;
     }
 }
 
@@ -44,6 +61,9 @@ fn map(n: isize) -> Result<usize, IoError> {
 
 impl Connection for HostConnection {
     fn send(&mut self, buf: &[u8]) -> Result<usize, IoError> {
+        if self.handle < 0 {
+            return Err(IoError::Failed(libc::EBADF));
+        }
         let send = self.io.send.ok_or(IoError::Failed(libc::EINVAL))?;
         // SAFETY: buf is valid for the call.
         let n = unsafe { send(self.io.user_data, self.handle, buf.as_ptr(), buf.len()) };
@@ -57,7 +77,19 @@ impl Connection for HostConnection {
         map(n)
     }
 
+    fn restart(&mut self) -> bool {
+        self.close();
+        let Some(connect) = self.io.connect else { return false };
+        // SAFETY: as in `connect`; the string is kept in this value.
+        let handle = unsafe { connect(self.io.user_data, self.host.as_ptr(), self.port) };
+        self.handle = handle;
+        handle >= 0
+    }
+
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        if self.handle < 0 {
+            return Err(IoError::Failed(libc::EBADF));
+        }
         let recv = self.io.recv.ok_or(IoError::Failed(libc::EINVAL))?;
         // SAFETY: buf is valid for writes for the call.
         let n = unsafe { recv(self.io.user_data, self.handle, buf.as_mut_ptr(), buf.len()) };
@@ -70,9 +102,6 @@ impl Connection for HostConnection {
 
 impl Drop for HostConnection {
     fn drop(&mut self) {
-        if let Some(close) = self.io.close {
-            // SAFETY: the handle came from the host's connect and is closed once.
-            unsafe { close(self.io.user_data, self.handle) };
-        }
+        self.close();
     }
 }

@@ -36,6 +36,12 @@ pub trait Connection {
     fn failure_report(&self) -> Option<String> {
         None
     }
+    /// Closes the stream and starts connecting again to the same place, reusing what it can
+    /// (no name resolution, no allocation): for short exchanges repeated over hours, such as
+    /// token refreshes. False when this stream cannot (the caller then opens a new one).
+    fn restart(&mut self) -> bool {
+        false
+    }
 }
 
 /// Opens byte streams.
@@ -370,6 +376,18 @@ impl Connection for PosixConnection {
 
     fn failure_report(&self) -> Option<String> {
         matches!(self.phase, Phase::Failed(_)).then(|| self.failures.clone())
+    }
+
+    /// The addresses resolved last time, tried again in order. A stream that failed to
+    /// connect is not restarted: the name is resolved afresh (addresses change).
+    fn restart(&mut self) -> bool {
+        if matches!(self.phase, Phase::Failed(_)) {
+            return false;
+        }
+        self.failures.clear();
+        self.started = std::time::Instant::now();
+        self.try_from(0);
+        !matches!(self.phase, Phase::Failed(_))
     }
 }
 

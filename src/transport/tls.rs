@@ -57,9 +57,23 @@ impl std::fmt::Display for TlsError {
     }
 }
 
-/// The TLS settings shared by every connection of a client: parsed once, at creation.
+/// What a session speaks over TLS, agreed through ALPN.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Alpn {
+    /// HTTP/2, required (AVS).
+    H2,
+    /// HTTP/1.1: offered; a server that names no protocol is taken to speak it (the token
+    /// endpoint of Login with Amazon).
+    Http1,
+}
+
+/// The TLS settings shared by every connection of a client: parsed once, at creation. One CA
+/// set, random generator and cipher list; one configuration per protocol spoken (mbedTLS keeps
+/// the ALPN list in the configuration).
 pub struct TlsConfig {
     config: ManuallyDrop<Arc<Config>>,
+    /// For HTTP/1.1 sessions, when the client has any (sign-in with Login with Amazon).
+    http1: Option<ManuallyDrop<Arc<Config>>>,
     /// Where mbedTLS's memory for this client comes from.
     pool: NonNull<Pool>,
 }
@@ -68,34 +82,54 @@ impl Drop for TlsConfig {
     fn drop(&mut self) {
         let _scope = mem::Scope::enter(self.pool.as_ptr());
         // SAFETY: dropped once, here.
-        unsafe { ManuallyDrop::drop(&mut self.config) }
+        unsafe {
+            if let Some(c) = self.http1.as_mut() {
+                ManuallyDrop::drop(c);
+            }
+            ManuallyDrop::drop(&mut self.config)
+        }
     }
 }
 
 impl TlsConfig {
-    /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`. mbedTLS
-    /// draws its memory for it, and for every session started with it, from `pool`, which must
-    /// outlive them. The CA certificates are parsed first, into the fresh pool: they take
-    /// [`ca_pool_bytes`]`(ca)` of it, and the rest is for the sessions.
-    pub fn new(ca: &[u8], pool: NonNull<Pool>) -> Result<Self, TlsError> {
+    /// Builds a client configuration trusting the PEM (or DER) certificates in `ca`, for
+    /// HTTP/2 and, with `http1`, for HTTP/1.1 too. mbedTLS draws its memory for it, and for
+    /// every session started with it, from `pool`, which must outlive them. The CA
+    /// certificates are parsed first, into the fresh pool: they take [`ca_pool_bytes`]`(ca)` of
+    /// it, and the rest is for the sessions.
+    pub fn new(ca: &[u8], pool: NonNull<Pool>, http1: bool) -> Result<Self, TlsError> {
         let _scope = mem::Scope::enter(pool.as_ptr());
-        let ca_list = parse_ca(ca)?;
+        let ca_list = Arc::new(parse_ca(ca)?);
         let entropy = Arc::new(OsEntropy::new());
         let rng = Arc::new(CtrDrbg::new(entropy, None).map_err(|e| setup_error(e, TlsError::Protocol))?);
-        let mut config = Config::new(Endpoint::Client, Transport::Stream, Preset::Default);
-        config.set_rng(rng);
-        config.set_min_version(Version::Tls1_2).map_err(|e| setup_error(e, TlsError::Protocol))?;
-        config.set_authmode(AuthMode::Required);
-        config.set_ca_list(Arc::new(ca_list), None);
         // ChaCha20-Poly1305 first: without AES instructions (most ARM boards, and mbedTLS's
         // software AES here) it costs far less per record than AES-GCM, and a voice turn is
         // hundreds of small records. AES-GCM stays for servers without it. Zero-terminated.
         const SUITES: [i32; 7] = [0xCCA9, 0xCCA8, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0];
-        config.set_ciphersuites(Arc::new(SUITES.to_vec()));
+        let suites = Arc::new(SUITES.to_vec());
+        let build = |protocol: &str| -> Result<Config, TlsError> {
+            let mut config = Config::new(Endpoint::Client, Transport::Stream, Preset::Default);
+            config.set_rng(rng.clone());
+            config.set_min_version(Version::Tls1_2).map_err(|e| setup_error(e, TlsError::Protocol))?;
+            config.set_authmode(AuthMode::Required);
+            config.set_ca_list(ca_list.clone(), None);
+            config.set_ciphersuites(suites.clone());
+            let alpn = NullTerminatedStrList::new(&[protocol]).map_err(|e| setup_error(e, TlsError::Protocol))?;
+            config.set_alpn_protocols(Arc::new(alpn)).map_err(|e| setup_error(e, TlsError::Protocol))?;
+            Ok(config)
+        };
+        let config = ManuallyDrop::new(Arc::new(build("h2")?));
+        let http1 = if http1 { Some(ManuallyDrop::new(Arc::new(build("http/1.1")?))) } else { None };
+        Ok(TlsConfig { config, http1, pool })
+    }
 
-        let alpn = NullTerminatedStrList::new(&["h2"]).map_err(|e| setup_error(e, TlsError::Protocol))?;
-        config.set_alpn_protocols(Arc::new(alpn)).map_err(|e| setup_error(e, TlsError::Protocol))?;
-        Ok(TlsConfig { config: ManuallyDrop::new(Arc::new(config)), pool })
+    /// The raw configuration for `alpn`, if this client has one.
+    pub(super) fn raw(&self, alpn: Alpn) -> Option<*const mbedtls_sys::ssl_config> {
+        let config: &Config = match alpn {
+            Alpn::H2 => &self.config,
+            Alpn::Http1 => self.http1.as_deref()?,
+        };
+        Some(config.into())
     }
 }
 
@@ -157,12 +191,12 @@ pub fn ca_pool_bytes(ca: &[u8]) -> Result<usize, TlsError> {
 /// What went wrong below TLS, kept outside the I/O adapter: the mbedtls crate drops the adapter
 /// (and the connection) as soon as a handshake step fails, before the error is described.
 #[derive(Default)]
-struct NetStatus {
-    last_error: std::cell::Cell<Option<IoError>>,
+pub(super) struct NetStatus {
+    pub(super) last_error: std::cell::Cell<Option<IoError>>,
     /// The connection's [`Connection::failure_report`] at that moment.
-    report: std::cell::Cell<Option<String>>,
+    pub(super) report: std::cell::Cell<Option<String>>,
     /// The last call would block on sending.
-    want_write: std::cell::Cell<bool>,
+    pub(super) want_write: std::cell::Cell<bool>,
 }
 
 /// Adapts a [`Connection`] to mbedTLS's I/O callbacks.
@@ -206,13 +240,13 @@ impl Io for NetIo {
 }
 
 /// The address an IP-literal endpoint's certificate must name, in network byte order.
-struct ExpectedIp {
+pub(super) struct ExpectedIp {
     octets: [u8; 16],
     len: usize,
 }
 
 impl ExpectedIp {
-    fn new(ip: IpAddr) -> Self {
+    pub(super) fn new(ip: IpAddr) -> Self {
         let mut octets = [0u8; 16];
         let len = match ip {
             IpAddr::V4(a) => {
@@ -234,7 +268,7 @@ impl ExpectedIp {
 /// only interprets dNSName and otherName). A DNS-name SAN spelling the address, or the CN, never
 /// counts. Otherwise the CN-mismatch flag is set, so the handshake fails as "host name mismatch".
 /// Reads plain C data only: cannot panic.
-unsafe extern "C" fn verify_ip(p: *mut c_void, crt: *mut mbedtls_sys::x509_crt, depth: c_int, flags: *mut u32) -> c_int {
+pub(super) unsafe extern "C" fn verify_ip(p: *mut c_void, crt: *mut mbedtls_sys::x509_crt, depth: c_int, flags: *mut u32) -> c_int {
     if depth != 0 {
         return 0;
     }
@@ -285,7 +319,7 @@ impl Drop for TlsStream {
 
 /// Whether mbedTLS failed for want of memory: it says so at whatever layer noticed, or the hooks
 /// refused an allocation during the call (mbedTLS reports some of those as malformed input).
-fn out_of_memory(e: &mbedtls::Error) -> bool {
+pub(super) fn out_of_memory(e: &mbedtls::Error) -> bool {
     use codes::*;
     matches!(
         e.high_level(),
@@ -388,51 +422,8 @@ impl TlsStream {
 
     /// Turns an mbedTLS error into one that names the actual problem.
     fn describe(&self, e: mbedtls::Error) -> TlsError {
-        if e.high_level() == Some(codes::X509CertVerifyFailed) {
-            let flags = self.ctx.verify_result().err().unwrap_or(VerifyError::empty());
-            let mut text = String::new();
-            let named = [
-                (VerifyError::CERT_NOT_TRUSTED, "not signed by a trusted CA"),
-                (VerifyError::CERT_CN_MISMATCH, "host name mismatch"),
-                (VerifyError::CERT_EXPIRED, "certificate expired"),
-                (VerifyError::CERT_FUTURE, "certificate not yet valid"),
-                (VerifyError::CERT_REVOKED, "certificate revoked"),
-                (VerifyError::CERT_KEY_USAGE, "key usage not allowed"),
-                (VerifyError::CERT_EXT_KEY_USAGE, "extended key usage not allowed"),
-                (VerifyError::CERT_BAD_KEY, "unacceptable key"),
-                (VerifyError::CERT_BAD_MD, "unacceptable signature hash"),
-            ];
-            for (flag, what) in named {
-                if flags.contains(flag) {
-                    let what = if flag == VerifyError::CERT_CN_MISMATCH && self._expected_ip.is_some() {
-                        "host name mismatch (no iPAddress subjectAltName for this address)"
-                    } else {
-                        what
-                    };
-                    if !text.is_empty() {
-                        text.push_str(", ");
-                    }
-                    text.push_str(what);
-                }
-            }
-            if text.is_empty() {
-                text.push_str("verification failed");
-            }
-            return TlsError::CertificateRejected(text);
-        }
-        if out_of_memory(&e) {
-            return TlsError::NoMemory;
-        }
-        if let Some(io) = self.status.last_error.get() {
-            return match self.status.report.take() {
-                Some(report) => TlsError::Connect(report),
-                None => TlsError::Io(io),
-            };
-        }
-        match e.high_level() {
-            Some(codes::SslPeerCloseNotify | codes::SslConnEof) => TlsError::Io(IoError::Closed),
-            _ => TlsError::Protocol(e.to_string()),
-        }
+        let flags = self.ctx.verify_result().err().unwrap_or(VerifyError::empty());
+        describe(e, flags, self._expected_ip.is_some(), &self.status)
     }
 
     /// Encrypts and sends some of `buf`; with `WouldBlock`, call again later with the same bytes.
@@ -475,6 +466,56 @@ impl TlsStream {
     /// While connecting: when to call again even if the socket stays quiet.
     pub fn wake_in_ms(&self) -> Option<u64> {
         self.ctx.io().and_then(|io| io.conn.wake_in_ms())
+    }
+}
+
+/// Turns an mbedTLS error into one that names the actual problem: the certificate's faults
+/// (`flags`, from the verification; `ip`: the endpoint is an address), memory, or the byte
+/// stream's failure kept in `status`.
+pub(super) fn describe(e: mbedtls::Error, flags: VerifyError, ip: bool, status: &NetStatus) -> TlsError {
+    if e.high_level() == Some(codes::X509CertVerifyFailed) {
+        let mut text = String::new();
+        let named = [
+            (VerifyError::CERT_NOT_TRUSTED, "not signed by a trusted CA"),
+            (VerifyError::CERT_CN_MISMATCH, "host name mismatch"),
+            (VerifyError::CERT_EXPIRED, "certificate expired"),
+            (VerifyError::CERT_FUTURE, "certificate not yet valid"),
+            (VerifyError::CERT_REVOKED, "certificate revoked"),
+            (VerifyError::CERT_KEY_USAGE, "key usage not allowed"),
+            (VerifyError::CERT_EXT_KEY_USAGE, "extended key usage not allowed"),
+            (VerifyError::CERT_BAD_KEY, "unacceptable key"),
+            (VerifyError::CERT_BAD_MD, "unacceptable signature hash"),
+        ];
+        for (flag, what) in named {
+            if flags.contains(flag) {
+                let what = if flag == VerifyError::CERT_CN_MISMATCH && ip {
+                    "host name mismatch (no iPAddress subjectAltName for this address)"
+                } else {
+                    what
+                };
+                if !text.is_empty() {
+                    text.push_str(", ");
+                }
+                text.push_str(what);
+            }
+        }
+        if text.is_empty() {
+            text.push_str("verification failed");
+        }
+        return TlsError::CertificateRejected(text);
+    }
+    if out_of_memory(&e) {
+        return TlsError::NoMemory;
+    }
+    if let Some(io) = status.last_error.get() {
+        return match status.report.take() {
+            Some(report) => TlsError::Connect(report),
+            None => TlsError::Io(io),
+        };
+    }
+    match e.high_level() {
+        Some(codes::SslPeerCloseNotify | codes::SslConnEof) => TlsError::Io(IoError::Closed),
+        _ => TlsError::Protocol(e.to_string()),
     }
 }
 
