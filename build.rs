@@ -10,8 +10,8 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=AVS_BLESS_HEADER");
     // A SONAME gives the shared library an ABI version (and lets Yocto package it as runtime).
-    // While the major version is 0 every minor release may change the C ABI (0.2: avs_config
-    // grew), so the SONAME carries both: libavs.so.0.2.
+    // While the major version is 0 every minor release may change the C ABI (0.2 and 0.3:
+    // avs_config grew), so the SONAME carries both: libavs.so.0.3.
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("CARGO_PKG_VERSION_MAJOR");
         let minor = env::var("CARGO_PKG_VERSION_MINOR").expect("CARGO_PKG_VERSION_MINOR");

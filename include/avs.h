@@ -32,9 +32,14 @@
  *   TemplateRuntime, Settings, capabilities, storage) are turned on before avs_client_connect,
  *   each by its own function taking a handler struct and sizeof it; a handler's functions
  *   return an int holding an avs_status, and the library sends the success or failure event.
+ * - Sign-in: the host brings access tokens (avs_config.access_token, avs_client_set_token), or
+ *   the library gets them from Login with Amazon itself (avs_config.lwa): by refresh token,
+ *   code-based linking or an authorization code with PKCE, over its own TLS session inside
+ *   avs_client_poll; avs_client_set_auth_handler reports how it goes. Tokens, client secrets
+ *   and device codes never appear in a log line, and are wiped when replaced and at free.
  * - ABI: while the version is 0.x, every minor release may change it (0.2 added fields to
- *   avs_config; 0.2.2 only added functions, structs and a status); the shared library's SONAME
- *   is libavs.so.0.<minor>. Rebuild against this header.
+ *   avs_config; 0.3 added avs_config.lwa); the shared library's SONAME is libavs.so.0.<minor>.
+ *   Rebuild against this header.
  * - avs_alsa_* (ALSA capture and MP3 playback) exist only in a library built with the `alsa`
  *   feature (`cargo build --features alsa`, `make FEATURES=alsa`); define AVS_FEATURE_ALSA to
  *   declare them, and link -lasound.
@@ -209,7 +214,55 @@ typedef enum {
    * does not know (AVS then gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`).
    */
   AVS_STATUS_UNSUPPORTED = 33,
+  /**
+   * Login with Amazon refused the credentials for good (`invalid_grant`, `invalid_client`,
+   * ...): the device must be signed in again (see `avs_auth_state`).
+   */
+  AVS_STATUS_AUTHORIZATION_REQUIRED = 34,
+  /**
+   * A host-supplied access token expires soon (`avs_client_set_token_expiry`): set a new one.
+   */
+  AVS_STATUS_TOKEN_EXPIRING = 35,
 } avs_status;
+
+/**
+ * Where sign-in stands, reported through `avs_auth_handler.on_auth_state`.
+ */
+typedef enum {
+  /**
+   * The host brings the access token and nothing is asked of it (the state before any other).
+   */
+  AVS_AUTH_STATE_NONE = 0,
+  /**
+   * Login with Amazon has no refresh token (none given, none in storage): sign the device
+   * in with `avs_client_start_linking` or `avs_client_authorize`, or give one with
+   * `avs_client_set_refresh_token`.
+   */
+  AVS_AUTH_STATE_SIGNED_OUT = 1,
+  /**
+   * Code-based linking: the user is to enter the code `on_code_pair` gave.
+   */
+  AVS_AUTH_STATE_LINKING = 2,
+  /**
+   * Getting an access token (no valid one yet).
+   */
+  AVS_AUTH_STATE_AUTHORIZING = 3,
+  /**
+   * An access token is in use; it is renewed ahead of its expiry.
+   */
+  AVS_AUTH_STATE_AUTHORIZED = 4,
+  /**
+   * Login with Amazon refused the credentials for good (`invalid_grant`, `invalid_client`,
+   * `unauthorized_client`, ...): reported once, nothing is retried until the host signs in
+   * again or gives new credentials. The reason is `AVS_STATUS_AUTHORIZATION_REQUIRED`.
+   */
+  AVS_AUTH_STATE_AUTHORIZATION_REQUIRED = 5,
+  /**
+   * A host-supplied token was rejected (`AVS_STATUS_TOKEN_REJECTED`) or is about to expire
+   * (`AVS_STATUS_TOKEN_EXPIRING`): call `avs_client_set_token`.
+   */
+  AVS_AUTH_STATE_TOKEN_NEEDED = 6,
+} avs_auth_state;
 
 /**
  * Where the client's connection to AVS stands, reported through the state callback.
@@ -235,6 +288,11 @@ typedef enum {
    * The server rejected the access token; nothing is sent until `avs_client_set_token`.
    */
   AVS_CONNECTION_STATE_TOKEN_REJECTED = 4,
+  /**
+   * Waiting for an access token from Login with Amazon (`avs_config.lwa`): signing in, or a
+   * refresh after AVS rejected the token. Connects as soon as one comes.
+   */
+  AVS_CONNECTION_STATE_AUTHORIZING = 5,
 } avs_connection_state;
 
 /**
@@ -433,6 +491,93 @@ typedef struct {
 #endif
 
 /**
+ * Login with Amazon settings (`avs_config.lwa`): with them the library gets its access tokens
+ * itself, over the same TLS configuration, CA set and verification as AVS, inside
+ * `avs_client_poll`. Fill it with `avs_lwa_config_init` (which sets `size`), then set at least
+ * `client_id`. Strings are copied by `avs_client_new`, and the secrets among them wiped from the
+ * library's memory when replaced and when the client is freed (the host's own copies are the
+ * host's to wipe).
+ */
+typedef struct {
+  /**
+   * `sizeof(avs_lwa_config)`, set by `avs_lwa_config_init`: later releases may add members.
+   */
+  size_t size;
+  /**
+   * Base URL of Login with Amazon, `https://host[:port][/path]`; NULL for
+   * `https://api.amazon.com`. Requests go to `/auth/o2/token` and `/auth/o2/create/codepair`
+   * under it.
+   */
+  const char *url;
+  /**
+   * The security profile's client id.
+   */
+  const char *client_id;
+  /**
+   * The security profile's client secret; NULL when it has none (devices usually have none).
+   */
+  const char *client_secret;
+  /**
+   * A refresh token to start from; NULL to use the one kept in storage (`avs_client_set_storage`)
+   * or to sign in with `avs_client_start_linking` or `avs_client_authorize`. A new refresh
+   * token (obtained, or rotated by a refresh) is kept in storage under `lwa-refresh-token`.
+   */
+  const char *refresh_token;
+  /**
+   * Memory for the token endpoint's TLS session, reserved at creation besides
+   * `tls_memory_bytes` (default 45056: one handshake at a time).
+   */
+  uint32_t tls_memory_bytes;
+  /**
+   * How long before an access token expires it is renewed (default 600000 = 10 min; never
+   * earlier than three quarters into the token's life). Also when a host-supplied token's
+   * `on_auth_state(TOKEN_NEEDED, TOKEN_EXPIRING)` comes (`avs_client_set_token_expiry`).
+   */
+  uint32_t refresh_ahead_ms;
+} avs_lwa_config;
+
+/**
+ * A borrowed byte string: `data` points at `len` bytes, not NUL-terminated. Valid only during
+ * the callback that receives it. Print with `printf("%.*s", (int)s.len, s.data)`.
+ */
+typedef struct {
+  /**
+   * First byte (never NULL; may be a pointer to an empty string).
+   */
+  const char *data;
+  /**
+   * Number of bytes.
+   */
+  size_t len;
+} avs_str;
+
+/**
+ * Sign-in callbacks (`avs_client_set_auth_handler`). Both run inside `avs_client_poll` (or the
+ * call whose effect they report) and must not call into the client.
+ */
+typedef struct {
+  /**
+   * Passed unchanged as the first argument.
+   */
+  void *user_data;
+  /**
+   * Sign-in moved on; `reason` says why (`AVS_STATUS_OK` for normal progress;
+   * `AVS_STATUS_AUTHORIZATION_REQUIRED`, `AVS_STATUS_TOKEN_REJECTED`,
+   * `AVS_STATUS_TOKEN_EXPIRING`). NULL to ignore.
+   */
+  void (*on_auth_state)(void *user_data, avs_auth_state state, avs_status reason);
+  /**
+   * Code-based linking: show or speak "enter `user_code` at `verification_uri`"; the pair
+   * is valid for `expires_in_s` seconds, after which the library asks for a new one and calls
+   * this again. NULL to ignore (linking then cannot complete).
+   */
+  void (*on_code_pair)(void *user_data,
+                       avs_str user_code,
+                       avs_str verification_uri,
+                       uint32_t expires_in_s);
+} avs_auth_handler;
+
+/**
  * Host-supplied network I/O, for firmware with its own TCP stack. All four functions are
  * required. They are called only from inside `avs_client_poll` and must not block.
  */
@@ -464,7 +609,7 @@ typedef struct {
 
 /**
  * Client configuration. Fill it with `avs_config_init`, then set at least `endpoint`, a CA
- * (`ca_file` or `ca_pem`) and `access_token`. Strings are copied by `avs_client_new`.
+ * (`ca_file` or `ca_pem`) and `access_token` (or `lwa`). Strings are copied by `avs_client_new`.
  */
 typedef struct {
   /**
@@ -484,7 +629,7 @@ typedef struct {
    */
   size_t ca_pem_len;
   /**
-   * Login with Amazon access token (without `Bearer `).
+   * Login with Amazon access token (without `Bearer `); may be NULL with `lwa`.
    */
   const char *access_token;
   /**
@@ -597,22 +742,13 @@ typedef struct {
    * Length of `memory`.
    */
   size_t memory_bytes;
+  /**
+   * Sign-in with Login with Amazon (`avs_lwa_config`, filled by `avs_lwa_config_init`); NULL
+   * (the default) when the host brings every access token. With it, `access_token` may be
+   * NULL: the client connects once it has a token.
+   */
+  const avs_lwa_config *lwa;
 } avs_config;
-
-/**
- * A borrowed byte string: `data` points at `len` bytes, not NUL-terminated. Valid only during
- * the callback that receives it. Print with `printf("%.*s", (int)s.len, s.data)`.
- */
-typedef struct {
-  /**
-   * First byte (never NULL; may be a pointer to an empty string).
-   */
-  const char *data;
-  /**
-   * Number of bytes.
-   */
-  size_t len;
-} avs_str;
 
 /**
  * A directive the library hands to the host, all fields borrowed for the callback's duration.
@@ -973,6 +1109,8 @@ typedef struct {
   int (*handle)(void *user_data, const avs_directive *directive);
 } avs_directive_handler;
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1113,6 +1251,70 @@ avs_status avs_alsa_player_get_info(const avs_alsa_player *player, avs_alsa_play
  */
 void avs_alsa_player_close(avs_alsa_player *player);
 #endif
+
+/**
+ * Fills `lwa` with defaults (`size` set, Amazon's URL, no credentials).
+ */
+avs_status avs_lwa_config_init(avs_lwa_config *lwa);
+
+/**
+ * Registers the sign-in callbacks (`size` = `sizeof(avs_auth_handler)`). Any time; the last
+ * registration counts.
+ */
+avs_status avs_client_set_auth_handler(avs_client *client,
+                                       const avs_auth_handler *handler,
+                                       size_t size);
+
+/**
+ * Code-based linking (Login with Amazon, `avs_config.lwa`): requests a code pair for the
+ * product id and device serial number, hands the user code and URI to `on_code_pair`, polls
+ * until the user has entered it (honouring `slow_down`), starts over with a new pair when one
+ * expires, and then keeps the tokens as for a refresh token. Works without
+ * `avs_client_connect` (nothing else is connected meanwhile); connecting follows as soon as
+ * tokens come when the client was asked to connect. `AVS_STATUS_WRONG_STATE` without `lwa`.
+ */
+avs_status avs_client_start_linking(avs_client *client,
+                                    const char *product_id,
+                                    const char *device_serial_number);
+
+/**
+ * Remote authorization, step 1: makes a PKCE code verifier (kept in the host's storage under
+ * `lwa-code-verifier`, so that it survives a restart) and writes its `S256` code challenge,
+ * 43 characters and a NUL, into `out` (`out_len` at least 44). The host passes the challenge,
+ * method `S256`, its product id and serial number to the companion app or website that signs
+ * the user in. Each call makes a new verifier.
+ */
+avs_status avs_client_code_challenge(avs_client *client, char *out, size_t out_len);
+
+/**
+ * Remote authorization, step 2: the authorization code the companion app obtained (with the
+ * challenge of `avs_client_code_challenge`), the client id it was issued to (NULL: the one of
+ * `avs_config.lwa`) and its redirect URI, exchanged for tokens with the kept verifier. Then as
+ * for a refresh token. `AVS_STATUS_WRONG_STATE` without `lwa` or without a verifier.
+ */
+avs_status avs_client_authorize(avs_client *client,
+                                const char *code,
+                                const char *client_id,
+                                const char *redirect_uri);
+
+/**
+ * Gives Login with Amazon a refresh token (from the host's own sign-in or secure storage): it
+ * replaces the current one (wiped), is kept in storage, and an access token is fetched at once.
+ */
+avs_status avs_client_set_refresh_token(avs_client *client, const char *refresh_token);
+
+/**
+ * The lifetime of the token last given with `avs_client_set_token` (or `access_token`), in
+ * seconds from now: `on_auth_state(AVS_AUTH_STATE_TOKEN_NEEDED, AVS_STATUS_TOKEN_EXPIRING)`
+ * asks for the next one `refresh_ahead_ms` (10 min by default, at most a quarter of the
+ * lifetime) before it ends. 0 forgets the lifetime.
+ */
+avs_status avs_client_set_token_expiry(avs_client *client, uint32_t expires_in_s);
+
+/**
+ * Where sign-in stands.
+ */
+avs_status avs_client_auth_state(avs_client *client, avs_auth_state *out);
 
 /**
  * Fills `config` with defaults: no endpoint, CA or token; capacities and timers as documented on

@@ -1,7 +1,7 @@
 //! What the client tells its host: the callbacks, as a Rust trait (the C API implements it over
 //! function pointers).
 
-use crate::status::{AvsStatus, ConnectionState, DialogState, LogLevel};
+use crate::status::{AuthState, AvsStatus, ConnectionState, DialogState, LogLevel};
 
 /// A directive no interface of the library handles, as received.
 pub struct DirectiveView<'a> {
@@ -43,6 +43,11 @@ pub trait Host {
     fn speak(&mut self, token: &[u8]);
     /// A piece of a Speak's MP3 audio (`last` once per Speak).
     fn speech_audio(&mut self, token: &[u8], mp3: &[u8], last: bool);
+    /// Sign-in moved on (see [`AuthState`]); `reason` says why.
+    fn auth_state(&mut self, _state: AuthState, _reason: AvsStatus) {}
+    /// Code-based linking: show or speak `user_code` and where to enter it; it is valid for
+    /// `expires_in_s` seconds (a new pair follows if it expires unused).
+    fn code_pair(&mut self, _user_code: &str, _verification_uri: &str, _expires_in_s: u32) {}
     /// The host as `Any`, for the C API to reach its own callbacks' settings.
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }

@@ -23,6 +23,8 @@ pub mod transport;
 #[cfg(feature = "std")]
 pub mod interfaces;
 #[cfg(feature = "std")]
+pub mod auth;
+#[cfg(feature = "std")]
 pub mod client;
 #[cfg(feature = "std")]
 pub mod ffi;

@@ -2,4 +2,4 @@
 //! (`crates/avs-core`): multipart encoding and streaming decoding, the JSON message model, the
 //! JSON writer, and each interface's messages.
 
-pub use avs_core::{interfaces, json, jsonw, message, multipart, time, Overflow};
+pub use avs_core::{http1, interfaces, json, jsonw, lwa, message, multipart, time, Overflow};

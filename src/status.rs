@@ -79,6 +79,11 @@ pub enum AvsStatus {
     /// Not supported by this device: a host's directive handler returns it for a directive it
     /// does not know (AVS then gets `System.ExceptionEncountered` with `UNSUPPORTED_OPERATION`).
     Unsupported = 33,
+    /// Login with Amazon refused the credentials for good (`invalid_grant`, `invalid_client`,
+    /// ...): the device must be signed in again (see `avs_auth_state`).
+    AuthorizationRequired = 34,
+    /// A host-supplied access token expires soon (`avs_client_set_token_expiry`): set a new one.
+    TokenExpiring = 35,
 }
 
 impl AvsStatus {
@@ -127,6 +132,8 @@ impl AvsStatus {
             AvsStatus::AttachmentTooLarge => c"Speak audio arrived before its directive and exceeded attachment_buffer_bytes",
             AvsStatus::StreamReset => c"the server reset the request's stream",
             AvsStatus::Unsupported => c"not supported by this device",
+            AvsStatus::AuthorizationRequired => c"sign-in needed: Login with Amazon refused the credentials",
+            AvsStatus::TokenExpiring => c"the access token is about to expire",
         }
     }
 }
@@ -145,6 +152,34 @@ pub enum AvsConnectionState {
     WaitingToRetry = 3,
     /// The server rejected the access token; nothing is sent until `avs_client_set_token`.
     TokenRejected = 4,
+    /// Waiting for an access token from Login with Amazon (`avs_config.lwa`): signing in, or a
+    /// refresh after AVS rejected the token. Connects as soon as one comes.
+    Authorizing = 5,
+}
+
+/// Where sign-in stands, reported through `avs_auth_handler.on_auth_state`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvsAuthState {
+    /// The host brings the access token and nothing is asked of it (the state before any other).
+    None = 0,
+    /// Login with Amazon has no refresh token (none given, none in storage): sign the device
+    /// in with `avs_client_start_linking` or `avs_client_authorize`, or give one with
+    /// `avs_client_set_refresh_token`.
+    SignedOut = 1,
+    /// Code-based linking: the user is to enter the code `on_code_pair` gave.
+    Linking = 2,
+    /// Getting an access token (no valid one yet).
+    Authorizing = 3,
+    /// An access token is in use; it is renewed ahead of its expiry.
+    Authorized = 4,
+    /// Login with Amazon refused the credentials for good (`invalid_grant`, `invalid_client`,
+    /// `unauthorized_client`, ...): reported once, nothing is retried until the host signs in
+    /// again or gives new credentials. The reason is `AVS_STATUS_AUTHORIZATION_REQUIRED`.
+    AuthorizationRequired = 5,
+    /// A host-supplied token was rejected (`AVS_STATUS_TOKEN_REJECTED`) or is about to expire
+    /// (`AVS_STATUS_TOKEN_EXPIRING`): call `avs_client_set_token`.
+    TokenNeeded = 6,
 }
 
 /// What the dialog with Alexa is doing, for the device's lights and audio focus.
@@ -200,7 +235,7 @@ pub enum AvsLogLevel {
 
 impl AvsStatus {
     /// Every status, for mapping integers from C without undefined behaviour.
-    pub(crate) const ALL: [AvsStatus; 34] = [
+    pub(crate) const ALL: [AvsStatus; 36] = [
         AvsStatus::Ok, AvsStatus::NullArgument, AvsStatus::InvalidArgument, AvsStatus::WrongState, AvsStatus::Reentrant,
         AvsStatus::QueueFull, AvsStatus::TooLarge, AvsStatus::NoMemory, AvsStatus::BadConfig, AvsStatus::BadCa,
         AvsStatus::Tls, AvsStatus::CertificateRejected, AvsStatus::NoH2, AvsStatus::ConnectFailed, AvsStatus::ConnectionLost,
@@ -208,6 +243,7 @@ impl AvsStatus {
         AvsStatus::Protocol, AvsStatus::Malformed, AvsStatus::Panic, AvsStatus::Cancelled, AvsStatus::GoAway,
         AvsStatus::RingFull, AvsStatus::Timeout, AvsStatus::AudioDevice, AvsStatus::AudioFormat, AvsStatus::ClientFreed,
         AvsStatus::Oversized, AvsStatus::AttachmentTooLarge, AvsStatus::StreamReset, AvsStatus::Unsupported,
+        AvsStatus::AuthorizationRequired, AvsStatus::TokenExpiring,
     ];
 
     /// The status with this numeric value, if there is one.
@@ -220,6 +256,8 @@ impl AvsStatus {
 pub type DialogState = AvsDialogState;
 /// Short names used inside the crate.
 pub type ConnectionState = AvsConnectionState;
+/// Short name used inside the crate.
+pub type AuthState = AvsAuthState;
 /// Short name used inside the crate.
 pub type LogLevel = AvsLogLevel;
 

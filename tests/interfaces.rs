@@ -427,47 +427,9 @@ fn set_endpoint_moves_the_connection_to_the_new_endpoint() {
 
 use avs::ffi::interfaces::device::*;
 use avs::ffi::interfaces::notifications::*;
-use std::collections::HashMap;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::CString;
 
 const ENDPOINT_ID: &str = "avs-test-endpoint";
-
-/// The host's storage: a map the test can look into and hand to the next client.
-#[derive(Default)]
-struct Store {
-    values: HashMap<String, Vec<u8>>,
-}
-
-unsafe extern "C" fn st_load(ud: *mut c_void, key: *const c_char, buf: *mut u8, cap: usize) -> isize {
-    let s = &*(ud as *mut Store);
-    match s.values.get(CStr::from_ptr(key).to_str().unwrap()) {
-        Some(v) if v.len() <= cap => {
-            std::ptr::copy_nonoverlapping(v.as_ptr(), buf, v.len());
-            v.len() as isize
-        }
-        _ => -1,
-    }
-}
-unsafe extern "C" fn st_store(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> i32 {
-    st_store_status(ud, key, data, len) as i32
-}
-unsafe fn st_store_status(ud: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> AvsStatus {
-    let s = &mut *(ud as *mut Store);
-    s.values.insert(CStr::from_ptr(key).to_str().unwrap().to_string(), std::slice::from_raw_parts(data, len).to_vec());
-    AvsStatus::Ok
-}
-unsafe extern "C" fn st_erase(ud: *mut c_void, key: *const c_char) -> i32 {
-    st_erase_status(ud, key) as i32
-}
-unsafe fn st_erase_status(ud: *mut c_void, key: *const c_char) -> AvsStatus {
-    (*(ud as *mut Store)).values.remove(CStr::from_ptr(key).to_str().unwrap());
-    AvsStatus::Ok
-}
-
-fn with_storage(c: &TestClient, store: &mut Store) {
-    let s = AvsStorage { user_data: store as *mut Store as *mut c_void, load: Some(st_load), store: Some(st_store), erase: Some(st_erase) };
-    assert_eq!(unsafe { avs_client_set_storage(c.ptr, &s, std::mem::size_of::<AvsStorage>()) }, AvsStatus::Ok);
-}
 
 /// Keeps the device info's strings alive as long as the test needs them.
 struct InfoStrings(#[allow(dead_code)] Vec<CString>);

@@ -9,6 +9,7 @@ pub mod secret;
 use crate::protocol::message::{self, EventHeader, ExceptionKind, IdGenerator};
 use crate::protocol::multipart;
 use crate::status::{AvsStatus, ConnectionState, LogLevel};
+use crate::transport::endpoint::{parse_endpoint, Endpoint};
 use crate::transport::h2::{H2Session, Header};
 use crate::transport::io::{IoError, Network};
 use crate::transport::pool::{Pool, PoolBox};
@@ -61,6 +62,8 @@ pub struct Settings {
     pub tls_memory_bytes: usize,
     /// Host memory to carve every buffer and pool from (`base`, `len`), instead of the heap.
     pub memory: Option<(*mut u8, usize)>,
+    /// Sign-in with Login with Amazon; `None` when the host brings every token.
+    pub lwa: Option<crate::auth::lwa::LwaSettings>,
 }
 
 impl Settings {
@@ -90,6 +93,8 @@ impl Settings {
             http2_pool: self.http2_memory_bytes,
             tls_pool: self.tls_memory_bytes,
             ca_certificates,
+            sign_in_pool: self.lwa.as_ref().map_or(0, |l| l.tls_memory_bytes),
+            sign_in_buffers: if self.lwa.is_some() { crate::auth::lwa::LwaSettings::buffer_bytes() } else { 0 },
         };
         let total = plan.total().ok_or_else(too_large)?;
         Ok((plan, total))
@@ -103,32 +108,6 @@ impl Drop for WipeOnDrop {
     fn drop(&mut self) {
         secret::wipe_string(&mut self.0);
     }
-}
-
-/// The parts of the endpoint URL the connection needs.
-struct Endpoint {
-    host: String,
-    port: u16,
-    authority: String,
-}
-
-fn parse_endpoint(url: &str) -> Option<Endpoint> {
-    let rest = url.strip_prefix("https://")?;
-    // The authority ends where a path, query or fragment starts (RFC 3986), as the SetEndpoint
-    // check in avs-core reads it.
-    let authority = rest.split(['/', '?', '#']).next()?.to_string();
-    if authority.is_empty() {
-        return None;
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
-            Ok(port) => (h, port),
-            Err(_) => (authority.as_str(), 443),
-        },
-        _ => (authority.as_str(), 443),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    Some(Endpoint { host, port, authority })
 }
 
 /// State used by response handling that is not tied to one connection.
@@ -339,6 +318,8 @@ pub struct Client {
     settings: Settings,
     endpoint: Endpoint,
     auth_header: secret::AuthHeader,
+    /// Where the token comes from and when it is renewed.
+    auth: crate::auth::Auth,
     tls: TlsConfig,
     net: Box<dyn Network>,
     host: Box<dyn Host>,
@@ -372,6 +353,10 @@ pub struct Client {
     h2_pool: PoolBox,
     /// mbedTLS's memory. Declared after `tls` and `conns`, which allocate from it.
     tls_pool: PoolBox,
+    /// mbedTLS's memory for the token endpoint's session (Login with Amazon). Declared after
+    /// `auth`, whose session draws from it, and after `tls`, whose CA certificates may hold
+    /// values cached while it verified a server.
+    sign_in_pool: Option<PoolBox>,
     /// Bytes carved at creation.
     reserved: usize,
     /// Where every buffer and both pools were carved from: declared last, dropped last.
@@ -426,10 +411,17 @@ impl Client {
             // The downchannel holds one stream for ever: with fewer than two no event could go out.
             return Err((AvsStatus::BadConfig, format!("max_streams {} leaves no stream for events beside the downchannel (at least 2)", settings.max_streams)));
         }
-        match secret::AuthHeader::check(&token.0) {
-            Ok(()) => {}
-            Err(AvsStatus::TooLarge) => return Err((AvsStatus::TooLarge, format!("access token longer than {} bytes", secret::AUTH_HEADER_BYTES - 7))),
-            Err(e) => return Err((e, "access token empty or not printable ASCII".into())),
+        // With Login with Amazon the token may come later; otherwise the host brings it now.
+        let token_given = !token.0.is_empty() || settings.lwa.is_none();
+        if token_given {
+            match secret::AuthHeader::check(&token.0) {
+                Ok(()) => {}
+                Err(AvsStatus::TooLarge) => return Err((AvsStatus::TooLarge, format!("access token longer than {} bytes", secret::AUTH_HEADER_BYTES - 7))),
+                Err(e) => return Err((e, "access token empty or not printable ASCII".into())),
+            }
+        }
+        if let Some(lwa) = settings.lwa.as_ref() {
+            lwa.check().map_err(|why| (AvsStatus::BadConfig, why))?;
         }
         let (plan, total) = settings.plan()?;
         let mut region = match settings.memory {
@@ -449,19 +441,38 @@ impl Client {
         let (speech_head, attachment, audio) = (carve(plan.speech_head), carve(plan.attachment), carve(plan.audio_ring));
         let (context_buf, scratch, rx) = (carve(plan.context), carve(plan.scratch), carve(plan.rx));
         let mut auth_header = secret::AuthHeader::new(carve(plan.auth_header));
-        auth_header.set(&token.0).map_err(|e| (e, "access token".to_string()))?;
+        if token_given {
+            auth_header.set(&token.0).map_err(|e| (e, "access token".to_string()))?;
+        }
         drop(token);
+        let sign_in_bufs = settings.lwa.is_some().then(|| (carve(plan.sign_in_pool), crate::auth::lwa::LwaSettings::BUFFER_SIZES.iter().map(|&n| carve(n)).collect::<Vec<_>>()));
         let pool = |buf: Buf, what: &str| {
             Pool::in_buf(buf).map(PoolBox::new).ok_or_else(|| (AvsStatus::BadConfig, format!("{what} too small for a pool")))
         };
         let h2_pool = pool(carve(plan.http2_pool), "http2_memory_bytes")?;
         let tls_pool = pool(carve(plan.ca_certificates + plan.tls_pool), "tls_memory_bytes")?;
+        let (sign_in_pool, lwa_memory) = match sign_in_bufs {
+            Some((pool_buf, buffers)) => {
+                let p = pool(pool_buf, "lwa.tls_memory_bytes")?;
+                let memory = crate::auth::lwa::LwaMemory { pool: p.ptr(), buffers };
+                (Some(p), Some(memory))
+            }
+            None => (None, None),
+        };
         // mbedTLS keeps its parsed copy; the PEM text (possibly a whole bundle) is not needed after.
-        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca), tls_pool.ptr()).map_err(|e| match e {
+        let tls = TlsConfig::new(&core::mem::take(&mut settings.ca), tls_pool.ptr(), settings.lwa.is_some()).map_err(|e| match e {
             TlsError::NoMemory => (AvsStatus::NoMemory, format!("{e} while setting up the CA certificates (pool of {} B)", tls_pool.stats().capacity)),
             e => (tls_status(&e), e.to_string()),
         })?;
         let seed = random_seed();
+        let auth = match (settings.lwa.take(), lwa_memory) {
+            (Some(lwa_settings), Some(memory)) => {
+                let backoff = Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed.rotate_left(41));
+                let lwa = crate::auth::lwa::Lwa::new(lwa_settings, memory, settings.connect_timeout_ms, backoff)?;
+                crate::auth::Auth::with_lwa(lwa, token_given)
+            }
+            _ => crate::auth::Auth::host_supplied(token_given, crate::auth::lwa::DEFAULT_REFRESH_AHEAD_MS),
+        };
         let mut boundary = heapless::String::new();
         let _ = core::fmt::Write::write_fmt(&mut boundary, format_args!("avs-{:016x}{:08x}", seed, seed.rotate_left(17) as u32));
         let body_bytes = settings.max_event_bytes + FRAMING_BYTES + crate::interfaces::context_bytes();
@@ -479,6 +490,7 @@ impl Client {
         };
         Ok(Client {
             auth_header,
+            auth,
             queue: EventQueue::with_bodies(settings.event_queue_capacity, body_bytes, event_bodies),
             streams: StreamTable::new(stream_bufs.into_iter()),
             conn_backoff: Backoff::new(settings.backoff_base_ms, settings.backoff_max_ms, seed),
@@ -505,6 +517,7 @@ impl Client {
             host_clock_ms: None,
             h2_pool,
             tls_pool,
+            sign_in_pool,
             settings,
             _memory: region,
             reserved: total,
@@ -537,6 +550,7 @@ impl Client {
         }
         self.wanted = true;
         self.restore_endpoint();
+        self.with_auth(|auth, cx| auth.on_connect(cx));
         let mut scratch = core::mem::take(&mut self.shared.scratch);
         self.with_interfaces(|ifaces, cx| ifaces.on_connect(&mut scratch, cx));
         self.shared.scratch = scratch;
@@ -584,7 +598,8 @@ impl Client {
     /// Replaces the access token; after a rejection, reconnects at once.
     pub fn set_token(&mut self, token: &str) -> Result<(), AvsStatus> {
         self.auth_header.set(token)?;
-        if self.state == ConnectionState::TokenRejected && self.wanted {
+        self.with_auth(|auth, cx| auth.host_token_set(cx));
+        if matches!(self.state, ConnectionState::TokenRejected | ConnectionState::Authorizing) && self.wanted {
             self.conn_backoff.reset();
             self.reconnect_at = Some(self.now);
             self.set_state(ConnectionState::Connecting, AvsStatus::Ok);
@@ -612,17 +627,41 @@ impl Client {
 
     /// Socket descriptors to wait on (readable, and writable when [`wants_write`](Self::wants_write)).
     pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
-        self.conns.iter().flatten().filter_map(|c| c.tls.fd())
+        self.conns.iter().flatten().filter_map(|c| c.tls.fd()).chain(self.auth.fd())
     }
 
     /// Whether some connection has bytes waiting for the socket to become writable.
     pub fn wants_write(&self) -> bool {
-        self.conns.iter().flatten().any(|c| c.wants_write)
+        self.conns.iter().flatten().any(|c| c.wants_write) || self.auth.wants_write()
+    }
+
+    /// Runs `f` with sign-in and what it may use.
+    fn with_auth<T>(&mut self, f: impl FnOnce(&mut crate::auth::Auth, &mut crate::auth::AuthCx) -> T) -> T {
+        let mut cx = crate::auth::AuthCx {
+            now: self.now,
+            log_level: self.shared.log_level,
+            host: &mut *self.host,
+            storage: self.ifaces.storage.as_deref_mut(),
+            header: &mut self.auth_header,
+            tls: &self.tls,
+            net: &mut *self.net,
+        };
+        f(&mut self.auth, &mut cx)
+    }
+
+    /// Moves sign-in on; a connection waiting for a token starts as soon as one comes.
+    fn drive_auth(&mut self) {
+        let granted = self.with_auth(|auth, cx| auth.poll(cx));
+        if granted && self.wanted && self.conns[0].is_none() && matches!(self.state, ConnectionState::Authorizing | ConnectionState::TokenRejected) {
+            self.conn_backoff.reset();
+            self.reconnect_at = Some(self.now);
+        }
     }
 
     /// Does all pending work and returns how many milliseconds may pass before the next poll.
     pub fn poll(&mut self, now_ms: u64) -> u32 {
         self.advance_clock(now_ms);
+        self.drive_auth();
         self.start_connection_if_due();
         // A few rounds: reading can unlock sending (headers allow the next event), and so on.
         for _ in 0..4 {
@@ -664,6 +703,14 @@ impl Client {
 
     fn start_connection_if_due(&mut self) {
         if !self.wanted || self.conns[0].is_some() || self.state == ConnectionState::TokenRejected {
+            return;
+        }
+        if !self.auth.has_token() {
+            // Signing in, linking, or a refresh after a rejection: connect once a token comes.
+            self.set_state(ConnectionState::Authorizing, AvsStatus::Ok);
+            if self.reconnect_at.is_none() {
+                self.reconnect_at = Some(self.now);
+            }
             return;
         }
         match self.reconnect_at {
@@ -714,6 +761,12 @@ impl Client {
 
     fn schedule_retry(&mut self, reason: AvsStatus) {
         if reason == AvsStatus::TokenRejected {
+            if self.with_auth(|auth, cx| auth.token_rejected(cx)) {
+                // Login with Amazon gets a new token; the connection follows it.
+                self.reconnect_at = Some(self.now);
+                self.set_state(ConnectionState::Authorizing, reason);
+                return;
+            }
             self.reconnect_at = None;
             log!(self.host, self.shared.log_level, LogLevel::Warn, "access token rejected; waiting for a new one");
             self.set_state(ConnectionState::TokenRejected, reason);
@@ -998,6 +1051,7 @@ impl Client {
         if c.flags.synced && self.state != ConnectionState::Connected {
             self.conn_backoff.reset();
             self.shared.event_backoff.reset();
+            self.auth.token_accepted();
             log!(self.host, self.shared.log_level, LogLevel::Info, "connected and synchronized (connection {id})");
             self.set_state(ConnectionState::Connected, AvsStatus::Ok);
         }
@@ -1246,6 +1300,9 @@ impl Client {
             }
         }
         if let Some(t) = self.ifaces.poll_at(now) {
+            at = at.min(t);
+        }
+        if let Some(t) = self.auth.wake_at(now) {
             at = at.min(t);
         }
         at.saturating_sub(now).min(u64::from(u32::MAX)) as u32
@@ -1497,6 +1554,42 @@ impl Client {
         }
     }
 
+
+    /// Code-based linking: the user code comes through the host's `code_pair`.
+    pub fn start_linking(&mut self, product_id: &str, serial_number: &str) -> Result<(), AvsStatus> {
+        self.with_auth(|auth, cx| auth.start_linking(product_id, serial_number, cx))
+    }
+
+    /// Remote authorization: a new PKCE verifier (kept in storage) and its S256 challenge.
+    pub fn code_challenge(&mut self, out: &mut [u8; avs_core::lwa::CHALLENGE_LEN]) -> Result<(), AvsStatus> {
+        self.with_auth(|auth, cx| auth.code_challenge(out, cx))
+    }
+
+    /// Remote authorization: the code the companion app got, exchanged for tokens.
+    pub fn authorize(&mut self, code: &str, client_id: Option<&str>, redirect_uri: &str) -> Result<(), AvsStatus> {
+        self.with_auth(|auth, cx| auth.authorize(code, client_id, redirect_uri, cx))
+    }
+
+    /// A refresh token from the host, used at once and kept in storage.
+    pub fn set_refresh_token(&mut self, token: &str) -> Result<(), AvsStatus> {
+        self.with_auth(|auth, cx| auth.set_refresh_token(token, cx))
+    }
+
+    /// The host-supplied token's lifetime: the host is asked for the next one before it ends.
+    pub fn set_token_expiry(&mut self, expires_in_s: u32) {
+        let now = self.now;
+        self.auth.host_token_expiry(expires_in_s, now);
+    }
+
+    /// Where sign-in stands.
+    pub fn auth_state(&self) -> crate::status::AuthState {
+        self.auth.state()
+    }
+
+    /// The counters of the token endpoint's TLS pool (with Login with Amazon).
+    pub fn sign_in_pool_stats(&self) -> Option<crate::transport::pool::PoolStats> {
+        self.sign_in_pool.as_ref().map(|p| p.stats())
+    }
 
     /// Reports every held event as cancelled (the client is going away).
     pub fn cancel_all(&mut self) {

@@ -113,6 +113,8 @@ pub(crate) struct CallbackHost {
     cb: AvsCallbacks,
     /// `avs_client_set_directive_handler`: replaces `on_directive` when set.
     pub(crate) directive_handler: Option<crate::ffi::interfaces::system::AvsDirectiveHandler>,
+    /// `avs_client_set_auth_handler`.
+    pub(crate) auth_handler: Option<crate::ffi::auth::AvsAuthHandler>,
 }
 
 /// The C callbacks of a client made by `avs_client_new`.
@@ -210,6 +212,22 @@ impl Host for CallbackHost {
         }
     }
 
+    fn auth_state(&mut self, state: crate::status::AvsAuthState, reason: AvsStatus) {
+        if let Some(f) = self.auth_handler.and_then(|h| h.on_auth_state) {
+            let h = self.auth_handler.expect("handler");
+            // SAFETY: the host supplied the function and its user_data.
+            unsafe { f(h.user_data, state, reason) }
+        }
+    }
+
+    fn code_pair(&mut self, user_code: &str, verification_uri: &str, expires_in_s: u32) {
+        if let Some(f) = self.auth_handler.and_then(|h| h.on_code_pair) {
+            let h = self.auth_handler.expect("handler");
+            // SAFETY: as above; the strings live across the call.
+            unsafe { f(h.user_data, AvsStr::from(user_code.as_bytes()), AvsStr::from(verification_uri.as_bytes()), expires_in_s) }
+        }
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }
@@ -255,6 +273,7 @@ pub unsafe extern "C" fn avs_config_init(config: *mut AvsConfig) -> AvsStatus {
         tls_memory_bytes: 81_920,
         memory: std::ptr::null_mut(),
         memory_bytes: 0,
+        lwa: std::ptr::null(),
     });
     AvsStatus::Ok
 }
@@ -280,7 +299,7 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
     }
     guard(|| {
         let cfg = &*config;
-        let mut host = CallbackHost { cb: *callbacks, directive_handler: None };
+        let mut host = CallbackHost { cb: *callbacks, directive_handler: None, auth_handler: None };
         let fail = |host: &mut CallbackHost, status: AvsStatus, why: &str| {
             host.log(AvsLogLevel::Error, why);
             status
@@ -293,8 +312,14 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
             return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
         }
         // Checked here, copied last: no failure below can drop an unwiped copy of the token.
-        if let Err(e) = arg_str(cfg.access_token) {
-            return fail(&mut host, e, "config.access_token missing or not UTF-8");
+        // With Login with Amazon the token may come later.
+        match arg_str(cfg.access_token) {
+            Err(AvsStatus::NullArgument) if !cfg.lwa.is_null() => {}
+            Err(e) => return fail(&mut host, e, "config.access_token missing or not UTF-8"),
+            Ok(_) => {}
+        }
+        if let Err((status, why)) = crate::ffi::auth::lwa_settings(cfg.lwa) {
+            return fail(&mut host, status, why);
         }
         let ca = match read_ca(cfg) {
             Ok(Some(ca)) => ca,
@@ -309,12 +334,13 @@ pub unsafe extern "C" fn avs_client_new(config: *const AvsConfig, callbacks: *co
                 None => return fail(&mut host, AvsStatus::BadConfig, "config.io needs connect, send, recv and close"),
             }
         };
-        // Client::new takes the token out of the settings and wipes this copy.
+        // Client::new takes the token and the sign-in secrets out of the settings and wipes
+        // these copies.
         let token = arg_str(cfg.access_token).map(str::to_string).unwrap_or_default();
         let Some(settings) = settings_from(cfg, endpoint, ca, token) else {
             return fail(&mut host, AvsStatus::BadConfig, "config.log_level must be an avs_log_level value (0..3)");
         };
-        match Client::new(settings, Box::new(CallbackHost { cb: *callbacks, directive_handler: None }), net) {
+        match Client::new(settings, Box::new(CallbackHost { cb: *callbacks, directive_handler: None, auth_handler: None }), net) {
             Ok(client) => {
                 let ring = client.audio_ring();
                 let boxed = Box::new(AvsClient {
@@ -367,6 +393,8 @@ fn settings_from(cfg: &AvsConfig, endpoint: String, ca: Vec<u8>, token: String) 
         http2_memory_bytes: cfg.http2_memory_bytes as usize,
         tls_memory_bytes: cfg.tls_memory_bytes as usize,
         memory: (!cfg.memory.is_null()).then_some((cfg.memory as *mut u8, cfg.memory_bytes)),
+        // SAFETY: checked by the caller (avs_client_new) or read for its sizes only.
+        lwa: unsafe { crate::ffi::auth::lwa_settings(cfg.lwa) }.ok().flatten(),
     })
 }
 
@@ -392,6 +420,9 @@ pub unsafe extern "C" fn avs_client_memory_required(config: *const AvsConfig, ou
             Ok(ca) => ca.unwrap_or_default(),
             Err((status, _)) => return status,
         };
+        if let Err((status, _)) = crate::ffi::auth::lwa_settings((*config).lwa) {
+            return status;
+        }
         let Some(settings) = settings_from(&*config, String::new(), ca, String::new()) else { return AvsStatus::BadConfig };
         match settings.plan() {
             Ok((_, total)) => {

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "alsa")]
 pub mod alsa;
+pub mod auth;
 pub mod client;
 pub mod interfaces;
 pub mod io;

@@ -175,7 +175,7 @@ pub struct AvsMemoryStats {
 }
 
 /// Client configuration. Fill it with `avs_config_init`, then set at least `endpoint`, a CA
-/// (`ca_file` or `ca_pem`) and `access_token`. Strings are copied by `avs_client_new`.
+/// (`ca_file` or `ca_pem`) and `access_token` (or `lwa`). Strings are copied by `avs_client_new`.
 #[repr(C)]
 pub struct AvsConfig {
     /// Base URL, `https://host[:port]`, e.g. `https://alexa.na.gateway.devices.a2z.com`.
@@ -186,7 +186,7 @@ pub struct AvsConfig {
     pub ca_pem: *const u8,
     /// Length of `ca_pem`.
     pub ca_pem_len: usize,
-    /// Login with Amazon access token (without `Bearer `).
+    /// Login with Amazon access token (without `Bearer `); may be NULL with `lwa`.
     pub access_token: *const c_char,
     /// Events held while waiting to be sent (default 8). A full queue makes
     /// `avs_client_send_event` return `AVS_STATUS_QUEUE_FULL`.
@@ -260,4 +260,8 @@ pub struct AvsConfig {
     pub memory: *mut c_void,
     /// Length of `memory`.
     pub memory_bytes: usize,
+    /// Sign-in with Login with Amazon (`avs_lwa_config`, filled by `avs_lwa_config_init`); NULL
+    /// (the default) when the host brings every access token. With it, `access_token` may be
+    /// NULL: the client connects once it has a token.
+    pub lwa: *const crate::ffi::auth::AvsLwaConfig,
 }

@@ -11,6 +11,10 @@ pub const INDICATOR_KEY: &str = "indicator";
 pub const CAPABILITIES_KEY: &str = "capabilities";
 /// The firmware version AVS last heard (`System.SoftwareInfo`).
 pub const SOFTWARE_INFO_KEY: &str = "software-info";
+/// Login with Amazon's refresh token (given, obtained by signing in, or rotated by a refresh).
+pub const REFRESH_TOKEN_KEY: &str = "lwa-refresh-token";
+/// The PKCE code verifier of the last code challenge (remote authorization).
+pub const CODE_VERIFIER_KEY: &str = "lwa-code-verifier";
 
 /// The host's storage (the C API implements it over `avs_storage`).
 pub trait Storage {

@@ -41,6 +41,8 @@ pub struct Server {
     child: Child,
     _stdin: ChildStdin,
     pub port: u16,
+    /// The Login with Amazon endpoints (HTTP/1.1 over TLS).
+    pub lwa_port: u16,
     control: BufReader<TcpStream>,
 }
 
@@ -66,12 +68,23 @@ impl Server {
         let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("server said {line:?}"));
         let port = v["port"].as_u64().unwrap() as u16;
         let cport = v["control_port"].as_u64().unwrap() as u16;
+        let lwa_port = v["lwa_port"].as_u64().unwrap() as u16;
         let control = BufReader::new(TcpStream::connect(("127.0.0.1", cport)).unwrap());
-        Server { child, _stdin: stdin, port, control }
+        Server { child, _stdin: stdin, port, lwa_port, control }
     }
 
     pub fn endpoint(&self) -> String {
         format!("https://{}:{}", std::env::var("AVS_TEST_HOST").unwrap_or("localhost".into()), self.port)
+    }
+
+    /// The base URL of the server's Login with Amazon endpoints.
+    pub fn lwa_url(&self) -> String {
+        format!("https://{}:{}", std::env::var("AVS_TEST_HOST").unwrap_or("localhost".into()), self.lwa_port)
+    }
+
+    /// Requests to the Login with Amazon endpoints, as the server recorded them.
+    pub fn lwa_requests(&mut self) -> Vec<Value> {
+        self.cmd(json!({"cmd": "log"}))["lwa_requests"].as_array().unwrap().clone()
     }
 
     pub fn cmd(&mut self, req: Value) -> Value {
@@ -626,3 +639,41 @@ pub fn strings_for(server: &Server, token: &str) -> ConfigStrings {
         token: CString::new(token).unwrap(),
     }
 }
+
+/// The host's storage: a map the test can look into and hand to the next client.
+#[derive(Default)]
+pub struct Store {
+    pub values: HashMap<String, Vec<u8>>,
+}
+
+unsafe extern "C" fn st_load(ud: *mut c_void, key: *const std::ffi::c_char, buf: *mut u8, cap: usize) -> isize {
+    let s = &*(ud as *mut Store);
+    match s.values.get(std::ffi::CStr::from_ptr(key).to_str().unwrap()) {
+        Some(v) if v.len() <= cap => {
+            std::ptr::copy_nonoverlapping(v.as_ptr(), buf, v.len());
+            v.len() as isize
+        }
+        _ => -1,
+    }
+}
+unsafe extern "C" fn st_store(ud: *mut c_void, key: *const std::ffi::c_char, data: *const u8, len: usize) -> i32 {
+    st_store_status(ud, key, data, len) as i32
+}
+unsafe fn st_store_status(ud: *mut c_void, key: *const std::ffi::c_char, data: *const u8, len: usize) -> AvsStatus {
+    let s = &mut *(ud as *mut Store);
+    s.values.insert(std::ffi::CStr::from_ptr(key).to_str().unwrap().to_string(), std::slice::from_raw_parts(data, len).to_vec());
+    AvsStatus::Ok
+}
+unsafe extern "C" fn st_erase(ud: *mut c_void, key: *const std::ffi::c_char) -> i32 {
+    st_erase_status(ud, key) as i32
+}
+unsafe fn st_erase_status(ud: *mut c_void, key: *const std::ffi::c_char) -> AvsStatus {
+    (*(ud as *mut Store)).values.remove(std::ffi::CStr::from_ptr(key).to_str().unwrap());
+    AvsStatus::Ok
+}
+
+pub fn with_storage(c: &TestClient, store: &mut Store) {
+    let s = avs::ffi::interfaces::device::AvsStorage { user_data: store as *mut Store as *mut c_void, load: Some(st_load), store: Some(st_store), erase: Some(st_erase) };
+    assert_eq!(unsafe { avs::ffi::interfaces::device::avs_client_set_storage(c.ptr, &s, std::mem::size_of::<avs::ffi::interfaces::device::AvsStorage>()) }, AvsStatus::Ok);
+}
+
