@@ -8,6 +8,21 @@
  *                 [--audio-in WAV] [--speech-out FILE] [--profile P] [--utterances N] [--alsa]
  *                 [--static-memory] [--endpoint-id ID] [--state-dir DIR] [--firmware-version N]
  *                 [--locale L]
+ *                 [--lwa-url URL] [--client-id ID] [--client-secret S] [--refresh-token T]
+ *                 [--link --product-id P --dsn D] [--remote-auth]
+ *                 [--auth-code CODE --redirect-uri URI]
+ *
+ * Sign-in: with --token the access token is the caller's. With --client-id the library signs in
+ * with Login with Amazon (--lwa-url, default https://api.amazon.com): from --refresh-token, or
+ * the refresh token kept in --state-dir by an earlier run, or by one of:
+ *   --link        code-based linking: prints one line "enter code CODE at URI" and waits,
+ *                 connected to nothing else, until the code is entered (then connects), the
+ *                 code expires (exit 1) or --run-for ends (exit 1);
+ *   --remote-auth prints one line "code challenge CHALLENGE method S256" and exits 0; the
+ *                 verifier is kept in --state-dir for the next run's --auth-code;
+ *   --auth-code   exchanges the companion app's code (with --redirect-uri) using that verifier,
+ *                 then connects.
+ * The refresh token obtained or rotated is kept in --state-dir, so the next run needs no flag.
  *
  * Audio: --audio-in is a 16 kHz mono 16-bit WAV used as the microphone, fed in real time, 10 ms
  * at a time. With CLOSE_TALK the turn ends where the file ends (a released button); with
@@ -62,6 +77,10 @@ typedef struct {
     unsigned volume;
     int muted;
     const char *state_dir;
+    /* sign-in */
+    avs_auth_state auth;
+    avs_status auth_reason;
+    unsigned code_pairs;
 #ifdef AVS_FEATURE_ALSA
     avs_alsa_player *player;
     uint32_t played; /* the player's count of utterances drained */
@@ -91,6 +110,7 @@ static const char *state_name(avs_connection_state s) {
     case AVS_CONNECTION_STATE_CONNECTING: return "connecting";
     case AVS_CONNECTION_STATE_CONNECTED: return "connected";
     case AVS_CONNECTION_STATE_WAITING_TO_RETRY: return "waiting-to-retry";
+    case AVS_CONNECTION_STATE_AUTHORIZING: return "authorizing";
     case AVS_CONNECTION_STATE_TOKEN_REJECTED: return "token-rejected";
     }
     return "?";
@@ -102,6 +122,35 @@ static void on_state(void *ud, avs_connection_state state, avs_status reason) {
     if (reason != AVS_STATUS_OK) a->last_reason = reason;
     if (state == AVS_CONNECTION_STATE_CONNECTED) a->ever_connected = 1;
     printf("state %s (%s)\n", state_name(state), avs_status_str((int)reason));
+    fflush(stdout);
+}
+
+static const char *auth_name(avs_auth_state s) {
+    switch (s) {
+    case AVS_AUTH_STATE_NONE: return "none";
+    case AVS_AUTH_STATE_SIGNED_OUT: return "signed-out";
+    case AVS_AUTH_STATE_LINKING: return "linking";
+    case AVS_AUTH_STATE_AUTHORIZING: return "authorizing";
+    case AVS_AUTH_STATE_AUTHORIZED: return "authorized";
+    case AVS_AUTH_STATE_AUTHORIZATION_REQUIRED: return "authorization-required";
+    case AVS_AUTH_STATE_TOKEN_NEEDED: return "token-needed";
+    }
+    return "?";
+}
+
+static void on_auth_state(void *ud, avs_auth_state state, avs_status reason) {
+    assistant *a = ud;
+    a->auth = state;
+    a->auth_reason = reason;
+    printf("auth %s (%s)\n", auth_name(state), avs_status_str((int)reason));
+    fflush(stdout);
+}
+
+/* Code-based linking: the one line a person (or a program driving this one) acts on. */
+static void on_code_pair(void *ud, avs_str user_code, avs_str uri, uint32_t expires_in_s) {
+    assistant *a = ud;
+    (void)expires_in_s;
+    if (++a->code_pairs == 1) printf("enter code %.*s at %.*s\n", (int)user_code.len, user_code.data, (int)uri.len, uri.data);
     fflush(stdout);
 }
 
@@ -273,7 +322,10 @@ static void usage(void) {
             "                     [--audio-in WAV] [--speech-out FILE] [--profile CLOSE_TALK|NEAR_FIELD|FAR_FIELD]\n"
             "                     [--utterances N] [--alsa] [--static-memory] [--endpoint-id ID]\n"
             "                     [--state-dir DIR] [--firmware-version N] [--locale L]\n"
-            "  --token may also come from the AVS_ACCESS_TOKEN environment variable.\n");
+            "                     [--lwa-url URL] [--client-id ID] [--client-secret S] [--refresh-token T]\n"
+            "                     [--link --product-id P --dsn D] [--remote-auth] [--auth-code CODE --redirect-uri URI]\n"
+            "  --token may also come from the AVS_ACCESS_TOKEN environment variable; with --client-id\n"
+            "  the library signs in with Login with Amazon instead (see the comment at the top).\n");
 }
 
 /* Parses a non-negative number; returns -1 when it is not one. */
@@ -354,6 +406,9 @@ int main(int argc, char **argv) {
     const char *endpoint = NULL, *ca_file = NULL, *token = getenv("AVS_ACCESS_TOKEN");
     const char *audio_in = NULL, *speech_out = NULL;
     const char *endpoint_id = "avs-assistant", *state_dir = NULL, *locale = NULL;
+    const char *lwa_url = NULL, *client_id = NULL, *client_secret = NULL, *refresh_token = NULL;
+    const char *product_id = NULL, *dsn = NULL, *auth_code = NULL, *redirect_uri = NULL;
+    int link = 0, remote_auth = 0;
     double firmware_version = 0;
     double run_for = 0, connect_timeout = 15, ping_interval_ms = -1, utterances = 1;
     avs_profile profile = AVS_PROFILE_NEAR_FIELD;
@@ -373,6 +428,14 @@ int main(int argc, char **argv) {
             static_memory = 1;
             continue;
         }
+        if (!strcmp(opt, "--link")) {
+            link = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--remote-auth")) {
+            remote_auth = 1;
+            continue;
+        }
         if (!val) {
             fprintf(stderr, "avs_assistant: %s needs a value\n", opt);
             usage();
@@ -390,6 +453,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(opt, "--endpoint-id")) endpoint_id = val;
         else if (!strcmp(opt, "--state-dir")) state_dir = val;
         else if (!strcmp(opt, "--locale")) locale = val;
+        else if (!strcmp(opt, "--lwa-url")) lwa_url = val;
+        else if (!strcmp(opt, "--client-id")) client_id = val;
+        else if (!strcmp(opt, "--client-secret")) client_secret = val;
+        else if (!strcmp(opt, "--refresh-token")) refresh_token = val;
+        else if (!strcmp(opt, "--product-id")) product_id = val;
+        else if (!strcmp(opt, "--dsn")) dsn = val;
+        else if (!strcmp(opt, "--auth-code")) auth_code = val;
+        else if (!strcmp(opt, "--redirect-uri")) redirect_uri = val;
         else if (!strcmp(opt, "--firmware-version")) {
             firmware_version = parse_number(val);
             if (firmware_version < 1 || firmware_version > 2147483647.0 || firmware_version != (double)(uint32_t)firmware_version) {
@@ -417,11 +488,23 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    if (!endpoint || !ca_file || !token) {
-        fprintf(stderr, "avs_assistant: --endpoint, --ca-file and --token are required\n");
+    int use_lwa = client_id != NULL;
+    if (!endpoint || !ca_file || (!token && !use_lwa)) {
+        fprintf(stderr, "avs_assistant: --endpoint, --ca-file and --token (or --client-id) are required\n");
         usage();
         return 1;
     }
+    if (!use_lwa && (lwa_url || client_secret || refresh_token || link || remote_auth || auth_code)) {
+        fprintf(stderr, "avs_assistant: signing in with Login with Amazon needs --client-id\n");
+        return 1;
+    }
+    if (link + remote_auth + (auth_code != NULL) > 1 || (link && (!product_id || !dsn)) ||
+        (auth_code && !redirect_uri) || (remote_auth && !state_dir)) {
+        fprintf(stderr, "avs_assistant: one of --link (with --product-id and --dsn), --remote-auth (with --state-dir) "
+                        "or --auth-code (with --redirect-uri)\n");
+        return 1;
+    }
+    if (use_lwa) token = NULL; /* the library gets its tokens itself */
 
     /* Without a microphone (no --audio-in, no --alsa) there is nothing to say: no turns unless asked. */
     if (!audio_in && !use_alsa && !utterances_given) utterances = 0;
@@ -471,6 +554,15 @@ int main(int argc, char **argv) {
     cfg.ca_file = ca_file;
     cfg.access_token = token;
     cfg.connect_timeout_ms = (uint32_t)(connect_timeout * 1000);
+    avs_lwa_config lwa;
+    avs_lwa_config_init(&lwa);
+    if (use_lwa) {
+        lwa.url = lwa_url;
+        lwa.client_id = client_id;
+        lwa.client_secret = client_secret;
+        lwa.refresh_token = refresh_token;
+        cfg.lwa = &lwa;
+    }
     if (ping_interval_ms >= 0) cfg.ping_interval_ms = (uint32_t)ping_interval_ms;
     avs_callbacks cbs = {
         .user_data = &a,
@@ -521,6 +613,7 @@ int main(int argc, char **argv) {
     avs_notifications_handler notifications = {.user_data = &a, .set_indicator = set_indicator, .clear_indicator = clear_indicator};
     avs_template_handler cards = {.user_data = &a, .render = render_card};
     avs_storage storage = {.user_data = &a, .load = state_load, .store = state_store, .erase = state_erase};
+    avs_auth_handler auth = {.user_data = &a, .on_auth_state = on_auth_state, .on_code_pair = on_code_pair};
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     uint64_t wall_at = avs_monotonic_ms();
@@ -535,17 +628,56 @@ int main(int argc, char **argv) {
     else if (avs_client_set_wall_clock(client, wall_at, (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000) != AVS_STATUS_OK) failed = "wall clock";
     else if (firmware_version > 0 && avs_client_set_firmware_version(client, (uint32_t)firmware_version) != AVS_STATUS_OK) failed = "--firmware-version";
     else if (locale && avs_client_set_locale(client, locale) != AVS_STATUS_OK) failed = "--locale (an AVS locale such as en-US)";
+    else if (avs_client_set_auth_handler(client, &auth, sizeof auth) != AVS_STATUS_OK) failed = "sign-in";
+    else if (link && avs_client_start_linking(client, product_id, dsn) != AVS_STATUS_OK) failed = "--link (--product-id and --dsn: printable, 1..128 bytes)";
+    else if (auth_code && avs_client_authorize(client, auth_code, NULL, redirect_uri) != AVS_STATUS_OK)
+        failed = "--auth-code (no code verifier in --state-dir: run --remote-auth first)";
     if (failed) {
         fprintf(stderr, "avs_assistant: cannot set up %s\n", failed);
         avs_client_free(client);
         return 1;
     }
+    if (remote_auth) {
+        char challenge[64];
+        st = avs_client_code_challenge(client, challenge, sizeof challenge);
+        if (st == AVS_STATUS_OK) printf("code challenge %s method S256\n", challenge);
+        else fprintf(stderr, "avs_assistant: cannot make a code challenge (--state-dir writable?): %s\n", avs_status_str((int)st));
+        avs_client_free(client);
+        return st == AVS_STATUS_OK ? 0 : 1;
+    }
     printf("volume %u muted %s\n", a.volume, a.muted ? "true" : "false");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    uint64_t start = avs_monotonic_ms();
+    if (link) {
+        /* Linking first, connected to nothing else: until the code is entered, expires, or
+         * --run-for ends. */
+        int linked = 0;
+        while (!stop_requested && !linked) {
+            uint32_t next_ms = 0;
+            uint64_t now = avs_monotonic_ms();
+            if (avs_client_poll(client, now, &next_ms) != AVS_STATUS_OK) break;
+            linked = a.auth == AVS_AUTH_STATE_AUTHORIZED;
+            if (a.code_pairs > 1 || a.auth == AVS_AUTH_STATE_AUTHORIZATION_REQUIRED) break;
+            if (run_for > 0 && now >= start + (uint64_t)(run_for * 1000)) break;
+            int fds[4];
+            size_t nfds = 0;
+            bool wants_write = false;
+            avs_client_fds(client, fds, 4, &nfds, &wants_write);
+            struct pollfd pfds[4];
+            for (size_t i = 0; i < nfds; i++) pfds[i] = (struct pollfd){.fd = fds[i], .events = POLLIN | (wants_write ? POLLOUT : 0)};
+            poll(pfds, nfds, next_ms > 1000 ? 1000 : (int)next_ms);
+        }
+        if (!linked) {
+            fprintf(stderr, "avs_assistant: not linked: %s\n",
+                    a.code_pairs > 1 ? "the code expired" : a.auth == AVS_AUTH_STATE_AUTHORIZATION_REQUIRED ? avs_status_str((int)a.auth_reason) : "stopped or --run-for ended");
+            avs_client_free(client);
+            return 1;
+        }
+        start = avs_monotonic_ms();
+    }
     avs_client_connect(client);
 
-    uint64_t start = avs_monotonic_ms();
     uint64_t connect_deadline = start + (uint64_t)(connect_timeout * 1000);
     uint64_t connected_at = 0;
     int exit_code = 0;
@@ -567,6 +699,12 @@ int main(int argc, char **argv) {
             break;
         }
         if (a.ever_connected && !connected_at) connected_at = now;
+        if (!a.ever_connected && (a.auth == AVS_AUTH_STATE_SIGNED_OUT || a.auth == AVS_AUTH_STATE_AUTHORIZATION_REQUIRED)) {
+            fprintf(stderr, "avs_assistant: not signed in (%s): use --refresh-token, --link or --remote-auth and --auth-code\n",
+                    auth_name(a.auth));
+            exit_code = 1;
+            break;
+        }
         if (!a.ever_connected && (now >= connect_deadline || is_permanent(a.last_reason))) {
             fprintf(stderr, "avs_assistant: not connected to %s after %.1f s: %s%s%s\n", endpoint,
                     (double)(now - start) / 1000.0, avs_status_str((int)a.last_reason), a.last_error[0] ? " — " : "",

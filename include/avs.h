@@ -920,6 +920,11 @@ typedef struct {
    * mbedTLS's pool (`tls_memory_bytes` plus the parsed CA certificates).
    */
   avs_pool_stats tls;
+  /**
+   * mbedTLS's pool for the Login with Amazon session (`avs_lwa_config.tls_memory_bytes`);
+   * all zero without `avs_config.lwa`.
+   */
+  avs_pool_stats sign_in;
 } avs_memory_stats;
 
 /**
@@ -1482,7 +1487,8 @@ avs_status avs_client_pending_events(const avs_client *client, size_t *out_count
 /**
  * Writes what the client's memory holds to `*out_stats`: the bytes carved at creation, and how
  * much of its nghttp2 and mbedTLS pools is in use now and was at most. A firmware team sizes
- * `http2_memory_bytes` and `tls_memory_bytes` from the peaks seen on its own network.
+ * `http2_memory_bytes`, `tls_memory_bytes` and `avs_lwa_config.tls_memory_bytes` from the
+ * peaks seen on its own network.
  */
 avs_status avs_client_memory_stats(const avs_client *client, avs_memory_stats *out_stats);
 

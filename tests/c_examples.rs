@@ -394,3 +394,91 @@ fn assistant_runs_a_voice_turn_in_static_memory() {
         assert_eq!(field(pool, "refused "), 0, "{pool}");
     }
 }
+
+#[test]
+fn assistant_signs_in_by_linking_by_remote_authorization_and_then_from_its_state_dir() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "lwa_config", "interval": 1}));
+    let (ep, lwa, ca) = (server.endpoint(), server.lwa_url(), certs().join("ca.pem"));
+    let ca = ca.to_str().unwrap();
+    let dir = |name: &str| {
+        let d = repo().join("target/c-examples-test").join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let linked = dir("lwa-linked");
+    let base = |state: &Path| -> Vec<String> {
+        ["--endpoint", &ep, "--ca-file", ca, "--lwa-url", &lwa, "--client-id", "emu-client-id", "--state-dir", state.to_str().unwrap()].iter().map(|s| s.to_string()).collect()
+    };
+
+    // Code-based linking: one line with the code, nothing connected until it is entered.
+    let mut args = base(&linked);
+    args.extend(["--link", "--product-id", "avs-assistant", "--dsn", "avs-assistant-0001", "--run-for", "4"].map(String::from));
+    let mut child = Command::new(build()).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let code = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no code line:\n{seen}");
+        seen.push_str(&line);
+        if let Some(rest) = line.strip_prefix("enter code ") {
+            let (code, uri) = rest.trim_end().split_once(" at ").unwrap();
+            assert_eq!(uri, "https://amazon.com/us/code");
+            break code.to_string();
+        }
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(server.connections().is_empty(), "connected to nothing else while linking");
+    server.cmd(json!({"cmd": "lwa_approve", "user_code": code}));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let stdout = seen + &rest;
+    assert_eq!(status.code(), Some(0), "stdout:\n{stdout}");
+    assert_eq!(stdout.matches("enter code ").count(), 1, "one line:\n{stdout}");
+    assert!(stdout.contains("state connected"), "{stdout}");
+    assert!(linked.join("lwa-refresh-token").is_file(), "the refresh token is kept");
+
+    // The next run needs no flag: the kept refresh token signs in (and is rotated).
+    let kept = std::fs::read_to_string(linked.join("lwa-refresh-token")).unwrap();
+    let mut args = base(&linked);
+    args.extend(["--run-for", "1"].map(String::from));
+    let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let refreshes: Vec<Value> = server.lwa_requests().into_iter().filter(|r| r["fields"]["grant_type"] == "refresh_token").collect();
+    assert_eq!(refreshes.last().unwrap()["fields"]["refresh_token"], kept.as_str());
+    assert_ne!(std::fs::read_to_string(linked.join("lwa-refresh-token")).unwrap(), kept, "the rotated token replaced it");
+
+    // Remote authorization: a challenge (the verifier stays in the state dir), then the code.
+    let remote = dir("lwa-remote");
+    let mut args = base(&remote);
+    args.push("--remote-auth".into());
+    let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let line = stdout.lines().find(|l| l.starts_with("code challenge ")).unwrap_or_else(|| panic!("{stdout}"));
+    let challenge = line.strip_prefix("code challenge ").unwrap().strip_suffix(" method S256").unwrap();
+    assert_eq!(challenge.len(), 43);
+    assert!(remote.join("lwa-code-verifier").is_file());
+    let redirect = "https://companion.example/cb";
+    let auth_code = server.cmd(json!({"cmd": "lwa_authorization_code", "code_challenge": challenge, "code_challenge_method": "S256", "client_id": "emu-client-id", "redirect_uri": redirect}))["code"].as_str().unwrap().to_string();
+    let mut args = base(&remote);
+    args.extend(["--auth-code", &auth_code, "--redirect-uri", redirect, "--run-for", "1"].map(String::from));
+    let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("state connected"));
+    assert!(remote.join("lwa-refresh-token").is_file() && !remote.join("lwa-code-verifier").exists());
+
+    // Linking that nobody completes ends with --run-for; without credentials it says so.
+    let mut args = base(&dir("lwa-unlinked"));
+    args.extend(["--link", "--product-id", "p", "--dsn", "d", "--run-for", "1"].map(String::from));
+    let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("not linked"), "{stderr}");
+    let args = base(&dir("lwa-nothing"));
+    let (code, _, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not signed in"), "{stderr}");
+}

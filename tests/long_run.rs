@@ -1,5 +1,6 @@
-//! The whole client over a long run: 1000 voice turns, hours of simulated idle with pings, and
-//! GOAWAY reconnects. Between connection set-ups it makes no heap calls at all — not the Rust
+//! The whole client over a long run: 1000 voice turns, hours of simulated idle with pings and
+//! an access-token refresh each hour (Login with Amazon, its own TLS session), and GOAWAY
+//! reconnects. Between connection set-ups it makes no heap calls at all — not the Rust
 //! core (a counting global allocator), and nothing through C's malloc, calloc or realloc
 //! (interposed here, so nghttp2's and mbedTLS's C code is covered too: they draw from the
 //! client's fixed pools, mbedTLS not even from its pool in steady state); and neither the heap
@@ -136,6 +137,20 @@ fn voice_turn(c: &mut CountingClient, server: &mut Server, pcm: &[u8], turn: usi
 
 const TEST: &str = "a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_and_no_growth";
 
+fn memory(c: &CountingClient) -> AvsMemoryStats {
+    let mut m = AvsMemoryStats::default();
+    assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut m) }, AvsStatus::Ok);
+    m
+}
+
+/// How many sockets the client waits on (the token endpoint's while a refresh is under way).
+fn sockets(c: &CountingClient) -> usize {
+    let mut fds = [0i32; 4];
+    let mut n = 0usize;
+    unsafe { avs_client_fds(c.ptr, fds.as_mut_ptr(), 4, &mut n, std::ptr::null_mut()) };
+    n
+}
+
 #[test]
 fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_and_no_growth() {
     // glibc's per-thread caches count cached chunks as in use, which would hide or fake growth:
@@ -158,7 +173,19 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
     assert_eq!(heap_calls(), before + 3, "a Rust allocation counts (and its malloc)");
     let mut server = Server::start(&[]);
     server.cmd(json!({"cmd": "recognize_config", "stop_capture_after_bytes": 3200}));
-    let mut c = CountingClient::new(&server, |_| {});
+    // Signed in with Login with Amazon: hour-long access tokens, renewed 10 min before expiry.
+    let refresh_token = server.cmd(json!({"cmd": "lwa_issue_refresh"}))["refresh_token"].as_str().unwrap().to_string();
+    let (lwa_url, client_id, rt) = (std::ffi::CString::new(server.lwa_url()).unwrap(), std::ffi::CString::new("emu-client-id").unwrap(), std::ffi::CString::new(refresh_token).unwrap());
+    let mut lwa = std::mem::MaybeUninit::<avs::ffi::auth::AvsLwaConfig>::uninit();
+    unsafe { avs::ffi::auth::avs_lwa_config_init(lwa.as_mut_ptr()) };
+    let mut lwa = unsafe { lwa.assume_init() };
+    lwa.url = lwa_url.as_ptr();
+    lwa.client_id = client_id.as_ptr();
+    lwa.refresh_token = rt.as_ptr();
+    let mut c = CountingClient::new(&server, |cfg| {
+        cfg.access_token = std::ptr::null();
+        cfg.lwa = &lwa;
+    });
     assert_eq!(unsafe { avs_client_connect(c.ptr) }, AvsStatus::Ok);
     c.poll_until(Duration::from_secs(10), |k| k.connected);
     let pcm = wav_pcm(&fixture("utterance.wav"));
@@ -175,7 +202,10 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
     for cycle in 0..cycles {
         // Steady state: voice turns.
         let before = heap_calls();
-        let tls_before = avs::transport::tls::mem::stats().2;
+        let (tls_before, sign_in_before) = {
+            let m = memory(&c);
+            (m.tls.allocations, m.sign_in)
+        };
         armed(|| {
             for _ in 0..turns_per_cycle {
                 voice_turn(&mut c, &mut server, &pcm, turns);
@@ -183,14 +213,18 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
             }
         });
         // Steady state: an hour of idle, simulated: the clock jumps 5 min at a time and the
-        // client pings; the server answers each ping.
+        // client pings; the server answers each ping. Within the hour the access token is
+        // renewed: the clock waits (in real time) while that exchange is under way.
         let pings_before = server.connections().last().unwrap()["pings_received"].as_u64().unwrap();
         armed(|| {
             for _ in 0..12 {
                 c.clock_offset_ms += 5 * 60 * 1000 + 1000;
-                for _ in 0..20 {
+                for i in 0..2000 {
                     c.poll_once();
                     c.wait_io(2);
+                    if i >= 20 && sockets(&c) == 1 {
+                        break;
+                    }
                 }
             }
         });
@@ -200,8 +234,12 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
         let calls = heap_calls() - before;
         steady_calls += calls;
         assert_eq!(calls, 0, "cycle {cycle}: {calls} heap calls in steady state");
-        let tls_calls = avs::transport::tls::mem::stats().2 - tls_before;
-        assert_eq!(tls_calls, 0, "cycle {cycle}: mbedTLS allocated {tls_calls} times from its pool in steady state");
+        let m = memory(&c);
+        let tls_calls = m.tls.allocations - tls_before;
+        assert_eq!(tls_calls, 0, "cycle {cycle}: mbedTLS allocated {tls_calls} times from the AVS session's pool in steady state");
+        assert!(m.sign_in.allocations > sign_in_before.allocations, "cycle {cycle}: the hour had a refresh (a TLS session to the token endpoint)");
+        assert_eq!(m.sign_in.in_use, sign_in_before.in_use, "cycle {cycle}: the refresh gave its TLS memory back");
+        assert_eq!(m.sign_in.refused, 0);
         // GOAWAY: a new connection (which does allocate: a TLS session), then the heap again.
         let connected = c.counts().connected_events;
         server.cmd(json!({"cmd": "goaway"}));

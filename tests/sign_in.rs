@@ -136,8 +136,8 @@ fn a_refresh_token_signs_in_and_its_rotation_is_kept_and_used_after_a_restart() 
 #[test]
 fn access_tokens_are_renewed_ahead_of_expiry_while_a_voice_turn_runs_and_nothing_is_dropped() {
     let mut server = Server::start(&[]);
-    // Tokens that live 4 s: renewed 1 s before they expire (a quarter of their life).
-    server.cmd(json!({"cmd": "lwa_config", "access_expires_in": 4}));
+    // Tokens that live 6 s: renewed 1.5 s before they expire (a quarter of their life).
+    server.cmd(json!({"cmd": "lwa_config", "access_expires_in": 6}));
     let rt = issue_refresh_token(&mut server);
     let mut store = Store::default();
     let mut s = SignIn::new(&server, Lwa { client_id: CLIENT_ID, client_secret: None, refresh_token: Some(&rt) }, &mut store, |cfg| cfg.audio_ring_bytes = 64000);
@@ -147,8 +147,8 @@ fn access_tokens_are_renewed_ahead_of_expiry_while_a_voice_turn_runs_and_nothing
     let pcm = wav_pcm(&fixture("utterance.wav"));
     let mut turns = 0;
     let mut events = Vec::new();
-    // Voice turns and events for 9 s: at least two renewals happen meanwhile.
-    while started.elapsed() < Duration::from_secs(9) {
+    // Voice turns and events for 10 s: at least two renewals happen meanwhile.
+    while started.elapsed() < Duration::from_secs(10) {
         events.push(s.c.send("Custom", "Ping", "{}").unwrap());
         assert_eq!(s.c.start_turn(AvsProfile::CloseTalk, None), AvsStatus::Ok);
         let sent = s.c.stream_audio(&pcm, Duration::from_millis(2));
@@ -163,7 +163,7 @@ fn access_tokens_are_renewed_ahead_of_expiry_while_a_voice_turn_runs_and_nothing
         assert_eq!(s.c.wait_outcome(*id, Duration::from_secs(10)), (AvsStatus::Ok, 204), "event {id}");
     }
     let refreshes = token_requests(&mut server, "refresh_token");
-    assert!(refreshes.len() >= 3, "renewed ahead of expiry: {} refreshes in 9 s of 4 s tokens", refreshes.len());
+    assert!(refreshes.len() >= 3, "renewed ahead of expiry: {} refreshes in 10 s of 6 s tokens", refreshes.len());
     // No AVS request was refused: every token was renewed before it expired.
     let refused: Vec<_> = server.requests().into_iter().filter(|r| r["status"] == 403).collect();
     assert!(refused.is_empty(), "403s: {refused:?}");
@@ -247,14 +247,26 @@ fn transient_failures_are_retried_with_growing_gaps_until_a_token_comes() {
     let tries = token_requests(&mut server, "refresh_token");
     assert_eq!(tries.len(), 5, "four failures, then the token: {tries:?}");
     assert_eq!(tries[4]["status"], 200);
-    let t: Vec<f64> = tries.iter().map(|r| r["t"].as_f64().unwrap()).collect();
-    let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
-    // Equal jitter over 100·2ⁿ ms: [50,100], [100,200], [200,400], [400,800] ms.
-    for w in gaps.windows(2) {
-        assert!(w[1] >= w[0] * 0.8, "the gaps grow: {gaps:?}");
+    // The delays the client chose: equal jitter over 100·2ⁿ ms, [50,100], [100,200], [200,400],
+    // [400,800] ms, so each at least the one before and the last at least 4 times the first.
+    let delays: Vec<f64> = s
+        .c
+        .rec
+        .logs
+        .iter()
+        .filter_map(|(_, l)| l.strip_prefix("retrying Login with Amazon in ").and_then(|r| r.split(' ').next()).map(|ms| ms.parse::<f64>().unwrap() / 1000.0))
+        .collect();
+    assert_eq!(delays.len(), 4, "{:#?}", s.c.rec.logs);
+    for w in delays.windows(2) {
+        assert!(w[1] >= w[0], "the delays grow: {delays:?}");
     }
-    assert!(gaps[3] >= 3.0 * gaps[0], "the gaps grow: {gaps:?}");
-    assert!(gaps[0] >= 0.04, "even the first retry waits: {gaps:?}");
+    assert!(delays[3] >= 4.0 * delays[0] && delays[0] >= 0.05, "the delays grow: {delays:?}");
+    // And the server saw each retry no sooner than its delay after the failure it answered.
+    for (i, d) in delays.iter().enumerate() {
+        let answered = tries[i]["t_response"].as_f64().unwrap();
+        let next = tries[i + 1]["t"].as_f64().unwrap();
+        assert!(next - answered >= d - 0.01, "retry {i} came {} s after the failure, its delay was {d} s", next - answered);
+    }
     assert_eq!(s.auth.states.last(), Some(&(AvsAuthState::Authorized, AvsStatus::Ok)));
 }
 
@@ -488,5 +500,60 @@ fn no_secret_given_to_or_obtained_by_the_library_appears_in_any_log_line() {
         for (_, line) in logs {
             assert!(!line.contains(needle), "a secret in a log line: {line}");
         }
+    }
+}
+
+#[test]
+fn the_sign_in_session_is_in_the_memory_plan_and_works_from_host_memory() {
+    let mut server = Server::start(&[]);
+    let rt = issue_refresh_token(&mut server);
+    let strings = strings_for(&server, "test-token");
+    let (url, id, rt_c) = (CString::new(server.lwa_url()).unwrap(), CString::new(CLIENT_ID).unwrap(), CString::new(rt).unwrap());
+    let mut lwa = std::mem::MaybeUninit::<AvsLwaConfig>::uninit();
+    unsafe { avs_lwa_config_init(lwa.as_mut_ptr()) };
+    let mut lwa = unsafe { lwa.assume_init() };
+    lwa.url = url.as_ptr();
+    lwa.client_id = id.as_ptr();
+    lwa.refresh_token = rt_c.as_ptr();
+    let mut cfg = default_config(&strings);
+    let (mut without, mut with) = (0usize, 0usize);
+    assert_eq!(unsafe { avs_client_memory_required(&cfg, &mut without) }, AvsStatus::Ok);
+    cfg.access_token = std::ptr::null();
+    cfg.lwa = &lwa;
+    assert_eq!(unsafe { avs_client_memory_required(&cfg, &mut with) }, AvsStatus::Ok);
+    // The session's pool, and the request, response and secret buffers (17,728 B).
+    assert_eq!(with - without, lwa.tls_memory_bytes as usize + 17_728, "{with} - {without}");
+    let mut bad = lwa;
+    bad.size = 3;
+    cfg.lwa = &bad;
+    assert_eq!(unsafe { avs_client_memory_required(&cfg, &mut with) }, AvsStatus::InvalidArgument);
+    cfg.lwa = &lwa;
+
+    // A client in host memory (one byte short is refused) signs in and connects.
+    let mut memory = vec![0u8; with];
+    cfg.memory = memory.as_mut_ptr() as *mut c_void;
+    cfg.memory_bytes = with - 1;
+    let mut rec = Box::new(Recorder::default());
+    let cbs = recorder_callbacks(&mut rec);
+    let mut ptr = std::ptr::null_mut();
+    assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::NoMemory);
+    cfg.memory_bytes = with;
+    assert_eq!(unsafe { avs_client_new(&cfg, &cbs, &mut ptr) }, AvsStatus::Ok);
+    let mut c = TestClient { ptr, rec };
+    c.connect();
+    c.wait_connected();
+    let mut m = AvsMemoryStats::default();
+    assert_eq!(unsafe { avs_client_memory_stats(c.ptr, &mut m) }, AvsStatus::Ok);
+    assert_eq!(m.sign_in.capacity, lwa.tls_memory_bytes as usize);
+    assert!(m.sign_in.peak > 10_000 && m.sign_in.refused == 0, "a TLS session's worth: {:?}", m.sign_in);
+    eprintln!("token endpoint session: pool {} B, peak {} B, {} allocations; reserved {with} B (without sign-in {without} B)", m.sign_in.capacity, m.sign_in.peak, m.sign_in.allocations);
+    drop(c);
+    // Nothing secret left in the host's memory after the free.
+    let token = rt_c.as_bytes();
+    assert!(!memory.windows(token.len()).any(|w| w == token), "the refresh token was wiped from host memory");
+    let issued = server.cmd(json!({"cmd": "lwa_state"}));
+    for t in issued["access_tokens"].as_array().unwrap().iter().chain(issued["refresh_tokens"].as_array().unwrap()) {
+        let t = t["token"].as_str().unwrap().as_bytes();
+        assert!(!memory.windows(t.len()).any(|w| w == t), "a token left in host memory");
     }
 }

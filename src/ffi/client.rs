@@ -712,7 +712,8 @@ pub unsafe extern "C" fn avs_client_pending_events(client: *const AvsClient, out
 
 /// Writes what the client's memory holds to `*out_stats`: the bytes carved at creation, and how
 /// much of its nghttp2 and mbedTLS pools is in use now and was at most. A firmware team sizes
-/// `http2_memory_bytes` and `tls_memory_bytes` from the peaks seen on its own network.
+/// `http2_memory_bytes`, `tls_memory_bytes` and `avs_lwa_config.tls_memory_bytes` from the
+/// peaks seen on its own network.
 #[no_mangle]
 pub unsafe extern "C" fn avs_client_memory_stats(client: *const AvsClient, out_stats: *mut AvsMemoryStats) -> AvsStatus {
     if client.is_null() || out_stats.is_null() {
@@ -727,7 +728,8 @@ pub unsafe extern "C" fn avs_client_memory_stats(client: *const AvsClient, out_s
             allocations: p.allocs,
             refused: p.failures,
         };
-        out_stats.write(AvsMemoryStats { reserved_bytes: reserved, http2: pool(h2), tls: pool(tls) });
+        let sign_in = c.sign_in_pool_stats().map(pool).unwrap_or_default();
+        out_stats.write(AvsMemoryStats { reserved_bytes: reserved, http2: pool(h2), tls: pool(tls), sign_in });
         AvsStatus::Ok
     })
 }

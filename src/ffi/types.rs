@@ -172,6 +172,9 @@ pub struct AvsMemoryStats {
     pub http2: AvsPoolStats,
     /// mbedTLS's pool (`tls_memory_bytes` plus the parsed CA certificates).
     pub tls: AvsPoolStats,
+    /// mbedTLS's pool for the Login with Amazon session (`avs_lwa_config.tls_memory_bytes`);
+    /// all zero without `avs_config.lwa`.
+    pub sign_in: AvsPoolStats,
 }
 
 /// Client configuration. Fill it with `avs_config_init`, then set at least `endpoint`, a CA
