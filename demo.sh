@@ -8,6 +8,10 @@
 #   AVS_ENDPOINT=https://alexa.na.gateway.devices.a2z.com AVS_ACCESS_TOKEN=... ./demo.sh
 #                             against Amazon's AVS with a real Login with Amazon token
 #                             (add AVS_ALSA=1 to use the ALSA microphone and speaker)
+#   AVS_ENDPOINT=... AVS_CLIENT_ID=... [AVS_REFRESH_TOKEN=...] ./demo.sh
+#                             the library signs in itself: from the refresh token, or the one
+#                             kept in target/amazon-state by an earlier run, or by code-based
+#                             linking (AVS_PRODUCT_ID and AVS_DSN: it prints the code to enter)
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/deps.sh
@@ -18,10 +22,22 @@ SPEECH_OUT=target/demo-speak.mp3
 AUDIO=(--audio-in emulator/fixtures/utterance.wav --speech-out "$SPEECH_OUT")
 
 if [[ -n "${AVS_ENDPOINT:-}" ]]; then
-  : "${AVS_ACCESS_TOKEN:?set AVS_ACCESS_TOKEN to a Login with Amazon access token}"
   [[ -n "${AVS_ALSA:-}" ]] && AUDIO=(--alsa --speech-out "$SPEECH_OUT")
+  if [[ -n "${AVS_CLIENT_ID:-}" ]]; then
+    mkdir -p target/amazon-state
+    SIGN_IN=(--client-id "$AVS_CLIENT_ID" --state-dir target/amazon-state)
+    [[ -n "${AVS_REFRESH_TOKEN:-}" ]] && SIGN_IN+=(--refresh-token "$AVS_REFRESH_TOKEN")
+    if [[ -z "${AVS_REFRESH_TOKEN:-}" && ! -f target/amazon-state/lwa-refresh-token ]]; then
+      : "${AVS_PRODUCT_ID:?set AVS_REFRESH_TOKEN, or AVS_PRODUCT_ID and AVS_DSN to link this device}"
+      SIGN_IN+=(--link --product-id "$AVS_PRODUCT_ID" --dsn "${AVS_DSN:?set AVS_DSN}")
+      RUN_FOR=${AVS_RUN_FOR:-300}
+    fi
+  else
+    : "${AVS_ACCESS_TOKEN:?set AVS_ACCESS_TOKEN to a Login with Amazon access token, or AVS_CLIENT_ID to sign in}"
+    SIGN_IN=(--token "$AVS_ACCESS_TOKEN")
+  fi
   exec "$ASSISTANT" --endpoint "$AVS_ENDPOINT" --ca-file "${AVS_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}" \
-    --token "$AVS_ACCESS_TOKEN" --run-for "$RUN_FOR" --profile "${AVS_PROFILE:-NEAR_FIELD}" "${AUDIO[@]}"
+    "${SIGN_IN[@]}" --run-for "$RUN_FOR" --profile "${AVS_PROFILE:-NEAR_FIELD}" "${AUDIO[@]}"
 fi
 
 CERTS=target/demo-certs

@@ -248,6 +248,7 @@ fn settings(ca: &[u8]) -> Settings {
         http2_memory_bytes: 32_768,
         tls_memory_bytes: 16_384,
         memory: None,
+        lwa: None,
     }
 }
 
