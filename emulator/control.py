@@ -538,12 +538,16 @@ def _count(req: dict) -> int:
 async def cmd_lwa_config(server, req):
     """LWA timings, refresh-token rotation and clients; only the given fields change. reset
     restores the timings and rotation (added clients stay)."""
-    _check_keys(req, {"access_expires_in", "code_expires_in", "interval", "rotation", "clients"})
+    _check_keys(req, {"access_expires_in", "code_expires_in", "interval", "rotation", "clients", "avs_rejects_issued"})
     L = server.lwa
     new = dict(L.config)
     for key in ("access_expires_in", "code_expires_in", "interval"):
         if key in req:
             new[key] = _seconds(req, key)
+    if "avs_rejects_issued" in req:
+        if not isinstance(req["avs_rejects_issued"], bool):
+            raise CommandError("avs_rejects_issued must be true or false")
+        new["avs_rejects_issued"] = req["avs_rejects_issued"]
     if "rotation" in req:
         if req["rotation"] not in lwa.ROTATIONS:
             raise CommandError(f"rotation must be one of {', '.join(lwa.ROTATIONS)}")

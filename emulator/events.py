@@ -115,8 +115,10 @@ def check_auth(conn: "Conn", headers: dict[str, str]) -> str | None:
     # An access token issued by the LWA endpoints passes until it expires; an expired one is
     # refused like a wrong token, also when any token would do (--token not given).
     lwa_state = conn.server.lwa.access_token_state(token)
-    if lwa_state == "valid":
+    if lwa_state == "valid" and not conn.server.lwa.config.get("avs_rejects_issued"):
         return None
+    if lwa_state == "valid":
+        return "access token not allowed for AVS"
     if lwa_state == "expired" or expected is not None:
         return "invalid access token"
     return None

@@ -43,6 +43,7 @@ CONFIG_DEFAULTS = {
     "code_expires_in": 600,     # s, code pairs
     "interval": 5,              # s, code pairs' initial polling interval
     "rotation": "on",           # refresh grant: "on" new refresh token, "off" same one, "omit" none
+    "avs_rejects_issued": False,  # AVS refuses every token issued here (a product not enabled for AVS)
 }
 ROTATIONS = ("on", "off", "omit")
 AUTH_CODE_EXPIRES_IN = 300      # s, lwa_authorization_code default

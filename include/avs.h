@@ -38,8 +38,9 @@
  *   avs_client_poll; avs_client_set_auth_handler reports how it goes. Tokens, client secrets
  *   and device codes never appear in a log line, and are wiped when replaced and at free.
  * - ABI: while the version is 0.x, every minor release may change it (0.2 added fields to
- *   avs_config; 0.3 added avs_config.lwa); the shared library's SONAME is libavs.so.0.<minor>.
- *   Rebuild against this header.
+ *   avs_config; 0.3 added avs_config.lwa, avs_memory_stats.sign_in and the connection state
+ *   AUTHORIZING); the shared library's SONAME is libavs.so.0.<minor>. Rebuild against this
+ *   header.
  * - avs_alsa_* (ALSA capture and MP3 playback) exist only in a library built with the `alsa`
  *   feature (`cargo build --features alsa`, `make FEATURES=alsa`); define AVS_FEATURE_ALSA to
  *   declare them, and link -lasound.

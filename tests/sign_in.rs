@@ -209,8 +209,17 @@ fn credentials_refused_for_good_are_reported_once_with_no_retry_storm() {
     let mut s = SignIn::new(&server, Lwa { client_id: CLIENT_ID, client_secret: None, refresh_token: None }, &mut store, |_| {});
     s.c.connect();
     s.wait("authorization required", Duration::from_secs(5), |a, _, _| a.states.iter().any(|s| s.0 == AvsAuthState::AuthorizationRequired));
-    // Three more seconds of polling: nothing more is asked of LWA, AVS is not tried.
+    // Three more seconds of polling: nothing more is asked of LWA, AVS is not tried, and the
+    // host may sleep (nothing is due).
     s.c.run_for(Duration::from_secs(3));
+    for _ in 0..5 {
+        let next = s.c.poll();
+        assert!(next >= 60_000, "poll asks to be called again in {next} ms with nothing to do");
+    }
+    // A 403 or a new connect asks nothing more of Login with Amazon either.
+    assert_eq!(unsafe { avs_client_disconnect(s.c.ptr) }, AvsStatus::Ok);
+    s.c.connect();
+    s.c.run_for(Duration::from_millis(500));
     let requests = server.lwa_requests();
     assert_eq!(requests.len(), 1, "one refresh, refused, and no more: {requests:?}");
     assert_eq!(requests[0]["error"], "invalid_grant");
@@ -286,6 +295,8 @@ fn code_based_linking_shows_a_code_polls_slows_down_and_signs_in_once_approved()
     assert_eq!(uri, "https://amazon.com/us/code");
     assert!(code.len() == 6 && expires > 0);
     assert_eq!(s.auth_state(), AvsAuthState::Linking);
+    let next = s.c.poll();
+    assert!(next > 100 && next <= 1000, "while linking, polled again at the next poll of the code pair: {next} ms");
     // Pending polls (the first answered slow_down), then the user enters the code.
     let polls_pending = |server: &mut Server| token_requests(server, "device_code").iter().filter(|r| r["error"] == "authorization_pending").count();
     let end = Instant::now() + Duration::from_secs(10);
@@ -556,4 +567,31 @@ fn the_sign_in_session_is_in_the_memory_plan_and_works_from_host_memory() {
         let t = t["token"].as_str().unwrap().as_bytes();
         assert!(!memory.windows(t.len()).any(|w| w == t), "a token left in host memory");
     }
+}
+
+#[test]
+fn a_product_whose_every_token_avs_refuses_gets_growing_pauses_not_a_loop() {
+    let mut server = Server::start(&[]);
+    server.cmd(json!({"cmd": "lwa_config", "avs_rejects_issued": true}));
+    let rt = issue_refresh_token(&mut server);
+    let mut store = Store::default();
+    let mut s = SignIn::new(&server, Lwa { client_id: CLIENT_ID, client_secret: None, refresh_token: Some(&rt) }, &mut store, |cfg| {
+        cfg.backoff_base_ms = 100;
+        cfg.backoff_max_ms = 2000;
+    });
+    s.c.connect();
+    s.c.run_for(Duration::from_secs(5));
+    let refreshes = token_requests(&mut server, "refresh_token");
+    let connections = server.connections().len();
+    // A refresh at connect, one at once for the first 403, then pauses of [50,100], [100,200],
+    // [200,400], [400,800], [800,1600] ms... — not the 60 a second a loop would make.
+    assert!((3..=9).contains(&refreshes.len()), "{} refreshes in 5 s", refreshes.len());
+    assert!(connections <= refreshes.len() + 1, "{connections} AVS connections for {} tokens", refreshes.len());
+    let t: Vec<f64> = refreshes.iter().map(|r| r["t"].as_f64().unwrap()).collect();
+    let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.last().unwrap() > &(2.0 * gaps[1]), "the pauses grow: {gaps:?}");
+    assert_eq!(s.c.state(), AvsConnectionState::Authorizing);
+    // Once AVS accepts the tokens, the next one connects and stays.
+    server.cmd(json!({"cmd": "lwa_config", "avs_rejects_issued": false}));
+    s.c.wait_connected();
 }

@@ -189,6 +189,9 @@ pub struct Lwa {
     /// The token in use came from such a refresh and AVS has not accepted it yet: another
     /// rejection waits for the back-off instead of refreshing at once.
     fresh_after_rejection: bool,
+    /// Login with Amazon refused the credentials for good: nothing is retried (not at a 403,
+    /// not at `connect`) until the host gives new ones or signs in again.
+    refused: bool,
 }
 
 
@@ -225,6 +228,7 @@ impl Lwa {
             timeout_ms,
             refreshing_for_rejection: false,
             fresh_after_rejection: false,
+            refused: false,
         };
         // The settings' copies are wiped when they drop, here.
         lwa.client_secret.set(settings.client_secret.as_bytes()).and_then(|_| lwa.refresh_token.set(settings.refresh_token.as_bytes())).map_err(|e| (e, "lwa secrets do not fit".to_string()))?;
@@ -254,6 +258,7 @@ impl Lwa {
         match self.goal {
             Goal::Link => return AuthState::Linking,
             Goal::Exchange => return AuthState::Authorizing,
+            Goal::Idle if self.refused => return AuthState::AuthorizationRequired,
             Goal::Refresh if self.next_at.is_some() || self.in_flight.is_some() => {
                 return if has_token { AuthState::Authorized } else { AuthState::Authorizing };
             }
@@ -278,6 +283,7 @@ impl Lwa {
             self.in_flight = None;
         }
         self.goal = goal;
+        self.refused = false;
         self.backoff.reset();
         if self.in_flight.is_none() {
             self.next_at = Some(now);
@@ -287,10 +293,19 @@ impl Lwa {
     /// AVS rejected the token: refresh at once, or after the back-off when the token was
     /// itself refreshed for a rejection and never accepted.
     pub fn token_rejected(&mut self, cx: &mut AuthCx) -> AuthState {
+        match self.goal {
+            // Signing in already: the token it brings replaces the rejected one.
+            Goal::Link => return AuthState::Linking,
+            Goal::Exchange => return AuthState::Authorizing,
+            // Refused for good: nothing is asked of Login with Amazon until the host acts.
+            Goal::Idle if self.refused => return AuthState::AuthorizationRequired,
+            _ => {}
+        }
         if self.refresh_token.is_empty() {
+            // A token the host gave, with nothing here to renew it: the host is asked.
             log!(cx.host, cx.log_level, LogLevel::Warn, "access token rejected and no refresh token to renew it");
             self.goal = Goal::Idle;
-            return AuthState::SignedOut;
+            return AuthState::TokenNeeded;
         }
         self.goal = Goal::Refresh;
         self.refreshing_for_rejection = true;
@@ -307,9 +322,11 @@ impl Lwa {
         AuthState::Authorizing
     }
 
-    /// AVS accepted the token.
+    /// AVS accepted the token: the back-off of refreshes after rejections starts again.
     pub fn token_accepted(&mut self) {
-        self.fresh_after_rejection = false;
+        if core::mem::take(&mut self.fresh_after_rejection) {
+            self.backoff.reset();
+        }
     }
 
     /// Moves on: the state to report (if it changed, with its reason) and whether a new access
@@ -342,9 +359,9 @@ impl Lwa {
             match self.next_at {
                 Some(at) if at <= cx.now && self.in_flight.is_none() => {
                     self.next_at = None;
-                    if let Some(s) = self.send_next(cx) {
+                    if let Some((s, r)) = self.send_next(cx) {
                         state = Some(s);
-                        reason = AvsStatus::AuthorizationRequired;
+                        reason = r;
                     }
                 }
                 _ => break,
@@ -353,13 +370,13 @@ impl Lwa {
         (state, reason, granted)
     }
 
-    /// Sends the goal's next request; a state when the goal cannot go on.
-    fn send_next(&mut self, cx: &mut AuthCx) -> Option<AuthState> {
+    /// Sends the goal's next request; a state (and why) when the goal cannot go on.
+    fn send_next(&mut self, cx: &mut AuthCx) -> Option<(AuthState, AvsStatus)> {
         let grant = match self.goal {
             Goal::Idle => return None,
             Goal::Refresh if self.refresh_token.is_empty() => {
                 self.goal = Goal::Idle;
-                return Some(AuthState::SignedOut);
+                return Some((AuthState::SignedOut, AvsStatus::Ok));
             }
             Goal::Refresh => Grant::Refresh,
             Goal::Link => match self.link.as_ref() {
@@ -426,8 +443,13 @@ impl Lwa {
         }
         let error = wire::parse_error_response(self.http.body());
         let (kind, code) = error.map_or((OAuthErrorKind::Other, ""), |e| (e.kind, e.code));
+        // For the log: the code as far as it is short, printable ASCII (it comes from the server).
         let mut code_text: heapless::String<48> = heapless::String::new();
-        let _ = code_text.push_str(&code[..code.len().min(48)]);
+        for c in code.chars().take_while(|c| c.is_ascii_graphic()) {
+            if code_text.push(c).is_err() {
+                break;
+            }
+        }
         if status == 429 || status >= 500 || matches!(kind, OAuthErrorKind::ServerError | OAuthErrorKind::TemporarilyUnavailable) {
             log!(cx.host, cx.log_level, LogLevel::Warn, "Login with Amazon {}: HTTP {status} {code_text}", grant.name());
             self.retry_later(cx);
@@ -475,6 +497,7 @@ impl Lwa {
     /// is forgotten (here and in storage), so that the next start asks for sign-in.
     fn give_up(&mut self, grant: Grant, kind: OAuthErrorKind, cx: &mut AuthCx) {
         self.goal = Goal::Idle;
+        self.refused = true;
         self.next_at = None;
         self.link = None;
         self.device_code.clear();
@@ -579,8 +602,13 @@ impl Lwa {
             }
             _ => {}
         }
+        // A token fetched because AVS rejected the last one keeps the back-off until AVS
+        // accepts it: a product AVS refuses every token of gets ever longer pauses, not a loop.
         self.fresh_after_rejection = core::mem::take(&mut self.refreshing_for_rejection);
-        self.backoff.reset();
+        if !self.fresh_after_rejection {
+            self.backoff.reset();
+        }
+        self.refused = false;
         self.goal = if self.refresh_token.is_empty() { Goal::Idle } else { Goal::Refresh };
         let delay = renew_delay_ms(expires_in, self.refresh_ahead_ms);
         self.next_at = (self.goal == Goal::Refresh).then(|| cx.now.saturating_add(delay));
@@ -678,8 +706,12 @@ impl Lwa {
     }
 
     pub fn wake_at(&self, now: u64) -> Option<u64> {
-        let http = self.in_flight.and_then(|_| self.http.wake_at(now));
-        match (http, self.next_at) {
+        // While a request is under way, the next one waits for its answer.
+        let (http, next) = match self.in_flight {
+            Some(_) => (self.http.wake_at(now), None),
+            None => (None, self.next_at),
+        };
+        match (http, next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

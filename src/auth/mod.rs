@@ -83,9 +83,13 @@ impl Auth {
     pub fn host_token_set(&mut self, cx: &mut AuthCx) {
         self.has_token = true;
         self.host_renew_at = None;
-        if self.state == AuthState::TokenNeeded {
-            self.set_state(AuthState::None, AvsStatus::Ok, cx.host);
-        }
+        let state = match (self.lwa.is_some(), self.state) {
+            (false, _) => AuthState::None,
+            // Linking goes on; its token will replace this one.
+            (true, AuthState::Linking) => AuthState::Linking,
+            (true, _) => AuthState::Authorized,
+        };
+        self.set_state(state, AvsStatus::Ok, cx.host);
     }
 
     /// The lifetime of the host's current token.
@@ -110,8 +114,13 @@ impl Auth {
             Some(lwa) => {
                 let state = lwa.token_rejected(cx);
                 self.has_token = false;
-                self.set_state(state, AvsStatus::TokenRejected, cx.host);
-                true
+                let reason = if state == AuthState::AuthorizationRequired { AvsStatus::AuthorizationRequired } else { AvsStatus::TokenRejected };
+                if state == AuthState::TokenNeeded {
+                    // Asked again even when already asked: the reason changed.
+                    self.state = AuthState::None;
+                }
+                self.set_state(state, reason, cx.host);
+                matches!(state, AuthState::Authorizing | AuthState::Linking)
             }
             None => {
                 // Asked again even when already asked (for an expiring token): the reason changed.

@@ -706,11 +706,10 @@ impl Client {
             return;
         }
         if !self.auth.has_token() {
-            // Signing in, linking, or a refresh after a rejection: connect once a token comes.
+            // Signing in, linking, or a refresh after a rejection: connecting waits for the
+            // token (`drive_auth` starts it then), with no timer of its own.
             self.set_state(ConnectionState::Authorizing, AvsStatus::Ok);
-            if self.reconnect_at.is_none() {
-                self.reconnect_at = Some(self.now);
-            }
+            self.reconnect_at = None;
             return;
         }
         match self.reconnect_at {

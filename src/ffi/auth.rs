@@ -68,22 +68,29 @@ pub(crate) unsafe fn lwa_settings(lwa: *const AvsLwaConfig) -> Result<Option<Lwa
         return Ok(None);
     }
     let size = core::ptr::read_unaligned(core::ptr::addr_of!((*lwa).size));
-    let cfg = read_sized(lwa, size).map_err(|e| (e, "config.lwa: size is not sizeof(avs_lwa_config) (call avs_lwa_config_init)"))?;
-    let opt = |p: *const c_char, what: &'static str| -> Result<String, (AvsStatus, &'static str)> {
+    let cfg = read_sized(lwa, size).map_err(|e| (e, "config.lwa: size smaller than sizeof(avs_lwa_config) (call avs_lwa_config_init)"))?;
+    let opt = |p: *const c_char, what: &'static str| -> Result<&str, (AvsStatus, &'static str)> {
         if p.is_null() {
-            return Ok(String::new());
+            return Ok("");
         }
-        arg_str(p).map(str::to_string).map_err(|e| (e, what))
+        arg_str(p).map_err(|e| (e, what))
     };
-    let url = opt(cfg.url, "config.lwa.url not UTF-8")?;
-    Ok(Some(LwaSettings {
-        url: if url.is_empty() { DEFAULT_URL.to_string() } else { url },
-        client_id: opt(cfg.client_id, "config.lwa.client_id not UTF-8")?,
-        client_secret: opt(cfg.client_secret, "config.lwa.client_secret not UTF-8")?,
-        refresh_token: opt(cfg.refresh_token, "config.lwa.refresh_token not UTF-8")?,
+    // The settings exist before any secret is copied into them, so that a failure after the
+    // first copy still wipes it (LwaSettings wipes its secrets when dropped).
+    let mut settings = LwaSettings {
+        url: String::new(),
+        client_id: String::new(),
+        client_secret: String::new(),
+        refresh_token: String::new(),
         tls_memory_bytes: cfg.tls_memory_bytes as usize,
         refresh_ahead_ms: cfg.refresh_ahead_ms,
-    }))
+    };
+    let url = opt(cfg.url, "config.lwa.url not UTF-8")?;
+    settings.url = if url.is_empty() { DEFAULT_URL } else { url }.to_string();
+    settings.client_id = opt(cfg.client_id, "config.lwa.client_id not UTF-8")?.to_string();
+    settings.client_secret.push_str(opt(cfg.client_secret, "config.lwa.client_secret not UTF-8")?);
+    settings.refresh_token.push_str(opt(cfg.refresh_token, "config.lwa.refresh_token not UTF-8")?);
+    Ok(Some(settings))
 }
 
 /// Sign-in callbacks (`avs_client_set_auth_handler`). Both run inside `avs_client_poll` (or the

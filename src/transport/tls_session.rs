@@ -82,8 +82,11 @@ unsafe extern "C" fn raw_recv(p: *mut c_void, buf: *mut c_uchar, len: usize) -> 
 
 /// One TLS session at a time over a reusable byte stream, non-blocking.
 pub struct TlsSession {
-    ctx: Box<mbedtls_sys::ssl_context>,
-    io: Box<RawIo>,
+    /// mbedTLS holds pointers to these two (the context, and the I/O adapter as the bio), so
+    /// they are raw allocations made once ([`Box::into_raw`]), reached only through these
+    /// pointers and freed in `drop`.
+    ctx: NonNull<mbedtls_sys::ssl_context>,
+    io: NonNull<RawIo>,
     /// Where mbedTLS's memory for this session comes from.
     pool: NonNull<Pool>,
     /// `ssl_setup` done: `ssl_free` owed.
@@ -99,12 +102,26 @@ pub struct TlsSession {
 }
 
 impl TlsSession {
+    fn io(&self) -> &RawIo {
+        // SAFETY: allocated in `new`, freed only in `drop`; mbedTLS uses it only inside our
+        // calls into it, which take `&mut self`.
+        unsafe { self.io.as_ref() }
+    }
+
+    fn io_mut(&mut self) -> &mut RawIo {
+        // SAFETY: as in `io`.
+        unsafe { self.io.as_mut() }
+    }
+
     /// A session drawing mbedTLS's memory from `pool` (which must outlive it). Allocates its
     /// context once, here.
     pub fn new(pool: NonNull<Pool>) -> Self {
+        let ctx: Box<mbedtls_sys::ssl_context> = Box::default();
+        let io = Box::new(RawIo { conn: None, status: NetStatus::default() });
         TlsSession {
-            ctx: Box::default(),
-            io: Box::new(RawIo { conn: None, status: NetStatus::default() }),
+            // SAFETY: Box::into_raw never returns null.
+            ctx: unsafe { NonNull::new_unchecked(Box::into_raw(ctx)) },
+            io: unsafe { NonNull::new_unchecked(Box::into_raw(io)) },
             pool,
             set_up: false,
             established: false,
@@ -125,12 +142,12 @@ impl TlsSession {
             return Err(TlsError::Protocol("host name empty, too long or with a NUL".into()));
         }
         let same_place = self.target.as_str() == host && self.target_port == port;
-        let restarted = same_place && self.io.conn.as_mut().is_some_and(|c| c.restart());
+        let restarted = same_place && self.io_mut().conn.as_mut().is_some_and(|c| c.restart());
         if !restarted {
-            self.io.conn = None;
+            self.io_mut().conn = None;
             self.target.clear();
             match net.connect(host, port) {
-                Ok(conn) => self.io.conn = Some(conn),
+                Ok(conn) => self.io_mut().conn = Some(conn),
                 Err(e) => {
                     let why = net.last_failure().unwrap_or_else(|| match e {
                         IoError::Failed(errno) => super::io::describe_errno(errno),
@@ -142,12 +159,12 @@ impl TlsSession {
             let _ = self.target.push_str(host);
             self.target_port = port;
         }
-        self.io.status.last_error.set(None);
-        self.io.status.report.set(None);
-        self.io.status.want_write.set(false);
+        self.io().status.last_error.set(None);
+        self.io().status.report.set(None);
+        self.io().status.want_write.set(false);
 
         let _scope = mem::Scope::enter(self.pool.as_ptr());
-        let ctx: *mut mbedtls_sys::ssl_context = &mut *self.ctx;
+        let ctx: *mut mbedtls_sys::ssl_context = self.ctx.as_ptr();
         // SAFETY: `ctx` is this session's context, initialised here and freed by `close`;
         // `conf` lives in `config`, which outlives every session of the client.
         let rc = unsafe {
@@ -185,7 +202,7 @@ impl TlsSession {
                 return Err(if mem::refused_since_scope() { TlsError::NoMemory } else { TlsError::Protocol("host name refused by mbedTLS".into()) });
             }
         }
-        let p = &mut *self.io as *mut RawIo as *mut c_void;
+        let p = self.io.as_ptr() as *mut c_void;
         // SAFETY: the boxed RawIo outlives the session (the bio is set again for every session).
         unsafe { mbedtls_sys::ssl_set_bio(ctx, p, Some(raw_send), Some(raw_recv), None) };
         Ok(())
@@ -201,11 +218,11 @@ impl TlsSession {
         }
         let _scope = mem::Scope::enter(self.pool.as_ptr());
         // SAFETY: the context was set up by `start`.
-        let rc = unsafe { mbedtls_sys::ssl_handshake(&mut *self.ctx) };
+        let rc = unsafe { mbedtls_sys::ssl_handshake(self.ctx.as_ptr()) };
         match rc {
             0 => {
                 // SAFETY: as above; the protocol string, if any, lives in the configuration.
-                let chosen = unsafe { mbedtls_sys::ssl_get_alpn_protocol(&*self.ctx) };
+                let chosen = unsafe { mbedtls_sys::ssl_get_alpn_protocol(self.ctx.as_ptr()) };
                 // SAFETY: a NUL-terminated string from the configuration's list.
                 let agreed = chosen.is_null() || unsafe { std::ffi::CStr::from_ptr(chosen) }.to_bytes() == b"http/1.1";
                 if !agreed {
@@ -215,7 +232,7 @@ impl TlsSession {
                 Ok(true)
             }
             mbedtls_sys::ERR_SSL_WANT_READ | mbedtls_sys::ERR_SSL_WANT_WRITE => {
-                self.io.status.want_write.set(rc == mbedtls_sys::ERR_SSL_WANT_WRITE);
+                self.io().status.want_write.set(rc == mbedtls_sys::ERR_SSL_WANT_WRITE);
                 Ok(false)
             }
             rc => Err(self.describe(rc)),
@@ -224,8 +241,8 @@ impl TlsSession {
 
     fn describe(&self, rc: c_int) -> TlsError {
         // SAFETY: the context was set up by `start`.
-        let flags = VerifyError::from_bits_truncate(unsafe { mbedtls_sys::ssl_get_verify_result(&*self.ctx) });
-        describe(mbedtls::Error::from(rc), flags, self.ip, &self.io.status)
+        let flags = VerifyError::from_bits_truncate(unsafe { mbedtls_sys::ssl_get_verify_result(self.ctx.as_ptr()) });
+        describe(mbedtls::Error::from(rc), flags, self.ip, &self.io().status)
     }
 
     /// Encrypts and sends some of `buf`; with `WouldBlock`, call again later with the same bytes.
@@ -235,11 +252,11 @@ impl TlsSession {
         }
         let _scope = mem::Scope::enter(self.pool.as_ptr());
         // SAFETY: an established session; `buf` is readable for its length.
-        let rc = unsafe { mbedtls_sys::ssl_write(&mut *self.ctx, buf.as_ptr(), buf.len()) };
+        let rc = unsafe { mbedtls_sys::ssl_write(self.ctx.as_ptr(), buf.as_ptr(), buf.len()) };
         match rc {
             n if n >= 0 => Ok(n as usize),
             mbedtls_sys::ERR_SSL_WANT_READ | mbedtls_sys::ERR_SSL_WANT_WRITE => {
-                self.io.status.want_write.set(rc == mbedtls_sys::ERR_SSL_WANT_WRITE);
+                self.io().status.want_write.set(rc == mbedtls_sys::ERR_SSL_WANT_WRITE);
                 Err(TlsError::Io(IoError::WouldBlock))
             }
             rc => Err(self.describe(rc)),
@@ -253,7 +270,7 @@ impl TlsSession {
         }
         let _scope = mem::Scope::enter(self.pool.as_ptr());
         // SAFETY: an established session; `buf` is writable for its length.
-        let rc = unsafe { mbedtls_sys::ssl_read(&mut *self.ctx, buf.as_mut_ptr(), buf.len()) };
+        let rc = unsafe { mbedtls_sys::ssl_read(self.ctx.as_ptr(), buf.as_mut_ptr(), buf.len()) };
         match rc {
             0 | mbedtls_sys::ERR_SSL_PEER_CLOSE_NOTIFY => Err(TlsError::Io(IoError::Closed)),
             n if n > 0 => Ok(n as usize),
@@ -272,15 +289,15 @@ impl TlsSession {
             // failure to send it changes nothing.
             unsafe {
                 if self.established {
-                    let _ = mbedtls_sys::ssl_close_notify(&mut *self.ctx);
+                    let _ = mbedtls_sys::ssl_close_notify(self.ctx.as_ptr());
                 }
-                mbedtls_sys::ssl_free(&mut *self.ctx);
+                mbedtls_sys::ssl_free(self.ctx.as_ptr());
             }
             self.set_up = false;
         }
         self.established = false;
         if !keep_stream {
-            self.io.conn = None;
+            self.io_mut().conn = None;
             self.target.clear();
         }
     }
@@ -295,12 +312,12 @@ impl TlsSession {
         if !self.set_up {
             return None;
         }
-        self.io.conn.as_ref().and_then(|c| c.fd())
+        self.io().conn.as_ref().and_then(|c| c.fd())
     }
 
     /// Whether the last call stopped because the socket could not take more bytes.
     pub fn wants_write(&self) -> bool {
-        self.set_up && self.io.status.want_write.get()
+        self.set_up && self.io().status.want_write.get()
     }
 
     /// While connecting: when to call again even if the socket stays quiet.
@@ -308,12 +325,18 @@ impl TlsSession {
         if !self.set_up {
             return None;
         }
-        self.io.conn.as_ref().and_then(|c| c.wake_in_ms())
+        self.io().conn.as_ref().and_then(|c| c.wake_in_ms())
     }
 }
 
 impl Drop for TlsSession {
     fn drop(&mut self) {
         self.close(false);
+        // SAFETY: made by Box::into_raw in `new`, freed once here; mbedTLS no longer holds
+        // them (the context was freed by `close`).
+        unsafe {
+            drop(Box::from_raw(self.io.as_ptr()));
+            drop(Box::from_raw(self.ctx.as_ptr()));
+        }
     }
 }
