@@ -35,7 +35,8 @@ pub struct AuthCx<'a> {
 
 /// Sign-in, for either source of tokens.
 pub struct Auth {
-    lwa: Option<lwa::Lwa>,
+    /// Boxed: a client without Login with Amazon does not carry its state in its handle.
+    lwa: Option<Box<lwa::Lwa>>,
     state: AuthState,
     /// An access token is in the header.
     has_token: bool,
@@ -53,7 +54,7 @@ impl Auth {
     /// Sign-in through Login with Amazon (a host-supplied token may be set as well).
     pub fn with_lwa(lwa: lwa::Lwa, has_token: bool) -> Self {
         let ahead = lwa.refresh_ahead_ms();
-        Auth { lwa: Some(lwa), state: AuthState::None, has_token, host_renew_at: None, refresh_ahead_ms: ahead }
+        Auth { lwa: Some(Box::new(lwa)), state: AuthState::None, has_token, host_renew_at: None, refresh_ahead_ms: ahead }
     }
 
     /// Whether the library gets tokens itself.
