@@ -22,7 +22,9 @@
  *                 verifier is kept in --state-dir for the next run's --auth-code;
  *   --auth-code   exchanges the companion app's code (with --redirect-uri) using that verifier,
  *                 then connects.
- * The refresh token obtained or rotated is kept in --state-dir, so the next run needs no flag.
+ * The refresh token obtained or rotated is kept in --state-dir (by the library, through the
+ * storage callbacks), and the client id and --lwa-url beside it (by this program), so the next
+ * run with that --state-dir needs no sign-in flag at all.
  *
  * Audio: --audio-in is a 16 kHz mono 16-bit WAV used as the microphone, fed in real time, 10 ms
  * at a time. With CLOSE_TALK the turn ends where the file ends (a released button); with
@@ -488,6 +490,21 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    /* A state dir an earlier run signed in with: its client id and LWA URL. */
+    static char kept_client_id[256], kept_lwa_url[512];
+    if (!token && !client_id && state_dir) {
+        assistant probe = {.state_dir = state_dir};
+        ptrdiff_t n = state_load(&probe, "assistant-lwa-client-id", (uint8_t *)kept_client_id, sizeof kept_client_id - 1);
+        if (n > 0) {
+            kept_client_id[n] = 0;
+            client_id = kept_client_id;
+            n = state_load(&probe, "assistant-lwa-url", (uint8_t *)kept_lwa_url, sizeof kept_lwa_url - 1);
+            if (n > 0 && !lwa_url) {
+                kept_lwa_url[n] = 0;
+                lwa_url = kept_lwa_url;
+            }
+        }
+    }
     int use_lwa = client_id != NULL;
     if (!endpoint || !ca_file || (!token && !use_lwa)) {
         fprintf(stderr, "avs_assistant: --endpoint, --ca-file and --token (or --client-id) are required\n");
@@ -636,6 +653,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "avs_assistant: cannot set up %s\n", failed);
         avs_client_free(client);
         return 1;
+    }
+    if (use_lwa && state_dir) {
+        /* What the next run needs to sign in from this state dir without flags. */
+        assistant probe = {.state_dir = state_dir};
+        int kept = state_store(&probe, "assistant-lwa-client-id", (const uint8_t *)client_id, strlen(client_id)) == AVS_STATUS_OK;
+        if (kept && lwa_url) kept = state_store(&probe, "assistant-lwa-url", (const uint8_t *)lwa_url, strlen(lwa_url)) == AVS_STATUS_OK;
+        if (!kept) {
+            fprintf(stderr, "avs_assistant: cannot write to --state-dir %s\n", state_dir);
+            avs_client_free(client);
+            return 1;
+        }
     }
     if (remote_auth) {
         char challenge[64];

@@ -442,10 +442,11 @@ fn assistant_signs_in_by_linking_by_remote_authorization_and_then_from_its_state
     assert!(stdout.contains("state connected"), "{stdout}");
     assert!(linked.join("lwa-refresh-token").is_file(), "the refresh token is kept");
 
-    // The next run needs no flag: the kept refresh token signs in (and is rotated).
+    // The next run needs no sign-in flag at all: the state dir has the client id, the LWA URL
+    // and the refresh token, which signs in (and is rotated).
     let kept = std::fs::read_to_string(linked.join("lwa-refresh-token")).unwrap();
-    let mut args = base(&linked);
-    args.extend(["--run-for", "1"].map(String::from));
+    let linked_dir = linked.to_str().unwrap();
+    let args: Vec<String> = ["--endpoint", &ep, "--ca-file", ca, "--state-dir", linked_dir, "--run-for", "1"].iter().map(|s| s.to_string()).collect();
     let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let refreshes: Vec<Value> = server.lwa_requests().into_iter().filter(|r| r["fields"]["grant_type"] == "refresh_token").collect();
