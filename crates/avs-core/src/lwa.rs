@@ -11,18 +11,21 @@
 //!   slow down, start over or give up.
 //! - PKCE (RFC 7636, method `S256`): [`write_code_verifier`] and [`code_challenge_s256`].
 //!
-//! Parsed strings are borrowed from the answer, so they must not contain JSON escapes: LWA's
-//! tokens and codes never do, and a response that escapes one is refused as
-//! [`LwaError::Malformed`] rather than decoded into a buffer.
+//! Answers are checked as JSON first (UTF-8, nesting bounded, by [`json`]'s scanner, which does
+//! not recurse), then deserialized by serde-json-core into structs with borrowed fields, whose
+//! values are checked last. Parsed strings are borrowed from the answer, so they must not
+//! contain JSON escapes: LWA's tokens and codes never do, and a response that escapes one is
+//! refused as [`LwaError::Malformed`] rather than decoded into a buffer.
 
 use core::fmt;
 
-use crate::interfaces::{FieldError, Object};
 use crate::json;
 use crate::jsonw::JsonWriter;
 use crate::sha256::sha256;
 use crate::{put_all, Overflow};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use serde_json_core::str::{EscapedStr, EscapedStringFragment};
 
 // ---------------------------------------------------------------------------------------------
 // application/x-www-form-urlencoded
@@ -393,14 +396,14 @@ const ERROR_CODES: [(&str, OAuthErrorKind); 12] = [
 impl OAuthErrorKind {
     /// The kind for the error code `code` (exact, case-sensitive as in RFC 6749).
     pub fn from_code(code: &str) -> Self {
-        Self::from_raw(code.as_bytes())
+        Self::from_raw(code)
     }
 
-    /// The kind for raw JSON string contents (escapes allowed).
-    fn from_raw(raw: &[u8]) -> Self {
+    /// The kind for raw JSON string contents (escapes allowed, compared decoded).
+    fn from_raw(raw: &str) -> Self {
         ERROR_CODES
             .iter()
-            .find(|(code, _)| json::key_eq(raw, code))
+            .find(|(code, _)| decodes_to(raw, code))
             .map_or(OAuthErrorKind::Other, |&(_, kind)| kind)
     }
 
@@ -441,6 +444,24 @@ pub struct OAuthError<'a> {
     pub description: &'a str,
 }
 
+/// Whether the raw JSON string contents `raw` decode to `want` (decoded with serde-json-core's
+/// [`EscapedStr`]; a bad escape never matches).
+fn decodes_to(raw: &str, want: &str) -> bool {
+    let mut rest = want;
+    for fragment in EscapedStr(raw).fragments() {
+        let after = match fragment {
+            Ok(EscapedStringFragment::NotEscaped(s)) => rest.strip_prefix(s),
+            Ok(EscapedStringFragment::Escaped(c)) => rest.strip_prefix(c),
+            Err(_) => None,
+        };
+        match after {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 impl OAuthError<'_> {
     /// See [`OAuthErrorKind::is_permanent`].
     pub fn is_permanent(&self) -> bool {
@@ -448,26 +469,121 @@ impl OAuthError<'_> {
     }
 }
 
-/// Maps a strict reader's error for member `name`.
-fn lwa_error(name: &'static str) -> impl Fn(FieldError) -> LwaError {
-    move |e| match e {
-        FieldError::Missing => LwaError::Missing(name),
-        FieldError::Mistyped | FieldError::OutOfRange => LwaError::WrongType(name),
-        FieldError::Escaped => LwaError::Malformed,
+/// Deepest nesting of arrays and objects accepted in an LWA answer. The members read are flat;
+/// unknown members may nest this deep. serde-json-core recurses into nested values (even
+/// ignored ones), so this bounds its stack use.
+const MAX_DEPTH: usize = 16;
+
+/// `json` when it is exactly one JSON object (surrounding whitespace allowed) in UTF-8, nested
+/// at most [`MAX_DEPTH`] deep.
+///
+/// Checked before serde-json-core sees the answer (as for AVS messages, see [`json`]): its
+/// deserializer recurses without a depth limit, skips unknown scalars without checking them and
+/// accepts raw control characters in strings, so after this check the only errors it can
+/// report are about the members' types.
+fn well_formed(json: &[u8]) -> Option<&[u8]> {
+    core::str::from_utf8(json).ok()?;
+    let end = json::value_end(json, 0, MAX_DEPTH).ok()?;
+    let is_object = json.get(json::skip_ws(json, 0)) == Some(&b'{');
+    (is_object && json::skip_ws(json, end) == json.len()).then_some(json)
+}
+
+/// Whether member `$name` alone, as `Option<$ty>`, deserializes from `$json` (the other members
+/// ignored): `None` when it does, else serde-json-core's error.
+macro_rules! member_error {
+    ($json:expr, $name:ident: str) => {{
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct One<'a> {
+            #[serde(borrow)]
+            $name: Option<&'a str>,
+        }
+        serde_json_core::from_slice::<One<'_>>($json).err()
+    }};
+    ($json:expr, $name:ident: u32) => {{
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct One {
+            $name: Option<u32>,
+        }
+        serde_json_core::from_slice::<One>($json).err()
+    }};
+}
+
+/// Why a [`well_formed`] answer did not deserialize, which serde-json-core's error does not say:
+/// the first of the members (in the order given) that fails alone has the wrong type
+/// ([`LwaError::WrongType`]: not a string, not a non-negative integer fitting `u32`, a number with
+/// a fraction or exponent). A member that fails alone because it is repeated (serde's
+/// `duplicate_field`, which serde-json-core reports as its only custom error here), or no
+/// member failing alone (a repeated member), is [`LwaError::Malformed`].
+macro_rules! mistyped {
+    ($json:expr; $($name:ident: $ty:tt),+ $(,)?) => {
+        'found: {
+            $(
+                match member_error!($json, $name: $ty) {
+                    None => {}
+                    Some(serde_json_core::de::Error::CustomError) => break 'found LwaError::Malformed,
+                    Some(_) => break 'found LwaError::WrongType(stringify!($name)),
+                }
+            )+
+            LwaError::Malformed
+        }
+    };
+}
+
+/// A token answer as serde-json-core reads it; [`parse_token_response`] checks the values.
+#[derive(Deserialize)]
+struct TokenJson<'a> {
+    #[serde(borrow)]
+    access_token: Option<&'a str>,
+    #[serde(borrow)]
+    refresh_token: Option<&'a str>,
+    #[serde(borrow)]
+    token_type: Option<&'a str>,
+    expires_in: Option<u32>,
+}
+
+/// A code pair answer as serde-json-core reads it; [`parse_code_pair_response`] checks the values.
+#[derive(Deserialize)]
+struct CodePairJson<'a> {
+    #[serde(borrow)]
+    user_code: Option<&'a str>,
+    #[serde(borrow)]
+    device_code: Option<&'a str>,
+    #[serde(borrow)]
+    verification_uri: Option<&'a str>,
+    expires_in: Option<u32>,
+    interval: Option<u32>,
+}
+
+/// An error answer with a string `error_description`.
+#[derive(Deserialize)]
+struct ErrorJson<'a> {
+    error: &'a str,
+    #[serde(borrow)]
+    error_description: Option<&'a str>,
+}
+
+/// An error answer whose `error_description` is of another type (or repeated).
+#[derive(Deserialize)]
+struct ErrorCodeJson<'a> {
+    error: &'a str,
+}
+
+/// A string member as received (raw JSON string contents, since serde-json-core borrows them
+/// without decoding): `None` when absent, `null` or empty, [`LwaError::Malformed`] when it
+/// contains escapes.
+fn text(s: Option<&str>) -> Result<Option<&str>, LwaError> {
+    match s {
+        Some(s) if s.contains('\\') => Err(LwaError::Malformed),
+        Some("") | None => Ok(None),
+        s => Ok(s),
     }
 }
 
-/// String member `name` without escapes, `None` when absent, `null` or empty.
-fn opt_str<'a>(o: &Object<'a>, name: &'static str) -> Result<Option<&'a str>, LwaError> {
-    match o.str(name) {
-        Ok("") | Err(FieldError::Missing) => Ok(None),
-        r => r.map(Some).map_err(lwa_error(name)),
-    }
-}
-
-/// Required string member `name` without escapes, not empty.
-fn req_str<'a>(o: &Object<'a>, name: &'static str) -> Result<&'a str, LwaError> {
-    opt_str(o, name)?.ok_or(LwaError::Missing(name))
+/// A required string member (see [`text`]).
+fn required<'a>(s: Option<&'a str>, name: &'static str) -> Result<&'a str, LwaError> {
+    text(s)?.ok_or(LwaError::Missing(name))
 }
 
 /// A token or code: visible ASCII only, so it can go into a header or be shown as it is.
@@ -479,40 +595,41 @@ fn token<'a>(t: &'a str, name: &'static str) -> Result<&'a str, LwaError> {
     }
 }
 
-/// A positive integer of seconds, `None` when absent or `null`.
-fn opt_seconds(o: &Object<'_>, name: &'static str) -> Result<Option<u32>, LwaError> {
-    match o.int_in(name, 1, i64::from(u32::MAX)) {
-        Err(FieldError::Missing) => Ok(None),
-        r => r
-            .map_err(lwa_error(name))
-            .and_then(|n| u32::try_from(n).map_err(|_| LwaError::WrongType(name)))
-            .map(Some),
+/// A number of seconds (already a `u32`): at least 1.
+fn seconds(n: Option<u32>, name: &'static str) -> Result<Option<u32>, LwaError> {
+    match n {
+        Some(0) => Err(LwaError::WrongType(name)),
+        n => Ok(n),
     }
-}
-
-fn req_seconds(o: &Object<'_>, name: &'static str) -> Result<u32, LwaError> {
-    opt_seconds(o, name)?.ok_or(LwaError::Missing(name))
 }
 
 /// Parses the answer to a token request (200 OK):
 /// `{"access_token":"Atza|...","refresh_token":"Atzr|...","token_type":"bearer","expires_in":3600}`.
 ///
 /// `access_token` and `expires_in` are required; `refresh_token` is optional; `token_type`, when
-/// present, must be `bearer` in any case. Unknown members are ignored; for a repeated member
-/// the first counts.
+/// present, must be `bearer` in any case. Unknown members are ignored; a repeated member is
+/// [`LwaError::Malformed`]. `expires_in` must be written as an integer (`3600`, not `3600.0` or
+/// `3.6e3`).
 pub fn parse_token_response(json: &[u8]) -> Result<TokenResponse<'_>, LwaError> {
-    let o = Object::new(json).ok_or(LwaError::Malformed)?;
-    let access_token = token(req_str(&o, "access_token")?, "access_token")?;
-    let refresh_token = match opt_str(&o, "refresh_token")? {
-        Some(t) => Some(token(t, "refresh_token")?),
+    let json = well_formed(json).ok_or(LwaError::Malformed)?;
+    let t: TokenJson<'_> = match serde_json_core::from_slice(json) {
+        Ok((t, _)) => t,
+        Err(_) => {
+            return Err(mistyped!(json;
+                access_token: str, refresh_token: str, token_type: str, expires_in: u32))
+        }
+    };
+    let access_token = token(required(t.access_token, "access_token")?, "access_token")?;
+    let refresh_token = match text(t.refresh_token)? {
+        Some(r) => Some(token(r, "refresh_token")?),
         None => None,
     };
-    let token_type = match opt_str(&o, "token_type")? {
+    let token_type = match text(t.token_type)? {
         None => "bearer",
         Some(t) if t.eq_ignore_ascii_case("bearer") => t,
         Some(_) => return Err(LwaError::WrongType("token_type")),
     };
-    let expires_in = req_seconds(&o, "expires_in")?;
+    let expires_in = seconds(t.expires_in, "expires_in")?.ok_or(LwaError::Missing("expires_in"))?;
     Ok(TokenResponse {
         access_token,
         refresh_token,
@@ -524,14 +641,23 @@ pub fn parse_token_response(json: &[u8]) -> Result<TokenResponse<'_>, LwaError> 
 /// Parses the answer to a code pair request (200 OK):
 /// `{"user_code":"...","device_code":"...","verification_uri":"...","expires_in":600,"interval":5}`.
 ///
-/// All members are required except `interval` ([`DEFAULT_POLL_INTERVAL`] when absent).
+/// All members are required except `interval` ([`DEFAULT_POLL_INTERVAL`] when absent or
+/// `null`). Unknown members are ignored; a repeated member is [`LwaError::Malformed`].
 pub fn parse_code_pair_response(json: &[u8]) -> Result<CodePair<'_>, LwaError> {
-    let o = Object::new(json).ok_or(LwaError::Malformed)?;
-    let user_code = token(req_str(&o, "user_code")?, "user_code")?;
-    let device_code = token(req_str(&o, "device_code")?, "device_code")?;
-    let verification_uri = req_str(&o, "verification_uri")?;
-    let expires_in = req_seconds(&o, "expires_in")?;
-    let interval = opt_seconds(&o, "interval")?.unwrap_or(DEFAULT_POLL_INTERVAL);
+    let json = well_formed(json).ok_or(LwaError::Malformed)?;
+    let p: CodePairJson<'_> = match serde_json_core::from_slice(json) {
+        Ok((p, _)) => p,
+        Err(_) => {
+            return Err(mistyped!(json;
+                user_code: str, device_code: str, verification_uri: str,
+                expires_in: u32, interval: u32))
+        }
+    };
+    let user_code = token(required(p.user_code, "user_code")?, "user_code")?;
+    let device_code = token(required(p.device_code, "device_code")?, "device_code")?;
+    let verification_uri = required(p.verification_uri, "verification_uri")?;
+    let expires_in = seconds(p.expires_in, "expires_in")?.ok_or(LwaError::Missing("expires_in"))?;
+    let interval = seconds(p.interval, "interval")?.unwrap_or(DEFAULT_POLL_INTERVAL);
     Ok(CodePair {
         user_code,
         device_code,
@@ -543,18 +669,21 @@ pub fn parse_code_pair_response(json: &[u8]) -> Result<CodePair<'_>, LwaError> {
 
 /// Parses an OAuth 2 error answer (usually 400 or 401):
 /// `{"error":"authorization_pending","error_description":"..."}`. `None` when `json` is not a
-/// well-formed object with a string `error` (valid UTF-8).
+/// well-formed object (UTF-8) with exactly one `error`, a string.
 pub fn parse_error_response(json: &[u8]) -> Option<OAuthError<'_>> {
-    let o = Object::new(json)?;
-    let raw = json::string_contents(o.get("error")?)?;
-    let code = core::str::from_utf8(raw).ok()?;
-    let description = o
-        .get("error_description")
-        .and_then(json::string_contents)
-        .and_then(|d| core::str::from_utf8(d).ok())
-        .unwrap_or("");
+    let json = well_formed(json)?;
+    let (code, description) = match serde_json_core::from_slice::<ErrorJson<'_>>(json) {
+        Ok((e, _)) => (e.error, e.error_description.unwrap_or("")),
+        Err(_) => (
+            serde_json_core::from_slice::<ErrorCodeJson<'_>>(json)
+                .ok()?
+                .0
+                .error,
+            "",
+        ),
+    };
     Some(OAuthError {
-        kind: OAuthErrorKind::from_raw(raw),
+        kind: OAuthErrorKind::from_raw(code),
         code,
         description,
     })
@@ -1044,9 +1173,9 @@ mod tests {
             (t.access_token, t.refresh_token, t.token_type, t.expires_in),
             ("A", None, "Bearer", 1)
         );
-        // Without token_type, null or empty refresh_token; the first of repeated members.
+        // Without token_type, null or empty refresh_token.
         let t = parse_token_response(
-            br#"{"access_token":"A","access_token":"B","refresh_token":null,"expires_in":4294967295}"#,
+            br#"{"access_token":"A","refresh_token":null,"expires_in":4294967295}"#,
         )
         .unwrap();
         assert_eq!(
@@ -1090,9 +1219,10 @@ mod tests {
                 b"{\"access_token\":\"A\xc3\xa9\",\"expires_in\":3600}",
                 WrongType("access_token"),
             ),
+            // Not UTF-8: not JSON (RFC 8259 section 8.1).
             (
                 b"{\"access_token\":\"A\xff\",\"expires_in\":3600}",
-                WrongType("access_token"),
+                Malformed,
             ),
             (
                 br#"{"access_token":"Atza\u007cX","expires_in":3600}"#,
@@ -1303,6 +1433,228 @@ mod tests {
                 .interval,
             u32::MAX
         );
+    }
+
+    /// What serde-json-core would do differently from the strict scanner the parsers used
+    /// before, and what they do now.
+    #[test]
+    fn answers_deserialized_with_serde_json_core() {
+        use LwaError::*;
+        let pair = r#""user_code":"U","device_code":"D","verification_uri":"https://a/b""#;
+        // A repeated member is refused (serde's duplicate_field), even with the same value; a
+        // repeated unknown member is ignored like any other.
+        for json in [
+            &br#"{"access_token":"A","access_token":"B","expires_in":5}"#[..],
+            br#"{"access_token":"A","expires_in":5,"access_token":"A"}"#,
+            br#"{"access_token":"A","expires_in":5,"expires_in":5}"#,
+            br#"{"access_token":"A","refresh_token":null,"refresh_token":"R","expires_in":5}"#,
+            br#"{"access_token":"A","token_type":"bearer","expires_in":5,"token_type":"bearer"}"#,
+            // Repeated, and another member mistyped.
+            br#"{"access_token":"A","access_token":"B","expires_in":"5"}"#,
+            br#"{"access_token":"A","expires_in":"5","access_token":"B"}"#,
+        ] {
+            assert_eq!(
+                parse_token_response(json),
+                Err(Malformed),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        let t = parse_token_response(br#"{"x":1,"access_token":"A","x":[2],"expires_in":5}"#);
+        assert_eq!(t.map(|t| t.access_token), Ok("A"));
+        assert_eq!(
+            parse_code_pair_response(
+                std::format!(r#"{{{pair},"expires_in":1,"interval":5,"interval":5}}"#).as_bytes()
+            ),
+            Err(Malformed)
+        );
+        // Integers only, written as integers: no fraction, exponent or minus sign, even for a
+        // whole number (serde-json-core reads the digits before '.' or 'e' and stops there).
+        for n in ["3600.0", "3.6e3", "1e3", "1E3", "36e+2", "-0", "-1", "0"] {
+            let json = std::format!(r#"{{"access_token":"A","expires_in":{n}}}"#);
+            assert_eq!(
+                parse_token_response(json.as_bytes()),
+                Err(WrongType("expires_in")),
+                "{n}"
+            );
+            let json = std::format!(r#"{{{pair},"expires_in":{n},"interval":{n}}}"#);
+            assert_eq!(
+                parse_code_pair_response(json.as_bytes()),
+                Err(WrongType("expires_in")),
+                "{n}"
+            );
+            let json = std::format!(r#"{{{pair},"interval":{n},"expires_in":1}}"#);
+            assert_eq!(
+                parse_code_pair_response(json.as_bytes()),
+                Err(WrongType("interval")),
+                "{n}"
+            );
+        }
+        // Not JSON numbers at all (serde-json-core alone would skip them in unknown members).
+        for n in ["03600", "+1", "1.", ".5", "0x10", "1e", "NaN"] {
+            let json = std::format!(r#"{{"access_token":"A","expires_in":{n}}}"#);
+            assert_eq!(parse_token_response(json.as_bytes()), Err(Malformed), "{n}");
+            let json = std::format!(r#"{{"access_token":"A","expires_in":1,"x":{n}}}"#);
+            assert_eq!(parse_token_response(json.as_bytes()), Err(Malformed), "{n}");
+        }
+        // null is absent, for optional and required members alike.
+        let t = parse_token_response(
+            br#"{"access_token":"A","refresh_token":null,"token_type":null,"expires_in":5}"#,
+        )
+        .unwrap();
+        assert_eq!((t.refresh_token, t.token_type), (None, "bearer"));
+        assert_eq!(
+            parse_code_pair_response(
+                std::format!(r#"{{{pair},"expires_in":null,"interval":null}}"#).as_bytes()
+            ),
+            Err(Missing("expires_in"))
+        );
+        // Unknown members are checked as JSON, which serde-json-core would not do (it skips a
+        // scalar up to the next ',', '}' or ']', and takes raw control characters in strings).
+        for unknown in [
+            "tru", "nul", "1 2", "@", "\"a\tb\"", "\"a\\x\"", "[1,]", "{\"a\"}",
+        ] {
+            let json = std::format!(r#"{{"x":{unknown},"access_token":"A","expires_in":5}}"#);
+            assert_eq!(
+                parse_token_response(json.as_bytes()),
+                Err(Malformed),
+                "{unknown}"
+            );
+            let json = std::format!(r#"{{"error":"slow_down","x":{unknown}}}"#);
+            assert_eq!(parse_error_response(json.as_bytes()), None, "{unknown}");
+        }
+        let t = parse_token_response(
+            br#"{"x":"a\"b\u00e9","access_token":"A","y":{"z":[null,true,-1.5e-3]},"expires_in":5}"#,
+        );
+        assert_eq!(t.map(|t| t.expires_in), Ok(5));
+        // Raw control characters are not JSON, in the members read too.
+        assert_eq!(
+            parse_code_pair_response(
+                b"{\"user_code\":\"U\",\"device_code\":\"D\",\"verification_uri\":\"a\nb\",\"expires_in\":1}"
+            ),
+            Err(Malformed)
+        );
+        // Invalid UTF-8 anywhere is not JSON, in unknown members and keys too.
+        for json in [
+            &b"{\"x\":\"\xff\",\"access_token\":\"A\",\"expires_in\":5}"[..],
+            b"{\"\xc3\":1,\"access_token\":\"A\",\"expires_in\":5}",
+        ] {
+            assert_eq!(parse_token_response(json), Err(Malformed));
+        }
+        assert_eq!(
+            parse_error_response(b"{\"error\":\"slow_down\",\"error_description\":\"\xff\"}"),
+            None
+        );
+        // Anything after the object, or a top-level value that is not an object.
+        for json in [
+            &br#"{"access_token":"A","expires_in":5}x"#[..],
+            br#"{"access_token":"A","expires_in":5},"#,
+            br#"{"access_token":"A","expires_in":5}{}"#,
+            br#"{"access_token":"A","expires_in":5,}"#,
+            b"5",
+            b"[]",
+            b" ",
+        ] {
+            assert_eq!(parse_token_response(json), Err(Malformed));
+            assert_eq!(parse_code_pair_response(json), Err(Malformed));
+        }
+        // Error answers: a repeated `error` is no error answer; a repeated or mistyped
+        // description is "".
+        assert_eq!(
+            parse_error_response(br#"{"error":"slow_down","error":"slow_down"}"#),
+            None
+        );
+        for json in [
+            &br#"{"error":"slow_down","error_description":"a","error_description":"b"}"#[..],
+            br#"{"error_description":{"a":1},"error":"slow_down"}"#,
+            br#"{"error":"slow_down","error_description":[]}"#,
+        ] {
+            let e = parse_error_response(json).unwrap();
+            assert_eq!((e.kind, e.description), (OAuthErrorKind::SlowDown, ""));
+        }
+        // A bad escape never names a known error (and is not JSON anyway).
+        assert_eq!(parse_error_response(br#"{"error":"slow\u00_down"}"#), None);
+        let e = parse_error_response(br#"{"error":"\ud800slow_down"}"#).unwrap();
+        assert_eq!(e.kind, OAuthErrorKind::Other);
+        let e = parse_error_response(br#"{"error":"\u0073low_down"}"#).unwrap();
+        assert_eq!(e.kind, OAuthErrorKind::SlowDown);
+        for code in [
+            r"slow_dow\u006",
+            r"slow_down\u0000",
+            r"slow_dow",
+            r"\/slow_down",
+        ] {
+            let json = std::format!(r#"{{"error":"{code}"}}"#);
+            assert_eq!(
+                parse_error_response(json.as_bytes()).map(|e| e.kind),
+                (code != r"slow_dow\u006").then_some(OAuthErrorKind::Other),
+                "{code}"
+            );
+        }
+        // Keys are compared as written: an escaped key is an unknown member (LWA never
+        // escapes keys; the strict scanner decoded them).
+        assert_eq!(
+            parse_token_response(br#"{"access\u005ftoken":"A","expires_in":5}"#),
+            Err(Missing("access_token"))
+        );
+        let t =
+            parse_token_response(br#"{"access_token":"A","access\u005ftoken":"B","expires_in":5}"#);
+        assert_eq!(t.map(|t| t.access_token), Ok("A"));
+        assert_eq!(parse_error_response(br#"{"\u0065rror":"slow_down"}"#), None);
+        // With several problems, a mistyped member is reported before a missing one (and of
+        // a mistyped and a repeated one, the member checked first).
+        assert_eq!(
+            parse_token_response(br#"{"access_token":5,"expires_in":1,"expires_in":1}"#),
+            Err(WrongType("access_token"))
+        );
+        assert_eq!(
+            parse_token_response(br#"{"expires_in":"5"}"#),
+            Err(WrongType("expires_in"))
+        );
+        assert_eq!(
+            parse_token_response(br#"{"expires_in":0}"#),
+            Err(Missing("access_token"))
+        );
+    }
+
+    /// Members nested up to MAX_DEPTH are skipped; deeper answers are refused before
+    /// serde-json-core, which recurses into them, sees them. The deepest answer parses within a
+    /// small stack.
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |depth: usize| {
+            // The answer itself is one level.
+            let inner = "[".repeat(depth - 1) + &"]".repeat(depth - 1);
+            (
+                std::format!(r#"{{"x":{inner},"access_token":"A","expires_in":5}}"#),
+                std::format!(r#"{{"x":{inner},"error":"slow_down"}}"#),
+            )
+        };
+        let (ok, ok_error) = nested(MAX_DEPTH);
+        let (deep, deep_error) = nested(MAX_DEPTH + 1);
+        let small_stack = std::thread::Builder::new().stack_size(16 * 1024);
+        small_stack
+            .spawn(move || {
+                assert!(parse_token_response(ok.as_bytes()).is_ok());
+                assert!(parse_error_response(ok_error.as_bytes()).is_some());
+                assert_eq!(
+                    parse_token_response(deep.as_bytes()),
+                    Err(LwaError::Malformed)
+                );
+                assert_eq!(parse_error_response(deep_error.as_bytes()), None);
+                let objects = "{\"a\":".repeat(MAX_DEPTH - 1) + "1" + &"}".repeat(MAX_DEPTH - 1);
+                let json = std::format!(r#"{{"access_token":"A","expires_in":5,"x":{objects}}}"#);
+                assert!(parse_token_response(json.as_bytes()).is_ok());
+                // A whole response buffer of brackets.
+                let huge = String::from("{\"x\":") + &"[".repeat(8000);
+                assert_eq!(
+                    parse_code_pair_response(huge.as_bytes()),
+                    Err(LwaError::Malformed)
+                );
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
