@@ -1,0 +1,651 @@
+//! `AudioPlayer` (version 1.0): long-form audio from an Alexa-managed queue (music, podcasts,
+//! flash briefings). Only the wire format lives here; the queue, the progress timers and the
+//! focus rules belong to the client.
+//!
+//! Followed: the AVS *AudioPlayer 1.0* reference
+//! (`developer.amazon.com/docs/alexa-voice-service/audioplayer-1-0.html`), whose messages are the
+//! ones of the protocol notes ("Other interfaces", "Context"). Later versions (1.1 to 1.5) only
+//! add members (`playbackAttributes`, `playbackReports`, `interruptedBehavior`, `captionData`,
+//! `httpHeaders`, ...), which this reader ignores and these writers do not produce.
+//!
+//! - Directives ([`parse`]): `Play {playBehavior, audioItem{audioItemId, stream{url,
+//!   streamFormat, offsetInMilliseconds, expiryTime, progressReport{...}, token,
+//!   expectedPreviousToken}}}`, `Stop {}`, `ClearQueue {clearBehavior}`.
+//! - Events: `{token, offsetInMilliseconds}` for [`PlaybackEvent`] (Started, NearlyFinished,
+//!   Finished, Stopped, Paused, Resumed, StutterStarted, ProgressReportDelayElapsed,
+//!   ProgressReportIntervalElapsed) by [`write_playback_event`];
+//!   [`write_playback_stutter_finished`], [`write_playback_failed`],
+//!   [`write_playback_queue_cleared`] and [`write_stream_metadata_extracted`].
+//! - The context entry `AudioPlayer.PlaybackState` ([`write_playback_state`]).
+//! - [`next_progress_report`]: when `ProgressReportDelayElapsed` and
+//!   `ProgressReportIntervalElapsed` are due, from the item's `progressReport`.
+//!
+//! Strings (tokens, ids, URLs) borrow from the payload and must not contain JSON escapes, as
+//! everywhere in [`super`]: a `Play` with an escaped string is refused with the member's name
+//! rather than played with a URL or token different from the one sent.
+
+use super::{field_messages, DirectiveError, FieldError, FieldMessages, Object};
+use crate::jsonw::JsonWriter;
+
+/// The interface's namespace.
+pub const NAMESPACE: &str = "AudioPlayer";
+/// The interface version followed (for the capabilities / discovery report).
+pub const VERSION: &str = "1.0";
+/// The context entry's name.
+pub const PLAYBACK_STATE: &str = "PlaybackState";
+
+/// The `PlaybackStutterFinished` event.
+pub const PLAYBACK_STUTTER_FINISHED: &str = "PlaybackStutterFinished";
+/// The `PlaybackFailed` event.
+pub const PLAYBACK_FAILED: &str = "PlaybackFailed";
+/// The `PlaybackQueueCleared` event.
+pub const PLAYBACK_QUEUE_CLEARED: &str = "PlaybackQueueCleared";
+/// The `StreamMetadataExtracted` event.
+pub const STREAM_METADATA_EXTRACTED: &str = "StreamMetadataExtracted";
+
+/// The largest millisecond value read (offsets, delays, intervals): JSON integers AVS sends as
+/// a Java `long`.
+pub const MAX_MS: u64 = i64::MAX as u64;
+
+/// An `AudioPlayer` directive; strings borrow from the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioPlayerDirective<'a> {
+    /// Play or queue an audio item.
+    Play(Play<'a>),
+    /// Stop the current item (the queue is kept; `PlaybackStopped` follows).
+    Stop,
+    /// Clear the queue (`PlaybackQueueCleared` follows).
+    ClearQueue {
+        /// Whether the playing item stops too.
+        clear_behavior: ClearBehavior,
+    },
+}
+
+/// `Play`'s `playBehavior`: how the item joins the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayBehavior {
+    /// `REPLACE_ALL`: stop the current item (`PlaybackStopped`), clear the queue, play this now.
+    ReplaceAll,
+    /// `ENQUEUE`: append to the end of the queue.
+    Enqueue,
+    /// `REPLACE_ENQUEUED`: replace the queued items; the current item plays on.
+    ReplaceEnqueued,
+}
+
+impl PlayBehavior {
+    /// The wire name, e.g. `REPLACE_ALL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayBehavior::ReplaceAll => "REPLACE_ALL",
+            PlayBehavior::Enqueue => "ENQUEUE",
+            PlayBehavior::ReplaceEnqueued => "REPLACE_ENQUEUED",
+        }
+    }
+
+    /// The behavior named `s` (exact, case-sensitive).
+    pub fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "REPLACE_ALL" => Some(PlayBehavior::ReplaceAll),
+            "ENQUEUE" => Some(PlayBehavior::Enqueue),
+            "REPLACE_ENQUEUED" => Some(PlayBehavior::ReplaceEnqueued),
+            _ => None,
+        }
+    }
+}
+
+/// `ClearQueue`'s `clearBehavior`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClearBehavior {
+    /// `CLEAR_ENQUEUED`: drop the queued items; the current item plays on.
+    ClearEnqueued,
+    /// `CLEAR_ALL`: drop the queue and stop the current item (`PlaybackStopped`).
+    ClearAll,
+}
+
+impl ClearBehavior {
+    /// The wire name, e.g. `CLEAR_ALL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClearBehavior::ClearEnqueued => "CLEAR_ENQUEUED",
+            ClearBehavior::ClearAll => "CLEAR_ALL",
+        }
+    }
+
+    /// The behavior named `s` (exact, case-sensitive).
+    pub fn from_wire(s: &str) -> Option<Self> {
+        match s {
+            "CLEAR_ENQUEUED" => Some(ClearBehavior::ClearEnqueued),
+            "CLEAR_ALL" => Some(ClearBehavior::ClearAll),
+            _ => None,
+        }
+    }
+}
+
+/// A `Play` directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Play<'a> {
+    /// How the item joins the queue.
+    pub play_behavior: PlayBehavior,
+    /// The item.
+    pub audio_item: AudioItem<'a>,
+}
+
+/// `Play`'s `audioItem`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioItem<'a> {
+    /// `audioItemId` (what `TemplateRuntime.RenderPlayerInfo` refers to).
+    pub audio_item_id: &'a str,
+    /// `stream`.
+    pub stream: Stream<'a>,
+}
+
+/// `audioItem.stream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stream<'a> {
+    /// `url`: an attachment of the same response (`cid:`) or a URL for the host's player.
+    pub url: StreamUrl<'a>,
+    /// `streamFormat` as sent (`AUDIO_MPEG` for attachments), `None` when absent.
+    pub stream_format: Option<&'a str>,
+    /// `offsetInMilliseconds`: where in the stream to start.
+    pub offset_ms: u64,
+    /// `expiryTime` as sent (ISO-8601), not parsed here; `None` when absent.
+    pub expiry_time: Option<&'a str>,
+    /// `progressReport`; both `None` when absent.
+    pub progress_report: ProgressReport,
+    /// `token`: names the stream in every event and in the context.
+    pub token: &'a str,
+    /// `expectedPreviousToken`: queue the item only after the stream with this token.
+    pub expected_previous_token: Option<&'a str>,
+}
+
+/// Where a stream's audio comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamUrl<'a> {
+    /// `cid:ID`: the binary part of the same response whose `Content-ID` is `<ID>` (RFC 2392;
+    /// the prefix is matched without regard to case, the id is non-empty and kept as sent). It
+    /// may arrive before or after the directive.
+    Attachment(&'a str),
+    /// Any other URL (`https://...`, playlists included), for the host's player.
+    Remote(&'a str),
+}
+
+impl<'a> StreamUrl<'a> {
+    /// `url` classified, or `None` when it is empty or `cid:` with an empty id.
+    pub fn from_url(url: &'a str) -> Option<Self> {
+        match url.get(..4) {
+            Some(p) if p.eq_ignore_ascii_case("cid:") => {
+                let id = &url[4..];
+                (!id.is_empty()).then_some(StreamUrl::Attachment(id))
+            }
+            _ => (!url.is_empty()).then_some(StreamUrl::Remote(url)),
+        }
+    }
+}
+
+/// `stream.progressReport`: when to send the progress events (see [`next_progress_report`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgressReport {
+    /// `progressReportDelayInMilliseconds`: one `ProgressReportDelayElapsed` at this offset.
+    pub delay_ms: Option<u64>,
+    /// `progressReportIntervalInMilliseconds`: `ProgressReportIntervalElapsed` at every
+    /// multiple of it.
+    pub interval_ms: Option<u64>,
+}
+
+/// An integer member within `0..=MAX_MS`.
+fn ms(o: &Object<'_>, key: &str) -> Result<u64, FieldError> {
+    o.int_in(key, 0, MAX_MS as i64).map(|n| n as u64)
+}
+
+/// `Err(Missing)` as `Ok(None)`.
+fn optional<T>(r: Result<T, FieldError>) -> Result<Option<T>, FieldError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(FieldError::Missing) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Messages for an enumerated string member.
+const fn enum_messages(base: FieldMessages, out_of_range: &'static str) -> FieldMessages {
+    FieldMessages {
+        out_of_range,
+        ..base
+    }
+}
+
+/// Parses the payload of the `AudioPlayer` directive `name`.
+///
+/// `Play` needs `playBehavior` (`REPLACE_ALL`, `ENQUEUE` or `REPLACE_ENQUEUED`) and
+/// `audioItem {audioItemId, stream {url, offsetInMilliseconds, token}}`; `streamFormat`,
+/// `expiryTime`, `progressReport` (and each of its two members) and `expectedPreviousToken` may
+/// be absent or `null`. Millisecond values are integers in `0..=`[`MAX_MS`]; strings have no
+/// JSON escapes; `url` is not empty, nor `cid:` without an id. `Stop` only needs an object.
+/// `ClearQueue` needs `clearBehavior` (`CLEAR_ENQUEUED` or `CLEAR_ALL`). Anything else in the
+/// payload is [`DirectiveError::Invalid`] naming the member; unknown members are ignored; other
+/// names are [`DirectiveError::Unsupported`].
+pub fn parse<'a>(
+    name: &str,
+    payload: &'a [u8],
+) -> Result<AudioPlayerDirective<'a>, DirectiveError> {
+    match name {
+        "Play" => parse_play(Object::payload(payload)?).map(AudioPlayerDirective::Play),
+        "Stop" => {
+            Object::payload(payload)?;
+            Ok(AudioPlayerDirective::Stop)
+        }
+        "ClearQueue" => {
+            let m = enum_messages(
+                field_messages!("clearBehavior", "a string"),
+                "payload.clearBehavior is not CLEAR_ENQUEUED or CLEAR_ALL",
+            );
+            let s = Object::payload(payload)?
+                .str("clearBehavior")
+                .map_err(|e| m.invalid(e))?;
+            let clear_behavior =
+                ClearBehavior::from_wire(s).ok_or(m.invalid(FieldError::OutOfRange))?;
+            Ok(AudioPlayerDirective::ClearQueue { clear_behavior })
+        }
+        _ => Err(DirectiveError::Unsupported),
+    }
+}
+
+fn parse_play(p: Object<'_>) -> Result<Play<'_>, DirectiveError> {
+    let behavior = enum_messages(
+        field_messages!("playBehavior", "a string"),
+        "payload.playBehavior is not REPLACE_ALL, ENQUEUE or REPLACE_ENQUEUED",
+    );
+    let item = field_messages!("audioItem", "an object");
+    let id = field_messages!("audioItem.audioItemId", "a string");
+    let stream = field_messages!("audioItem.stream", "an object");
+    let url = FieldMessages {
+        out_of_range: "payload.audioItem.stream.url is empty or cid: without a content id",
+        ..field_messages!("audioItem.stream.url", "a string")
+    };
+    let format = field_messages!("audioItem.stream.streamFormat", "a string");
+    let offset = field_messages!(
+        "audioItem.stream.offsetInMilliseconds",
+        "an integer",
+        "0..2^63-1"
+    );
+    let expiry = field_messages!("audioItem.stream.expiryTime", "a string");
+    let report = field_messages!("audioItem.stream.progressReport", "an object");
+    let delay = field_messages!(
+        "audioItem.stream.progressReport.progressReportDelayInMilliseconds",
+        "an integer",
+        "0..2^63-1"
+    );
+    let interval = field_messages!(
+        "audioItem.stream.progressReport.progressReportIntervalInMilliseconds",
+        "an integer",
+        "0..2^63-1"
+    );
+    let token = field_messages!("audioItem.stream.token", "a string");
+    let previous = field_messages!("audioItem.stream.expectedPreviousToken", "a string");
+
+    let b = p.str("playBehavior").map_err(|e| behavior.invalid(e))?;
+    let play_behavior =
+        PlayBehavior::from_wire(b).ok_or(behavior.invalid(FieldError::OutOfRange))?;
+    let a = p.object("audioItem").map_err(|e| item.invalid(e))?;
+    let audio_item_id = a.str("audioItemId").map_err(|e| id.invalid(e))?;
+    let s = a.object("stream").map_err(|e| stream.invalid(e))?;
+    let u = s.str("url").map_err(|e| url.invalid(e))?;
+    let url = StreamUrl::from_url(u).ok_or(url.invalid(FieldError::OutOfRange))?;
+    let stream_format = optional(s.str("streamFormat")).map_err(|e| format.invalid(e))?;
+    let offset_ms = ms(&s, "offsetInMilliseconds").map_err(|e| offset.invalid(e))?;
+    let expiry_time = optional(s.str("expiryTime")).map_err(|e| expiry.invalid(e))?;
+    let progress_report =
+        match optional(s.object("progressReport")).map_err(|e| report.invalid(e))? {
+            None => ProgressReport::default(),
+            Some(r) => ProgressReport {
+                delay_ms: optional(ms(&r, "progressReportDelayInMilliseconds"))
+                    .map_err(|e| delay.invalid(e))?,
+                interval_ms: optional(ms(&r, "progressReportIntervalInMilliseconds"))
+                    .map_err(|e| interval.invalid(e))?,
+            },
+        };
+    let token = s.str("token").map_err(|e| token.invalid(e))?;
+    let expected_previous_token =
+        optional(s.str("expectedPreviousToken")).map_err(|e| previous.invalid(e))?;
+    Ok(Play {
+        play_behavior,
+        audio_item: AudioItem {
+            audio_item_id,
+            stream: Stream {
+                url,
+                stream_format,
+                offset_ms,
+                expiry_time,
+                progress_report,
+                token,
+                expected_previous_token,
+            },
+        },
+    })
+}
+
+/// The player's state as AVS knows it (`playerActivity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayerActivity {
+    /// Nothing played since power-on.
+    Idle,
+    /// Playing.
+    Playing,
+    /// Paused (for a higher-priority channel, or by the user).
+    Paused,
+    /// Playing but starved of data (between `PlaybackStutterStarted` and `...Finished`).
+    BufferUnderrun,
+    /// The last item finished playing.
+    Finished,
+    /// Stopped (`Stop`, `REPLACE_ALL`, `CLEAR_ALL`, or a failure).
+    Stopped,
+}
+
+impl PlayerActivity {
+    /// The wire name, e.g. `BUFFER_UNDERRUN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerActivity::Idle => "IDLE",
+            PlayerActivity::Playing => "PLAYING",
+            PlayerActivity::Paused => "PAUSED",
+            PlayerActivity::BufferUnderrun => "BUFFER_UNDERRUN",
+            PlayerActivity::Finished => "FINISHED",
+            PlayerActivity::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// `{token, offsetInMilliseconds, playerActivity}`: the context entry, and
+/// `PlaybackFailed.currentPlaybackState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaybackState<'a> {
+    /// The token of the current (or last) item, empty when none.
+    pub token: &'a str,
+    /// The offset in that item.
+    pub offset_ms: u64,
+    /// The player's activity.
+    pub activity: PlayerActivity,
+}
+
+impl PlaybackState<'static> {
+    /// The state before anything played: `{"token":"","offsetInMilliseconds":0,
+    /// "playerActivity":"IDLE"}`.
+    pub const IDLE: PlaybackState<'static> = PlaybackState {
+        token: "",
+        offset_ms: 0,
+        activity: PlayerActivity::Idle,
+    };
+}
+
+/// Writes `{"token":T,"offsetInMilliseconds":N,"playerActivity":A}`: the payload of the
+/// `AudioPlayer.PlaybackState` context entry.
+pub fn write_playback_state(w: &mut JsonWriter<'_>, state: &PlaybackState<'_>) {
+    w.begin_object();
+    token_offset_members(w, state.token, state.offset_ms);
+    w.key("playerActivity");
+    w.str(state.activity.as_str());
+    w.end_object();
+}
+
+fn token_offset_members(w: &mut JsonWriter<'_>, token: &str, offset_ms: u64) {
+    w.key("token");
+    w.str(token);
+    w.key("offsetInMilliseconds");
+    w.uint(offset_ms);
+}
+
+/// The events whose payload is `{token, offsetInMilliseconds}` ([`write_playback_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackEvent {
+    /// `PlaybackStarted`: the item began playing (once per item).
+    Started,
+    /// `PlaybackNearlyFinished`: ready to buffer the next item (after `PlaybackStarted`).
+    NearlyFinished,
+    /// `PlaybackFinished`: the item played to its end.
+    Finished,
+    /// `PlaybackStopped`: stopped by `Stop`, `REPLACE_ALL` or `CLEAR_ALL`.
+    Stopped,
+    /// `PlaybackPaused`: paused for a higher-priority channel.
+    Paused,
+    /// `PlaybackResumed`: resumed after `PlaybackPaused`.
+    Resumed,
+    /// `PlaybackStutterStarted`: the buffer ran dry (enters `BUFFER_UNDERRUN`).
+    StutterStarted,
+    /// `ProgressReportDelayElapsed` (see [`next_progress_report`]).
+    ProgressReportDelayElapsed,
+    /// `ProgressReportIntervalElapsed` (see [`next_progress_report`]).
+    ProgressReportIntervalElapsed,
+}
+
+impl PlaybackEvent {
+    /// Every event of this shape.
+    pub const ALL: [PlaybackEvent; 9] = [
+        PlaybackEvent::Started,
+        PlaybackEvent::NearlyFinished,
+        PlaybackEvent::Finished,
+        PlaybackEvent::Stopped,
+        PlaybackEvent::Paused,
+        PlaybackEvent::Resumed,
+        PlaybackEvent::StutterStarted,
+        PlaybackEvent::ProgressReportDelayElapsed,
+        PlaybackEvent::ProgressReportIntervalElapsed,
+    ];
+
+    /// The event's name, e.g. `PlaybackStarted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlaybackEvent::Started => "PlaybackStarted",
+            PlaybackEvent::NearlyFinished => "PlaybackNearlyFinished",
+            PlaybackEvent::Finished => "PlaybackFinished",
+            PlaybackEvent::Stopped => "PlaybackStopped",
+            PlaybackEvent::Paused => "PlaybackPaused",
+            PlaybackEvent::Resumed => "PlaybackResumed",
+            PlaybackEvent::StutterStarted => "PlaybackStutterStarted",
+            PlaybackEvent::ProgressReportDelayElapsed => "ProgressReportDelayElapsed",
+            PlaybackEvent::ProgressReportIntervalElapsed => "ProgressReportIntervalElapsed",
+        }
+    }
+}
+
+/// Writes `{"token":T,"offsetInMilliseconds":N}`, the payload of every [`PlaybackEvent`].
+pub fn write_playback_event(w: &mut JsonWriter<'_>, token: &str, offset_ms: u64) {
+    w.begin_object();
+    token_offset_members(w, token, offset_ms);
+    w.end_object();
+}
+
+/// Writes the `PlaybackStutterFinished` payload,
+/// `{"token":T,"offsetInMilliseconds":N,"stutterDurationInMilliseconds":D}`.
+pub fn write_playback_stutter_finished(
+    w: &mut JsonWriter<'_>,
+    token: &str,
+    offset_ms: u64,
+    stutter_duration_ms: u64,
+) {
+    w.begin_object();
+    token_offset_members(w, token, offset_ms);
+    w.key("stutterDurationInMilliseconds");
+    w.uint(stutter_duration_ms);
+    w.end_object();
+}
+
+/// `PlaybackFailed`'s `error.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaErrorType {
+    /// `MEDIA_ERROR_UNKNOWN`: an unknown error.
+    Unknown,
+    /// `MEDIA_ERROR_INVALID_REQUEST`: the server found the request malformed (bad request,
+    /// unauthorized, forbidden, not found, ...).
+    InvalidRequest,
+    /// `MEDIA_ERROR_SERVICE_UNAVAILABLE`: the service could not be reached.
+    ServiceUnavailable,
+    /// `MEDIA_ERROR_INTERNAL_SERVER_ERROR`: the server accepted the request but failed.
+    InternalServerError,
+    /// `MEDIA_ERROR_INTERNAL_DEVICE_ERROR`: an error on the device.
+    InternalDeviceError,
+}
+
+impl MediaErrorType {
+    /// The wire name, e.g. `MEDIA_ERROR_UNKNOWN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaErrorType::Unknown => "MEDIA_ERROR_UNKNOWN",
+            MediaErrorType::InvalidRequest => "MEDIA_ERROR_INVALID_REQUEST",
+            MediaErrorType::ServiceUnavailable => "MEDIA_ERROR_SERVICE_UNAVAILABLE",
+            MediaErrorType::InternalServerError => "MEDIA_ERROR_INTERNAL_SERVER_ERROR",
+            MediaErrorType::InternalDeviceError => "MEDIA_ERROR_INTERNAL_DEVICE_ERROR",
+        }
+    }
+
+    /// The type for an HTTP status of the stream's server, as the spec describes the types:
+    /// 4xx [`Self::InvalidRequest`], 503 [`Self::ServiceUnavailable`], other 5xx
+    /// [`Self::InternalServerError`], anything else [`Self::Unknown`].
+    pub fn from_http_status(status: u16) -> Self {
+        match status {
+            400..=499 => MediaErrorType::InvalidRequest,
+            503 => MediaErrorType::ServiceUnavailable,
+            500..=599 => MediaErrorType::InternalServerError,
+            _ => MediaErrorType::Unknown,
+        }
+    }
+}
+
+/// Writes the `PlaybackFailed` payload: `{"token":T,"currentPlaybackState":{token,
+/// offsetInMilliseconds, playerActivity},"error":{"type":E,"message":M}}`. `token` is the item
+/// that failed, which may differ from `current.token` (the next item failing to buffer while
+/// one plays). `message` is for AVS's logs (for an HTTP error, the response body if any).
+pub fn write_playback_failed(
+    w: &mut JsonWriter<'_>,
+    token: &str,
+    current: &PlaybackState<'_>,
+    error: MediaErrorType,
+    message: &str,
+) {
+    w.begin_object();
+    w.key("token");
+    w.str(token);
+    w.key("currentPlaybackState");
+    write_playback_state(w, current);
+    w.key("error");
+    w.begin_object();
+    w.key("type");
+    w.str(error.as_str());
+    w.key("message");
+    w.str(message);
+    w.end_object();
+    w.end_object();
+}
+
+/// Writes the `PlaybackQueueCleared` payload, `{}`.
+pub fn write_playback_queue_cleared(w: &mut JsonWriter<'_>) {
+    w.begin_object();
+    w.end_object();
+}
+
+/// A value of `StreamMetadataExtracted`'s `metadata`: the spec wants strings and numbers as
+/// JSON strings and booleans as JSON booleans (binary tags, such as images, are left out by
+/// the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataValue<'a> {
+    /// A string, or a number written as a string.
+    Str(&'a str),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// Writes the `StreamMetadataExtracted` payload, `{"token":T,"metadata":{K:V,...}}`, with the
+/// tags in the order given.
+pub fn write_stream_metadata_extracted(
+    w: &mut JsonWriter<'_>,
+    token: &str,
+    metadata: &[(&str, MetadataValue<'_>)],
+) {
+    w.begin_object();
+    w.key("token");
+    w.str(token);
+    w.key("metadata");
+    w.begin_object();
+    for (k, v) in metadata {
+        w.key(k);
+        match v {
+            MetadataValue::Str(s) => w.str(s),
+            MetadataValue::Bool(b) => w.bool(*b),
+        }
+    }
+    w.end_object();
+    w.end_object();
+}
+
+/// Which progress report is due.
+///
+/// Ordered as reports at the same offset are sent: the delay report before the interval report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProgressReportKind {
+    /// `ProgressReportDelayElapsed`.
+    Delay,
+    /// `ProgressReportIntervalElapsed`.
+    Interval,
+}
+
+impl ProgressReportKind {
+    /// The event to send.
+    pub fn event(self) -> PlaybackEvent {
+        match self {
+            ProgressReportKind::Delay => PlaybackEvent::ProgressReportDelayElapsed,
+            ProgressReportKind::Interval => PlaybackEvent::ProgressReportIntervalElapsed,
+        }
+    }
+}
+
+/// The progress report that follows `after` for an item with `report` that started playing at
+/// `start_offset_ms` (its `offsetInMilliseconds`): `(kind, due offset)`, or `None` when no more
+/// are due. `after` is the last report handled (`None` before the first). The engine sends the
+/// report once the item's offset reaches the due offset, then asks again with it as `after`
+/// (several can be due at once after a jump of the offset).
+///
+/// The rules (AVS AudioPlayer 1.0, `ProgressReportDelayElapsed` / `...IntervalElapsed`):
+/// - Offsets count from the start of the stream, not from `offsetInMilliseconds`: with a delay
+///   of 20000 and a start at 10000 the delay report is due at offset 20000, after 10 s of
+///   playback; an interval of 20000 started at 10000 is due at 20000, 40000, 60000, ...
+/// - The delay report is sent once, when the offset reaches the delay.
+/// - The interval report is sent at every positive multiple of the interval, until the stream
+///   ends (the engine stops asking then).
+/// - When the delay is a multiple of the interval, both are due at that offset: the delay
+///   report first.
+///
+/// Where the spec is silent this follows the AVS Device SDK's `ProgressTimer`, which is what
+/// AVS sees from most devices: playback that starts past the delay (`start > delay`) sends no
+/// delay report — that point was passed in an earlier play of the item — while a start exactly
+/// at the delay sends it at once; interval reports are due only at multiples strictly after the
+/// start (a start at 40000 with an interval of 20000 reports first at 60000), so a resumed item
+/// does not repeat the report its earlier play sent. An interval of 0 means no interval
+/// reports (it would ask for reports without end). Offsets that would not fit `u64` are never
+/// due.
+pub fn next_progress_report(
+    report: ProgressReport,
+    start_offset_ms: u64,
+    after: Option<(ProgressReportKind, u64)>,
+) -> Option<(ProgressReportKind, u64)> {
+    use ProgressReportKind::{Delay, Interval};
+    let delay = report
+        .delay_ms
+        .filter(|&d| d >= start_offset_ms)
+        // (d, Delay) comes after `after` only at a greater offset: Delay sorts first.
+        .filter(|&d| after.map_or(true, |(_, off)| d > off))
+        .map(|d| (Delay, d));
+    let interval = report.interval_ms.filter(|&i| i > 0).and_then(|i| {
+        // The first multiple m >= lowest, where m > start and (m, Interval) > after.
+        let mut lowest = start_offset_ms.checked_add(1)?.max(i);
+        match after {
+            Some((Delay, off)) => lowest = lowest.max(off),
+            Some((Interval, off)) => lowest = lowest.max(off.checked_add(1)?),
+            None => {}
+        }
+        let k = lowest.div_ceil(i);
+        k.checked_mul(i).map(|m| (Interval, m))
+    });
+    match (delay, interval) {
+        (Some(d), Some(i)) => Some(if (d.1, d.0) <= (i.1, i.0) { d } else { i }),
+        (d, i) => d.or(i),
+    }
+}
