@@ -649,3 +649,707 @@ pub fn next_progress_report(
         (d, i) => d.or(i),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interfaces::{never_panics, NOT_AN_OBJECT};
+    use crate::jsonw::{as_json, check_every_length, context_entry, minify};
+    use crate::message::parse_directive;
+    use serde_json::json;
+    use std::vec::Vec;
+
+    /// The spec's `Play` example with its placeholders filled in (a URL stream).
+    const PLAY_URL: &str = r#"{
+        "directive": {
+            "header": {
+                "namespace": "AudioPlayer",
+                "name": "Play",
+                "messageId": "m-1",
+                "dialogRequestId": "d-1"
+            },
+            "payload": {
+                "playBehavior": "REPLACE_ALL",
+                "audioItem": {
+                    "audioItemId": "amzn1.as-ct.v1.Domain:Application:Music#ACIN:B01",
+                    "stream": {
+                        "url": "https://music.example.com/s/1.mp3?sig=abc&exp=1",
+                        "streamFormat": "AUDIO_MPEG",
+                        "offsetInMilliseconds": 0,
+                        "expiryTime": "2018-02-07T12:47:26+0000",
+                        "progressReport": {
+                            "progressReportDelayInMilliseconds": 20000,
+                            "progressReportIntervalInMilliseconds": 60000
+                        },
+                        "token": "tok-1",
+                        "expectedPreviousToken": "tok-0"
+                    }
+                }
+            }
+        }
+    }"#;
+
+    /// A `Play` whose audio is an attachment of the same response, as Flash Briefings come.
+    const PLAY_CID: &[u8] = br#"{"playBehavior":"ENQUEUE","audioItem":{"audioItemId":"fb-2","stream":{"url":"cid:DeviceTTSRendererV4_3b22ab59:6b2e_#1","streamFormat":"AUDIO_MPEG","offsetInMilliseconds":12000,"token":"tok-2"}}}"#;
+
+    fn play(payload: &[u8]) -> Play<'_> {
+        match parse("Play", payload) {
+            Ok(AudioPlayerDirective::Play(p)) => p,
+            other => panic!("{other:?} for {:?}", core::str::from_utf8(payload)),
+        }
+    }
+
+    #[test]
+    fn spec_play_with_url() {
+        let doc = minify(PLAY_URL);
+        let d = parse_directive(doc.as_bytes()).unwrap();
+        assert_eq!((d.header.namespace, d.header.name), (NAMESPACE, "Play"));
+        let got = parse(d.header.name, d.payload).unwrap();
+        assert_eq!(
+            got,
+            AudioPlayerDirective::Play(Play {
+                play_behavior: PlayBehavior::ReplaceAll,
+                audio_item: AudioItem {
+                    audio_item_id: "amzn1.as-ct.v1.Domain:Application:Music#ACIN:B01",
+                    stream: Stream {
+                        url: StreamUrl::Remote("https://music.example.com/s/1.mp3?sig=abc&exp=1"),
+                        stream_format: Some("AUDIO_MPEG"),
+                        offset_ms: 0,
+                        expiry_time: Some("2018-02-07T12:47:26+0000"),
+                        progress_report: ProgressReport {
+                            delay_ms: Some(20000),
+                            interval_ms: Some(60000),
+                        },
+                        token: "tok-1",
+                        expected_previous_token: Some("tok-0"),
+                    },
+                },
+            })
+        );
+        // The pretty-printed form parses the same.
+        let d = parse_directive(PLAY_URL.as_bytes()).unwrap();
+        assert_eq!(parse(d.header.name, d.payload), Ok(got));
+    }
+
+    #[test]
+    fn play_with_attachment_and_optional_members_absent() {
+        let p = play(PLAY_CID);
+        assert_eq!(p.play_behavior, PlayBehavior::Enqueue);
+        assert_eq!(p.audio_item.audio_item_id, "fb-2");
+        let s = p.audio_item.stream;
+        assert_eq!(
+            s.url,
+            StreamUrl::Attachment("DeviceTTSRendererV4_3b22ab59:6b2e_#1")
+        );
+        assert_eq!(s.stream_format, Some("AUDIO_MPEG"));
+        assert_eq!(s.offset_ms, 12000);
+        assert_eq!(s.expiry_time, None);
+        assert_eq!(s.progress_report, ProgressReport::default());
+        assert_eq!(s.token, "tok-2");
+        assert_eq!(s.expected_previous_token, None);
+
+        // null is absent; an empty progressReport, or one member of it, is fine; unknown
+        // members (later versions') are ignored; the first of repeated members counts.
+        let p = play(
+            br#"{"playBehavior":"REPLACE_ENQUEUED","x":1,"audioItem":{"audioItemId":"a","metadata":{},"stream":{"url":"https://h/x.m3u","streamFormat":null,"offsetInMilliseconds":9223372036854775807,"expiryTime":null,"progressReport":{"progressReportIntervalInMilliseconds":0},"token":"","token":"second","expectedPreviousToken":null,"httpHeaders":{"key":[]},"endOffsetInMilliseconds":5}}}"#,
+        );
+        assert_eq!(p.play_behavior, PlayBehavior::ReplaceEnqueued);
+        let s = p.audio_item.stream;
+        assert_eq!(s.url, StreamUrl::Remote("https://h/x.m3u"));
+        assert_eq!((s.stream_format, s.expiry_time), (None, None));
+        assert_eq!(s.offset_ms, MAX_MS);
+        assert_eq!(
+            s.progress_report,
+            ProgressReport {
+                delay_ms: None,
+                interval_ms: Some(0)
+            }
+        );
+        assert_eq!((s.token, s.expected_previous_token), ("", None));
+        for (report, want) in [
+            (r#"{}"#, ProgressReport::default()),
+            (r#"null"#, ProgressReport::default()),
+            (
+                r#"{"progressReportDelayInMilliseconds":0}"#,
+                ProgressReport {
+                    delay_ms: Some(0),
+                    interval_ms: None,
+                },
+            ),
+            (
+                r#"{"progressReportDelayInMilliseconds":null,"progressReportIntervalInMilliseconds":1}"#,
+                ProgressReport {
+                    delay_ms: None,
+                    interval_ms: Some(1),
+                },
+            ),
+        ] {
+            let payload = std::format!(
+                r#"{{"playBehavior":"ENQUEUE","audioItem":{{"audioItemId":"a","stream":{{"url":"cid:x","offsetInMilliseconds":0,"token":"t","progressReport":{report}}}}}}}"#
+            );
+            assert_eq!(
+                play(payload.as_bytes()).audio_item.stream.progress_report,
+                want,
+                "{report}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_urls() {
+        use StreamUrl::*;
+        for (url, want) in [
+            ("cid:abc", Some(Attachment("abc"))),
+            ("CID:abc", Some(Attachment("abc"))),
+            ("Cid:a:b.c_d#1", Some(Attachment("a:b.c_d#1"))),
+            ("cid:<abc>", Some(Attachment("<abc>"))),
+            ("cid:", None),
+            ("CID:", None),
+            ("", None),
+            ("cid", Some(Remote("cid"))),
+            ("ci", Some(Remote("ci"))),
+            ("https://a/b.mp3", Some(Remote("https://a/b.mp3"))),
+            ("http://a/cid:x", Some(Remote("http://a/cid:x"))),
+            ("file:///x", Some(Remote("file:///x"))),
+            ("\u{e9}t\u{e9}", Some(Remote("\u{e9}t\u{e9}"))), // a multi-byte first char
+        ] {
+            assert_eq!(StreamUrl::from_url(url), want, "{url:?}");
+        }
+    }
+
+    #[test]
+    fn stop_and_clear_queue() {
+        let doc = br#"{"directive":{"header":{"namespace":"AudioPlayer","name":"Stop","messageId":"m","dialogRequestId":"d"},"payload":{}}}"#;
+        let d = parse_directive(doc).unwrap();
+        assert_eq!(
+            parse(d.header.name, d.payload),
+            Ok(AudioPlayerDirective::Stop)
+        );
+        assert_eq!(
+            parse("Stop", br#"{"x":[1]}"#),
+            Ok(AudioPlayerDirective::Stop)
+        );
+        for (behavior, want) in [
+            ("CLEAR_ENQUEUED", ClearBehavior::ClearEnqueued),
+            ("CLEAR_ALL", ClearBehavior::ClearAll),
+        ] {
+            let doc = std::format!(
+                r#"{{"directive":{{"header":{{"namespace":"AudioPlayer","name":"ClearQueue","messageId":"m","dialogRequestId":"d"}},"payload":{{"clearBehavior":"{behavior}"}}}}}}"#
+            );
+            let d = parse_directive(doc.as_bytes()).unwrap();
+            assert_eq!(
+                parse(d.header.name, d.payload),
+                Ok(AudioPlayerDirective::ClearQueue {
+                    clear_behavior: want
+                })
+            );
+            assert_eq!(want.as_str(), behavior);
+            assert_eq!(ClearBehavior::from_wire(behavior), Some(want));
+        }
+        for b in [
+            PlayBehavior::ReplaceAll,
+            PlayBehavior::Enqueue,
+            PlayBehavior::ReplaceEnqueued,
+        ] {
+            assert_eq!(PlayBehavior::from_wire(b.as_str()), Some(b));
+        }
+    }
+
+    /// `PLAY_CID` with `member` of the stream (or of the item, or of the payload, by the path's
+    /// depth) replaced with `value`, or removed when `value` is `None`.
+    fn play_with(path: &str, value: Option<&str>) -> std::string::String {
+        let mut v: serde_json::Value = serde_json::from_slice(PLAY_CID).unwrap();
+        v["audioItem"]["stream"]["progressReport"] = json!({
+            "progressReportDelayInMilliseconds": 1,
+            "progressReportIntervalInMilliseconds": 2
+        });
+        let mut keys: Vec<&str> = path.split('.').collect();
+        let last = keys.pop().unwrap();
+        let mut obj = &mut v;
+        for k in keys {
+            obj = &mut obj[k];
+        }
+        let obj = obj.as_object_mut().unwrap();
+        match value {
+            None => {
+                obj.remove(last);
+            }
+            // A placeholder, replaced after serialization to keep the raw text (5.0, escapes).
+            Some(_) => {
+                obj.insert(last.into(), json!("@@VALUE@@"));
+            }
+        }
+        let s = serde_json::to_string(&v).unwrap();
+        match value {
+            Some(raw) => s.replace("\"@@VALUE@@\"", raw),
+            None => s,
+        }
+    }
+
+    #[test]
+    fn invalid_plays() {
+        let inv = DirectiveError::Invalid;
+        let mut cases: Vec<(&str, Option<&str>, &str)> = Vec::new();
+        let string_member = |cases: &mut Vec<_>, path: &'static str, required: bool| {
+            let msg = |s: &str| -> &'static str {
+                std::boxed::Box::leak(std::format!("payload.{path} {s}").into_boxed_str())
+            };
+            if required {
+                cases.push((path, None, msg("is missing")));
+                cases.push((path, Some("null"), msg("is missing")));
+            }
+            for bad in ["5", "true", "{}", "[\"a\"]", "5.5"] {
+                cases.push((path, Some(bad), msg("is not a string")));
+            }
+            cases.push((path, Some(r#""a\/b""#), msg("contains JSON escapes")));
+            cases.push((path, Some(r#""a\u0026b""#), msg("contains JSON escapes")));
+        };
+        string_member(&mut cases, "playBehavior", true);
+        string_member(&mut cases, "audioItem.audioItemId", true);
+        string_member(&mut cases, "audioItem.stream.url", true);
+        string_member(&mut cases, "audioItem.stream.streamFormat", false);
+        string_member(&mut cases, "audioItem.stream.expiryTime", false);
+        string_member(&mut cases, "audioItem.stream.token", true);
+        string_member(&mut cases, "audioItem.stream.expectedPreviousToken", false);
+        let ms_member = |cases: &mut Vec<_>, path: &'static str, required: bool| {
+            let msg = |s: &str| -> &'static str {
+                std::boxed::Box::leak(std::format!("payload.{path} {s}").into_boxed_str())
+            };
+            if required {
+                cases.push((path, None, msg("is missing")));
+                cases.push((path, Some("null"), msg("is missing")));
+            }
+            for bad in ["\"5\"", "5.0", "5.5", "1e3", "true", "[5]", "{}"] {
+                cases.push((path, Some(bad), msg("is not an integer")));
+            }
+            for bad in [
+                "-1",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "1000000000000000000000",
+            ] {
+                cases.push((path, Some(bad), msg("is outside 0..2^63-1")));
+            }
+        };
+        ms_member(&mut cases, "audioItem.stream.offsetInMilliseconds", true);
+        ms_member(
+            &mut cases,
+            "audioItem.stream.progressReport.progressReportDelayInMilliseconds",
+            false,
+        );
+        ms_member(
+            &mut cases,
+            "audioItem.stream.progressReport.progressReportIntervalInMilliseconds",
+            false,
+        );
+        for (path, required) in [
+            ("audioItem", true),
+            ("audioItem.stream", true),
+            ("audioItem.stream.progressReport", false),
+        ] {
+            let msg = |s: &str| -> &'static str {
+                std::boxed::Box::leak(std::format!("payload.{path} {s}").into_boxed_str())
+            };
+            if required {
+                cases.push((path, None, msg("is missing")));
+                cases.push((path, Some("null"), msg("is missing")));
+            }
+            for bad in ["5", "\"x\"", "[]", "true"] {
+                cases.push((path, Some(bad), msg("is not an object")));
+            }
+        }
+        let behavior = "payload.playBehavior is not REPLACE_ALL, ENQUEUE or REPLACE_ENQUEUED";
+        for bad in [
+            "\"\"",
+            "\"enqueue\"",
+            "\"REPLACE\"",
+            "\"ENQUEUE \"",
+            "\"CLEAR_ALL\"",
+        ] {
+            cases.push(("playBehavior", Some(bad), behavior));
+        }
+        let url = "payload.audioItem.stream.url is empty or cid: without a content id";
+        for bad in ["\"\"", "\"cid:\"", "\"CID:\""] {
+            cases.push(("audioItem.stream.url", Some(bad), url));
+        }
+        assert_eq!(cases.len(), 116);
+        for (path, value, want) in cases {
+            let payload = play_with(path, value);
+            assert_eq!(
+                parse("Play", payload.as_bytes()),
+                Err(inv(want)),
+                "{payload}"
+            );
+        }
+        // The base of those cases is valid.
+        let base = play_with("audioItem.stream.extra", Some("1"));
+        let p = play(base.as_bytes());
+        assert_eq!(
+            p.audio_item.stream.progress_report,
+            ProgressReport {
+                delay_ms: Some(1),
+                interval_ms: Some(2)
+            }
+        );
+        // Not objects at all.
+        for bad in [
+            &b"[]"[..],
+            b"",
+            b"null",
+            b"\"Play\"",
+            b"{\"playBehavior\":\"ENQUEUE\"",
+        ] {
+            assert_eq!(parse("Play", bad), Err(inv(NOT_AN_OBJECT)));
+            assert_eq!(parse("Stop", bad), Err(inv(NOT_AN_OBJECT)));
+            assert_eq!(parse("ClearQueue", bad), Err(inv(NOT_AN_OBJECT)));
+        }
+    }
+
+    #[test]
+    fn invalid_clear_queues() {
+        let inv = DirectiveError::Invalid;
+        for (payload, want) in [
+            (&br#"{}"#[..], "payload.clearBehavior is missing"),
+            (
+                br#"{"clearBehavior":null}"#,
+                "payload.clearBehavior is missing",
+            ),
+            (
+                br#"{"clearbehavior":"CLEAR_ALL"}"#,
+                "payload.clearBehavior is missing",
+            ),
+            (
+                br#"{"clearBehavior":1}"#,
+                "payload.clearBehavior is not a string",
+            ),
+            (
+                br#"{"clearBehavior":["CLEAR_ALL"]}"#,
+                "payload.clearBehavior is not a string",
+            ),
+            (
+                br#"{"clearBehavior":"CLEAR\u005FALL"}"#,
+                "payload.clearBehavior contains JSON escapes",
+            ),
+            (
+                br#"{"clearBehavior":"clear_all"}"#,
+                "payload.clearBehavior is not CLEAR_ENQUEUED or CLEAR_ALL",
+            ),
+            (
+                br#"{"clearBehavior":""}"#,
+                "payload.clearBehavior is not CLEAR_ENQUEUED or CLEAR_ALL",
+            ),
+            (
+                br#"{"clearBehavior":"ENQUEUE"}"#,
+                "payload.clearBehavior is not CLEAR_ENQUEUED or CLEAR_ALL",
+            ),
+        ] {
+            assert_eq!(
+                parse("ClearQueue", payload),
+                Err(inv(want)),
+                "{:?}",
+                core::str::from_utf8(payload)
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_and_never_panics() {
+        for name in [
+            "",
+            "play",
+            "Pause",
+            "PlaybackStarted",
+            "UpdateProgressReportInterval",
+            "ClearQueues",
+        ] {
+            assert_eq!(parse(name, PLAY_CID), Err(DirectiveError::Unsupported));
+        }
+        assert_eq!(parse("Nope", b"garbage"), Err(DirectiveError::Unsupported));
+        let full = minify(PLAY_URL);
+        let d = parse_directive(full.as_bytes()).unwrap();
+        for name in ["Play", "Stop", "ClearQueue"] {
+            never_panics(d.payload, |p| {
+                let _ = parse(name, p);
+            });
+        }
+        never_panics(PLAY_CID, |p| {
+            let _ = parse("Play", p);
+        });
+        never_panics(br#"{"clearBehavior":"CLEAR_ALL"}"#, |p| {
+            let _ = parse("ClearQueue", p);
+        });
+    }
+
+    fn written(write: impl Fn(&mut JsonWriter<'_>)) -> std::string::String {
+        let out = check_every_length(|out| {
+            let mut w = JsonWriter::new(out);
+            write(&mut w);
+            w.finish()
+        });
+        std::string::String::from_utf8(out).unwrap()
+    }
+
+    /// The spec's payload example with the placeholders filled in, compact.
+    fn spec(example: &str, fills: &[(&str, &str)]) -> std::string::String {
+        let mut s = minify(example);
+        for (placeholder, value) in fills {
+            s = s.replacen(placeholder, value, 1);
+        }
+        assert!(!s.contains("{{"), "{s}");
+        s
+    }
+
+    const TOKEN_OFFSET_EXAMPLE: &str = r#"{
+        "token": "{{STRING}}",
+        "offsetInMilliseconds": {{LONG}}
+    }"#;
+
+    #[test]
+    fn playback_events() {
+        let names: Vec<&str> = PlaybackEvent::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "PlaybackStarted",
+                "PlaybackNearlyFinished",
+                "PlaybackFinished",
+                "PlaybackStopped",
+                "PlaybackPaused",
+                "PlaybackResumed",
+                "PlaybackStutterStarted",
+                "ProgressReportDelayElapsed",
+                "ProgressReportIntervalElapsed"
+            ]
+        );
+        for (token, offset) in [
+            ("tok-1", 0u64),
+            ("", 123456),
+            ("a\"b\\c", MAX_MS),
+            ("x", u64::MAX),
+        ] {
+            let got = written(|w| write_playback_event(w, token, offset));
+            let want = spec(
+                TOKEN_OFFSET_EXAMPLE,
+                &[
+                    ("\"{{STRING}}\"", &serde_json::to_string(token).unwrap()),
+                    ("{{LONG}}", &std::format!("{offset}")),
+                ],
+            );
+            assert_eq!(got, want);
+            assert_eq!(
+                as_json(got.as_bytes()),
+                json!({"token": token, "offsetInMilliseconds": offset})
+            );
+        }
+    }
+
+    #[test]
+    fn playback_stutter_finished() {
+        let example = r#"{
+            "token": "{{STRING}}",
+            "offsetInMilliseconds": {{LONG}},
+            "stutterDurationInMilliseconds": {{LONG}}
+        }"#;
+        let got = written(|w| write_playback_stutter_finished(w, "tok-1", 61000, 1500));
+        assert_eq!(
+            got,
+            spec(
+                example,
+                &[
+                    ("{{STRING}}", "tok-1"),
+                    ("{{LONG}}", "61000"),
+                    ("{{LONG}}", "1500")
+                ]
+            )
+        );
+        assert_eq!(PLAYBACK_STUTTER_FINISHED, "PlaybackStutterFinished");
+    }
+
+    #[test]
+    fn playback_failed() {
+        let example = r#"{
+            "token": "{{STRING}}",
+            "currentPlaybackState": {
+                "token": "{{STRING}}",
+                "offsetInMilliseconds": {{LONG}},
+                "playerActivity": "{{STRING}}"
+            },
+            "error": {
+                "type": "{{STRING}}",
+                "message": "{{STRING}}"
+            }
+        }"#;
+        let types = [
+            (MediaErrorType::Unknown, "MEDIA_ERROR_UNKNOWN"),
+            (
+                MediaErrorType::InvalidRequest,
+                "MEDIA_ERROR_INVALID_REQUEST",
+            ),
+            (
+                MediaErrorType::ServiceUnavailable,
+                "MEDIA_ERROR_SERVICE_UNAVAILABLE",
+            ),
+            (
+                MediaErrorType::InternalServerError,
+                "MEDIA_ERROR_INTERNAL_SERVER_ERROR",
+            ),
+            (
+                MediaErrorType::InternalDeviceError,
+                "MEDIA_ERROR_INTERNAL_DEVICE_ERROR",
+            ),
+        ];
+        for (kind, wire) in types {
+            assert_eq!(kind.as_str(), wire);
+            // The next item failed to buffer while the current one plays on.
+            let current = PlaybackState {
+                token: "tok-1",
+                offset_ms: 170000,
+                activity: PlayerActivity::Playing,
+            };
+            let got = written(|w| {
+                write_playback_failed(w, "tok-2", &current, kind, "HTTP 404: not found")
+            });
+            let want = spec(
+                example,
+                &[
+                    ("{{STRING}}", "tok-2"),
+                    ("{{STRING}}", "tok-1"),
+                    ("{{LONG}}", "170000"),
+                    ("{{STRING}}", "PLAYING"),
+                    ("{{STRING}}", wire),
+                    ("{{STRING}}", "HTTP 404: not found"),
+                ],
+            );
+            assert_eq!(got, want);
+        }
+        // Messages are escaped.
+        let got = written(|w| {
+            write_playback_failed(
+                w,
+                "t",
+                &PlaybackState::IDLE,
+                MediaErrorType::Unknown,
+                "a\"b\n\u{1}",
+            )
+        });
+        assert_eq!(
+            as_json(got.as_bytes()),
+            json!({"token":"t","currentPlaybackState":{"token":"","offsetInMilliseconds":0,"playerActivity":"IDLE"},
+                   "error":{"type":"MEDIA_ERROR_UNKNOWN","message":"a\"b\n\u{1}"}})
+        );
+        for (status, want) in [
+            (400, MediaErrorType::InvalidRequest),
+            (403, MediaErrorType::InvalidRequest),
+            (404, MediaErrorType::InvalidRequest),
+            (499, MediaErrorType::InvalidRequest),
+            (500, MediaErrorType::InternalServerError),
+            (502, MediaErrorType::InternalServerError),
+            (503, MediaErrorType::ServiceUnavailable),
+            (599, MediaErrorType::InternalServerError),
+            (200, MediaErrorType::Unknown),
+            (302, MediaErrorType::Unknown),
+            (0, MediaErrorType::Unknown),
+            (600, MediaErrorType::Unknown),
+        ] {
+            assert_eq!(MediaErrorType::from_http_status(status), want, "{status}");
+        }
+        assert_eq!(PLAYBACK_FAILED, "PlaybackFailed");
+    }
+
+    #[test]
+    fn queue_cleared_and_metadata() {
+        assert_eq!(written(write_playback_queue_cleared), "{}");
+        assert_eq!(PLAYBACK_QUEUE_CLEARED, "PlaybackQueueCleared");
+        let example = r#"{
+            "token": "{{STRING}}",
+            "metadata": {
+                "{{STRING}}": "{{STRING}}",
+                "{{STRING}}": {{BOOLEAN}},
+                "{{STRING}}": "{{STRING NUMBER}}"
+            }
+        }"#;
+        let tags = [
+            ("title", MetadataValue::Str("Song")),
+            ("has-crc", MetadataValue::Bool(false)),
+            ("bitrate", MetadataValue::Str("128000")),
+        ];
+        let got = written(|w| write_stream_metadata_extracted(w, "tok-1", &tags));
+        let want = spec(
+            example,
+            &[
+                ("{{STRING}}", "tok-1"),
+                ("{{STRING}}", "title"),
+                ("{{STRING}}", "Song"),
+                ("{{STRING}}", "has-crc"),
+                ("{{BOOLEAN}}", "false"),
+                ("{{STRING}}", "bitrate"),
+                ("{{STRING NUMBER}}", "128000"),
+            ],
+        );
+        assert_eq!(got, want);
+        assert_eq!(
+            written(|w| write_stream_metadata_extracted(w, "", &[])),
+            r#"{"token":"","metadata":{}}"#
+        );
+        assert_eq!(
+            as_json(
+                written(|w| write_stream_metadata_extracted(
+                    w,
+                    "t",
+                    &[("a\"", MetadataValue::Str("\\"))]
+                ))
+                .as_bytes()
+            ),
+            json!({"token":"t","metadata":{"a\"":"\\"}})
+        );
+        assert_eq!(STREAM_METADATA_EXTRACTED, "StreamMetadataExtracted");
+    }
+
+    #[test]
+    fn playback_state_context_entry() {
+        let example = r#"{
+            "header": {
+                "namespace": "AudioPlayer",
+                "name": "PlaybackState"
+            },
+            "payload": {
+                "token": "{{STRING}}",
+                "offsetInMilliseconds": {{LONG}},
+                "playerActivity": "{{STRING}}"
+            }
+        }"#;
+        for (activity, wire) in [
+            (PlayerActivity::Idle, "IDLE"),
+            (PlayerActivity::Playing, "PLAYING"),
+            (PlayerActivity::Paused, "PAUSED"),
+            (PlayerActivity::BufferUnderrun, "BUFFER_UNDERRUN"),
+            (PlayerActivity::Finished, "FINISHED"),
+            (PlayerActivity::Stopped, "STOPPED"),
+        ] {
+            assert_eq!(activity.as_str(), wire);
+            let state = PlaybackState {
+                token: "tok-1",
+                offset_ms: 42000,
+                activity,
+            };
+            let got = written(|w| {
+                context_entry(w, NAMESPACE, PLAYBACK_STATE, |w| {
+                    write_playback_state(w, &state)
+                })
+            });
+            let want = spec(
+                example,
+                &[
+                    ("{{STRING}}", "tok-1"),
+                    ("{{LONG}}", "42000"),
+                    ("{{STRING}}", wire),
+                ],
+            );
+            assert_eq!(got, want);
+        }
+        assert_eq!(
+            written(|w| write_playback_state(w, &PlaybackState::IDLE)),
+            r#"{"token":"","offsetInMilliseconds":0,"playerActivity":"IDLE"}"#
+        );
+    }
+}
