@@ -1352,4 +1352,246 @@ mod tests {
             r#"{"token":"","offsetInMilliseconds":0,"playerActivity":"IDLE"}"#
         );
     }
+
+    use ProgressReportKind::{Delay, Interval};
+
+    fn report(delay: Option<u64>, interval: Option<u64>) -> ProgressReport {
+        ProgressReport {
+            delay_ms: delay,
+            interval_ms: interval,
+        }
+    }
+
+    /// The reports of an item, following [`next_progress_report`] from the start while due at
+    /// or before `until`.
+    fn schedule(r: ProgressReport, start: u64, until: u64) -> Vec<(ProgressReportKind, u64)> {
+        let mut out = Vec::new();
+        let mut after = None;
+        while let Some(next) = next_progress_report(r, start, after) {
+            if next.1 > until {
+                break;
+            }
+            if let Some(prev) = after {
+                assert!(
+                    (prev.1, prev.0) < (next.1, next.0),
+                    "{prev:?} then {next:?}"
+                );
+            }
+            out.push(next);
+            after = Some(next);
+        }
+        out
+    }
+
+    /// The same, from the rules as the module states them, by brute force.
+    fn reference(r: ProgressReport, start: u64, until: u64) -> Vec<(ProgressReportKind, u64)> {
+        let mut out = Vec::new();
+        for offset in start..=until {
+            if r.delay_ms == Some(offset) {
+                out.push((Delay, offset));
+            }
+            if let Some(i) = r.interval_ms.filter(|&i| i > 0) {
+                if offset > start && offset % i == 0 {
+                    out.push((Interval, offset));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn progress_reports_as_the_spec_examples() {
+        // Delay 20000: once, at 20000, whether playback starts at 0 or at 10000.
+        assert_eq!(
+            schedule(report(Some(20000), None), 0, 600_000),
+            [(Delay, 20000)]
+        );
+        assert_eq!(
+            schedule(report(Some(20000), None), 10000, 600_000),
+            [(Delay, 20000)]
+        );
+        // Interval 20000: every 20000 from the start of the stream, not from the offset.
+        assert_eq!(
+            schedule(report(None, Some(20000)), 0, 100_000),
+            [
+                (Interval, 20000),
+                (Interval, 40000),
+                (Interval, 60000),
+                (Interval, 80000),
+                (Interval, 100000)
+            ]
+        );
+        assert_eq!(
+            schedule(report(None, Some(20000)), 10000, 70000),
+            [(Interval, 20000), (Interval, 40000), (Interval, 60000)]
+        );
+        // Both: the delay between intervals, or both at one offset (the delay first).
+        assert_eq!(
+            schedule(report(Some(5000), Some(20000)), 0, 45000),
+            [(Delay, 5000), (Interval, 20000), (Interval, 40000)]
+        );
+        assert_eq!(
+            schedule(report(Some(40000), Some(20000)), 0, 60000),
+            [
+                (Interval, 20000),
+                (Delay, 40000),
+                (Interval, 40000),
+                (Interval, 60000)
+            ]
+        );
+        assert_eq!(
+            next_progress_report(report(Some(40000), Some(20000)), 0, Some((Delay, 40000))),
+            Some((Interval, 40000))
+        );
+        assert_eq!(
+            next_progress_report(report(Some(40000), Some(20000)), 0, Some((Interval, 40000))),
+            Some((Interval, 60000))
+        );
+        assert_eq!(
+            next_progress_report(report(Some(40000), Some(20000)), 0, Some((Interval, 20000))),
+            Some((Delay, 40000))
+        );
+    }
+
+    #[test]
+    fn progress_reports_where_the_spec_is_silent() {
+        // Started past the delay: no delay report; at the delay: at once.
+        assert_eq!(
+            schedule(report(Some(30000), Some(20000)), 60000, 100_000),
+            [(Interval, 80000), (Interval, 100000)]
+        );
+        assert_eq!(schedule(report(Some(30000), None), 30001, 100_000), []);
+        assert_eq!(
+            schedule(report(Some(30000), None), 30000, 100_000),
+            [(Delay, 30000)]
+        );
+        assert_eq!(schedule(report(Some(0), None), 0, 100_000), [(Delay, 0)]);
+        // Started at a multiple of the interval: not reported again.
+        assert_eq!(
+            schedule(report(None, Some(20000)), 40000, 80000),
+            [(Interval, 60000), (Interval, 80000)]
+        );
+        // Interval 0, or nothing asked: no reports.
+        assert_eq!(schedule(report(None, Some(0)), 0, 100_000), []);
+        assert_eq!(
+            schedule(report(Some(100), Some(0)), 0, 100_000),
+            [(Delay, 100)]
+        );
+        assert_eq!(
+            next_progress_report(ProgressReport::default(), 0, None),
+            None
+        );
+        // Interval 1: every millisecond after the start.
+        assert_eq!(
+            schedule(report(None, Some(1)), 5, 8),
+            [(Interval, 6), (Interval, 7), (Interval, 8)]
+        );
+        // Offsets beyond u64 are never due; the extremes do not overflow.
+        let half = 1u64 << 63;
+        assert_eq!(
+            schedule(report(None, Some(half)), 0, u64::MAX),
+            [(Interval, half)]
+        );
+        assert_eq!(
+            schedule(report(Some(u64::MAX), Some(u64::MAX)), 0, u64::MAX),
+            [(Delay, u64::MAX), (Interval, u64::MAX)]
+        );
+        assert_eq!(
+            next_progress_report(report(Some(u64::MAX), Some(3)), u64::MAX, None),
+            Some((Delay, u64::MAX))
+        );
+        assert_eq!(
+            next_progress_report(report(None, Some(3)), u64::MAX, None),
+            None
+        );
+        assert_eq!(
+            next_progress_report(report(None, Some(3)), 0, Some((Interval, u64::MAX))),
+            None
+        );
+        assert_eq!(
+            next_progress_report(report(None, Some(2)), 0, Some((Delay, u64::MAX))),
+            None
+        );
+        assert_eq!(
+            next_progress_report(report(None, Some(1)), 0, Some((Delay, u64::MAX))),
+            Some((Interval, u64::MAX))
+        );
+        assert_eq!(Delay.event(), PlaybackEvent::ProgressReportDelayElapsed);
+        assert_eq!(
+            Interval.event(),
+            PlaybackEvent::ProgressReportIntervalElapsed
+        );
+    }
+
+    #[test]
+    fn progress_reports_match_the_rules_over_many_offsets() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rand = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut cases = 0;
+        for round in 0..3000 {
+            let delay = match rand(4) {
+                0 => None,
+                _ => Some(rand(3000)),
+            };
+            let interval = match rand(5) {
+                0 => None,
+                1 => Some(0),
+                _ => Some(1 + rand(if round % 2 == 0 { 50 } else { 1000 })),
+            };
+            // Starts before, at and after the delay, and on multiples of the interval.
+            let start = match rand(4) {
+                0 => 0,
+                1 => delay.unwrap_or(0),
+                2 => interval.unwrap_or(1).max(1) * rand(5),
+                _ => rand(3000),
+            };
+            let r = report(delay, interval);
+            let until = start + rand(4000);
+            assert_eq!(
+                schedule(r, start, until),
+                reference(r, start, until),
+                "{r:?} from {start} to {until}"
+            );
+            // Asking from any offset gives the first report due after it.
+            let from = start + rand(until - start + 1);
+            let want = reference(r, start, until + 5000)
+                .into_iter()
+                .find(|&(_, due)| due > from);
+            let got = next_progress_report(r, start, Some((Interval, from)))
+                .filter(|&(_, due)| due <= until + 5000);
+            assert_eq!(got, want, "{r:?} from {start}, after {from}");
+            cases += 1;
+        }
+        assert_eq!(cases, 3000);
+    }
+
+    #[test]
+    fn progress_reports_over_simulated_playback() {
+        // An engine's use: the host reports the offset every 250 ms; each report goes out at
+        // the first tick at or after its due offset, i.e. within 250 ms of it.
+        let r = report(Some(30000), Some(60000));
+        let start = 15000;
+        let mut after = None;
+        let mut sent = Vec::new();
+        let mut offset = start;
+        while offset <= 10 * 60_000 {
+            while let Some(next) = next_progress_report(r, start, after) {
+                if next.1 > offset {
+                    break;
+                }
+                assert!(offset - next.1 < 250, "{next:?} sent at {offset}");
+                sent.push(next);
+                after = Some(next);
+            }
+            offset += 250;
+        }
+        let mut want = std::vec![(Delay, 30000)];
+        want.extend((1..=10).map(|k| (Interval, k * 60000)));
+        assert_eq!(sent, want);
+    }
 }
