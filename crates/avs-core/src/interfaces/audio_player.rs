@@ -52,7 +52,8 @@ pub const MAX_MS: u64 = i64::MAX as u64;
 pub enum AudioPlayerDirective<'a> {
     /// Play or queue an audio item.
     Play(Play<'a>),
-    /// Stop the current item (the queue is kept; `PlaybackStopped` follows).
+    /// Stop playback (`PlaybackStopped` follows). The spec says nothing of the queue; the AVS
+    /// Device SDK keeps it.
     Stop,
     /// Clear the queue (`PlaybackQueueCleared` follows).
     ClearQueue {
@@ -855,8 +856,8 @@ mod tests {
         }
     }
 
-    /// `PLAY_CID` with `member` of the stream (or of the item, or of the payload, by the path's
-    /// depth) replaced with `value`, or removed when `value` is `None`.
+    /// `PLAY_CID` (with a full `progressReport`) with the member at the dotted `path` set to
+    /// the raw JSON `value`, or removed when `value` is `None`.
     fn play_with(path: &str, value: Option<&str>) -> std::string::String {
         let mut v: serde_json::Value = serde_json::from_slice(PLAY_CID).unwrap();
         v["audioItem"]["stream"]["progressReport"] = json!({
