@@ -17,6 +17,7 @@ use crate::json;
 use crate::message::{validate_json_object, ExceptionKind};
 
 pub mod alexa_speaker;
+pub mod bluetooth;
 pub mod discovery;
 pub mod notifications;
 pub mod settings;
