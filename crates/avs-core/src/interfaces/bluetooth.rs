@@ -659,3 +659,728 @@ pub fn write_bluetooth_state<'p>(
     }
     w.end_object();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interfaces::{never_panics, NOT_AN_OBJECT};
+    use crate::jsonw::{as_json, check_every_length, context_entry};
+    use crate::message::parse_directive;
+    use serde_json::json;
+    use std::format;
+
+    const ID: &str = "2d1b29d4-54f3-4bc8-8d1c-f16a0dbbfa2c";
+
+    /// The directive `name` with `payload` as AVS sends it (the spec examples' envelope).
+    fn directive(name: &str, payload: &str) -> std::string::String {
+        format!(
+            r#"{{"directive":{{"header":{{"namespace":"Bluetooth","name":"{name}","messageId":"m-1"}},"payload":{payload}}}}}"#
+        )
+    }
+
+    fn parse_full(json: &str) -> Result<BluetoothDirective<'_>, DirectiveError> {
+        let d = parse_directive(json.as_bytes()).unwrap();
+        assert_eq!(d.header.namespace, NAMESPACE);
+        parse(d.header.name, d.payload)
+    }
+
+    #[test]
+    fn every_directive_of_the_spec() {
+        let device = format!(r#"{{"device":{{"uniqueDeviceId":"{ID}"}}}}"#);
+        for (name, payload, want) in [
+            ("ScanDevices", "{}", BluetoothDirective::ScanDevices),
+            (
+                "EnterDiscoverableMode",
+                r#"{"durationInSeconds":180}"#,
+                BluetoothDirective::EnterDiscoverableMode {
+                    duration_in_seconds: Some(180),
+                },
+            ),
+            (
+                "ExitDiscoverableMode",
+                "{}",
+                BluetoothDirective::ExitDiscoverableMode,
+            ),
+            (
+                "PairDevice",
+                &device,
+                BluetoothDirective::PairDevice {
+                    unique_device_id: ID,
+                },
+            ),
+            (
+                "UnpairDevice",
+                &device,
+                BluetoothDirective::UnpairDevice {
+                    unique_device_id: ID,
+                },
+            ),
+            (
+                "ConnectByDeviceId",
+                &device,
+                BluetoothDirective::ConnectByDeviceId {
+                    unique_device_id: ID,
+                },
+            ),
+            (
+                "ConnectByProfile",
+                r#"{"profile":{"name":"A2DP-SOURCE","version":"1.3"}}"#,
+                BluetoothDirective::ConnectByProfile {
+                    profile_name: "A2DP-SOURCE",
+                    profile_version: Some("1.3"),
+                },
+            ),
+            (
+                "DisconnectDevice",
+                &device,
+                BluetoothDirective::DisconnectDevice {
+                    unique_device_id: ID,
+                },
+            ),
+            (
+                "Play",
+                "{}",
+                BluetoothDirective::MediaControl(MediaCommand::Play),
+            ),
+            (
+                "Stop",
+                "{}",
+                BluetoothDirective::MediaControl(MediaCommand::Stop),
+            ),
+            (
+                "Next",
+                "{}",
+                BluetoothDirective::MediaControl(MediaCommand::Next),
+            ),
+            (
+                "Previous",
+                "{}",
+                BluetoothDirective::MediaControl(MediaCommand::Previous),
+            ),
+        ] {
+            let json = directive(name, payload);
+            assert_eq!(parse_full(&json), Ok(want), "{json}");
+        }
+        for c in [
+            MediaCommand::Play,
+            MediaCommand::Stop,
+            MediaCommand::Next,
+            MediaCommand::Previous,
+        ] {
+            assert_eq!(
+                parse(c.directive_name(), b"{}"),
+                Ok(BluetoothDirective::MediaControl(c))
+            );
+        }
+    }
+
+    #[test]
+    fn optional_members_and_extra_members() {
+        for (name, payload, want) in [
+            (
+                "EnterDiscoverableMode",
+                &br#"{}"#[..],
+                BluetoothDirective::EnterDiscoverableMode {
+                    duration_in_seconds: None,
+                },
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":null}"#,
+                BluetoothDirective::EnterDiscoverableMode {
+                    duration_in_seconds: None,
+                },
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":0}"#,
+                BluetoothDirective::EnterDiscoverableMode {
+                    duration_in_seconds: Some(0),
+                },
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":4294967295}"#,
+                BluetoothDirective::EnterDiscoverableMode {
+                    duration_in_seconds: Some(u32::MAX),
+                },
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":"AVRCP"}}"#,
+                BluetoothDirective::ConnectByProfile {
+                    profile_name: "AVRCP",
+                    profile_version: None,
+                },
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"version":null,"name":"A2DP"}}"#,
+                BluetoothDirective::ConnectByProfile {
+                    profile_name: "A2DP",
+                    profile_version: None,
+                },
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":"HFP","version":""}}"#,
+                BluetoothDirective::ConnectByProfile {
+                    profile_name: "HFP",
+                    profile_version: Some(""),
+                },
+            ),
+            (
+                "PairDevice",
+                br#"{"device":{"friendlyName":"Phone","uniqueDeviceId":"a"},"x":[1]}"#,
+                BluetoothDirective::PairDevice {
+                    unique_device_id: "a",
+                },
+            ),
+            (
+                "ScanDevices",
+                br#"{"future":{"member":true}}"#,
+                BluetoothDirective::ScanDevices,
+            ),
+            (
+                "Play",
+                b" { } ",
+                BluetoothDirective::MediaControl(MediaCommand::Play),
+            ),
+        ] {
+            assert_eq!(
+                parse(name, payload),
+                Ok(want),
+                "{name} {:?}",
+                core::str::from_utf8(payload)
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_payloads() {
+        let inv = DirectiveError::Invalid;
+        let mut cases: std::vec::Vec<(&str, &[u8], DirectiveError)> = std::vec![
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":"180"}"#,
+                inv("payload.durationInSeconds is not an integer"),
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":180.0}"#,
+                inv("payload.durationInSeconds is not an integer"),
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":1e2}"#,
+                inv("payload.durationInSeconds is not an integer"),
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":-1}"#,
+                inv("payload.durationInSeconds is outside 0..4294967295"),
+            ),
+            (
+                "EnterDiscoverableMode",
+                br#"{"durationInSeconds":4294967296}"#,
+                inv("payload.durationInSeconds is outside 0..4294967295"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{}"#,
+                inv("payload.profile is missing"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":"A2DP"}"#,
+                inv("payload.profile is not an object"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"version":"1.3"}}"#,
+                inv("payload.profile.name is missing"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":5}}"#,
+                inv("payload.profile.name is not a string"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":""}}"#,
+                inv("payload.profile.name is empty"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":"A2DP\u002dSOURCE"}}"#,
+                inv("payload.profile.name contains JSON escapes"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":"A2DP","version":1.3}}"#,
+                inv("payload.profile.version is not a string"),
+            ),
+            (
+                "ConnectByProfile",
+                br#"{"profile":{"name":"A2DP","version":"1\/3"}}"#,
+                inv("payload.profile.version contains JSON escapes"),
+            ),
+        ];
+        for name in [
+            "PairDevice",
+            "UnpairDevice",
+            "ConnectByDeviceId",
+            "DisconnectDevice",
+        ] {
+            cases.extend([
+                (name, &br#"{}"#[..], inv("payload.device is missing")),
+                (
+                    name,
+                    br#"{"device":null}"#,
+                    inv("payload.device is missing"),
+                ),
+                (
+                    name,
+                    br#"{"device":"abc"}"#,
+                    inv("payload.device is not an object"),
+                ),
+                (
+                    name,
+                    br#"{"device":[{"uniqueDeviceId":"a"}]}"#,
+                    inv("payload.device is not an object"),
+                ),
+                (
+                    name,
+                    br#"{"uniqueDeviceId":"a"}"#,
+                    inv("payload.device is missing"),
+                ),
+                (
+                    name,
+                    br#"{"device":{}}"#,
+                    inv("payload.device.uniqueDeviceId is missing"),
+                ),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceID":"a"}}"#,
+                    inv("payload.device.uniqueDeviceId is missing"),
+                ),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceId":7}}"#,
+                    inv("payload.device.uniqueDeviceId is not a string"),
+                ),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceId":["a"]}}"#,
+                    inv("payload.device.uniqueDeviceId is not a string"),
+                ),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceId":""}}"#,
+                    inv("payload.device.uniqueDeviceId is empty"),
+                ),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceId":"a\"b"}}"#,
+                    inv("payload.device.uniqueDeviceId contains JSON escapes"),
+                ),
+                (name, br#"[]"#, inv(NOT_AN_OBJECT)),
+                (
+                    name,
+                    br#"{"device":{"uniqueDeviceId":"a"}"#,
+                    inv(NOT_AN_OBJECT),
+                ),
+            ]);
+        }
+        for name in [
+            "ScanDevices",
+            "EnterDiscoverableMode",
+            "ExitDiscoverableMode",
+            "ConnectByProfile",
+            "Play",
+            "Stop",
+            "Next",
+            "Previous",
+        ] {
+            cases.extend([
+                (name, &b""[..], inv(NOT_AN_OBJECT)),
+                (name, b"null", inv(NOT_AN_OBJECT)),
+                (name, b"{} {}", inv(NOT_AN_OBJECT)),
+                (name, b"{\"a\":}", inv(NOT_AN_OBJECT)),
+            ]);
+        }
+        for (name, payload, want) in cases {
+            assert_eq!(
+                parse(name, payload),
+                Err(want),
+                "{name} {:?}",
+                core::str::from_utf8(payload)
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_unsupported() {
+        // Bluetooth 2.0 names, events, other interfaces' directives, wrong case.
+        for name in [
+            "",
+            "PairDevices",
+            "UnpairDevices",
+            "ConnectByDeviceIds",
+            "DisconnectDevices",
+            "SetDeviceCategories",
+            "ScanDevicesUpdated",
+            "StreamingStarted",
+            "scanDevices",
+            "Pause",
+            "PlaybackState",
+        ] {
+            assert_eq!(
+                parse(name, br#"{"device":{"uniqueDeviceId":"a"}}"#),
+                Err(DirectiveError::Unsupported),
+                "{name}"
+            );
+        }
+        assert_eq!(parse("Nope", b"garbage"), Err(DirectiveError::Unsupported));
+    }
+
+    #[test]
+    fn parsing_never_panics() {
+        let payload = br#"{"device":{"uniqueDeviceId":"ab-12"},"profile":{"name":"A2DP","version":"1.3"},"durationInSeconds":120}"#;
+        for name in [
+            "ScanDevices",
+            "EnterDiscoverableMode",
+            "ExitDiscoverableMode",
+            "PairDevice",
+            "UnpairDevice",
+            "ConnectByDeviceId",
+            "ConnectByProfile",
+            "DisconnectDevice",
+            "Play",
+        ] {
+            never_panics(payload, |p| {
+                let _ = parse(name, p);
+            });
+        }
+    }
+
+    fn payload_of(event: &BluetoothEvent<'_>) -> serde_json::Value {
+        as_json(&check_every_length(|out| {
+            let mut w = JsonWriter::new(out);
+            event.write_payload(&mut w);
+            w.finish()
+        }))
+    }
+
+    #[test]
+    fn every_event_of_the_spec() {
+        let phone = Device {
+            unique_device_id: ID,
+            friendly_name: "Pixel 3",
+        };
+        let dev = json!({"uniqueDeviceId": ID, "friendlyName": "Pixel 3"});
+        let cases = [
+            (
+                BluetoothEvent::ScanDevicesFailed,
+                "ScanDevicesFailed",
+                json!({}),
+            ),
+            (
+                BluetoothEvent::EnterDiscoverableModeSucceeded,
+                "EnterDiscoverableModeSucceeded",
+                json!({}),
+            ),
+            (
+                BluetoothEvent::EnterDiscoverableModeFailed,
+                "EnterDiscoverableModeFailed",
+                json!({}),
+            ),
+            (
+                BluetoothEvent::PairDeviceSucceeded { device: phone },
+                "PairDeviceSucceeded",
+                json!({"device": dev}),
+            ),
+            (
+                BluetoothEvent::PairDeviceFailed,
+                "PairDeviceFailed",
+                json!({}),
+            ),
+            (
+                BluetoothEvent::UnpairDeviceSucceeded { device: phone },
+                "UnpairDeviceSucceeded",
+                json!({"device": dev}),
+            ),
+            (
+                BluetoothEvent::UnpairDeviceFailed,
+                "UnpairDeviceFailed",
+                json!({}),
+            ),
+            (
+                BluetoothEvent::ConnectByDeviceIdSucceeded {
+                    device: phone,
+                    requester: Requester::Cloud,
+                },
+                "ConnectByDeviceIdSucceeded",
+                json!({"device": dev, "requester": "CLOUD"}),
+            ),
+            (
+                BluetoothEvent::ConnectByDeviceIdSucceeded {
+                    device: phone,
+                    requester: Requester::Device,
+                },
+                "ConnectByDeviceIdSucceeded",
+                json!({"device": dev, "requester": "DEVICE"}),
+            ),
+            (
+                BluetoothEvent::ConnectByDeviceIdFailed {
+                    device: phone,
+                    requester: Requester::Cloud,
+                },
+                "ConnectByDeviceIdFailed",
+                json!({"device": dev, "requester": "CLOUD"}),
+            ),
+            (
+                BluetoothEvent::ConnectByProfileSucceeded {
+                    device: phone,
+                    requester: Requester::Cloud,
+                    profile_name: "A2DP-SOURCE",
+                },
+                "ConnectByProfileSucceeded",
+                json!({"device": dev, "requester": "CLOUD", "profileName": "A2DP-SOURCE"}),
+            ),
+            (
+                BluetoothEvent::ConnectByProfileFailed {
+                    requester: Requester::Cloud,
+                    profile_name: "AVRCP",
+                },
+                "ConnectByProfileFailed",
+                json!({"requester": "CLOUD", "profileName": "AVRCP"}),
+            ),
+            (
+                BluetoothEvent::DisconnectDeviceSucceeded {
+                    device: phone,
+                    requester: Requester::Device,
+                },
+                "DisconnectDeviceSucceeded",
+                json!({"device": dev, "requester": "DEVICE"}),
+            ),
+            (
+                BluetoothEvent::DisconnectDeviceFailed {
+                    device: phone,
+                    requester: Requester::Cloud,
+                },
+                "DisconnectDeviceFailed",
+                json!({"device": dev, "requester": "CLOUD"}),
+            ),
+            (
+                BluetoothEvent::StreamingStarted {
+                    unique_device_id: ID,
+                },
+                "StreamingStarted",
+                json!({"device": {"uniqueDeviceId": ID}}),
+            ),
+            (
+                BluetoothEvent::StreamingEnded {
+                    unique_device_id: ID,
+                },
+                "StreamingEnded",
+                json!({"device": {"uniqueDeviceId": ID}}),
+            ),
+        ];
+        for (event, name, want) in cases {
+            assert_eq!(event.name(), name);
+            assert_eq!(payload_of(&event), want, "{name}");
+        }
+        for (command, succeeded, name) in [
+            (MediaCommand::Play, true, "MediaControlPlaySucceeded"),
+            (MediaCommand::Play, false, "MediaControlPlayFailed"),
+            (MediaCommand::Stop, true, "MediaControlStopSucceeded"),
+            (MediaCommand::Stop, false, "MediaControlStopFailed"),
+            (MediaCommand::Next, true, "MediaControlNextSucceeded"),
+            (MediaCommand::Next, false, "MediaControlNextFailed"),
+            (
+                MediaCommand::Previous,
+                true,
+                "MediaControlPreviousSucceeded",
+            ),
+            (MediaCommand::Previous, false, "MediaControlPreviousFailed"),
+        ] {
+            let event = BluetoothEvent::MediaControl { command, succeeded };
+            assert_eq!(event.name(), name);
+            assert_eq!(payload_of(&event), json!({}));
+        }
+        // Names are escaped like any string.
+        let odd = Device {
+            unique_device_id: "a",
+            friendly_name: "Bob's \"phone\"\n",
+        };
+        assert_eq!(
+            payload_of(&BluetoothEvent::PairDeviceSucceeded { device: odd }),
+            json!({"device": {"uniqueDeviceId": "a", "friendlyName": "Bob's \"phone\"\n"}})
+        );
+    }
+
+    #[test]
+    fn scan_devices_updated() {
+        let found = [
+            DiscoveredDevice {
+                unique_device_id: ID,
+                friendly_name: "Pixel 3",
+                truncated_mac_address: Some("XX:XX:XX:XX:3C:9A"),
+            },
+            DiscoveredDevice {
+                unique_device_id: "8f0c1e5a-0d0e-4d64-a2a6-8a4b1e6fd2b1",
+                friendly_name: "JBL Charge 3",
+                truncated_mac_address: None,
+            },
+        ];
+        fn write(devices: &[DiscoveredDevice<'_>], more: bool) -> std::vec::Vec<u8> {
+            check_every_length(|out| {
+                let mut w = JsonWriter::new(out);
+                write_scan_devices_updated(&mut w, devices.iter().copied(), more);
+                w.finish()
+            })
+        }
+        assert_eq!(
+            as_json(&write(&found, true)),
+            json!({
+                "discoveredDevices": [
+                    {"uniqueDeviceId": ID, "friendlyName": "Pixel 3", "truncatedMacAddress": "XX:XX:XX:XX:3C:9A"},
+                    {"uniqueDeviceId": "8f0c1e5a-0d0e-4d64-a2a6-8a4b1e6fd2b1", "friendlyName": "JBL Charge 3"}
+                ],
+                "hasMore": true
+            })
+        );
+        assert_eq!(
+            write(&[], false),
+            br#"{"discoveredDevices":[],"hasMore":false}"#
+        );
+    }
+
+    #[test]
+    fn truncated_mac_addresses() {
+        let mut buf = [0u8; 17];
+        assert_eq!(
+            truncate_mac("a4:5e:60:c1:3c:9a", &mut buf),
+            Some("XX:XX:XX:XX:3c:9a")
+        );
+        assert_eq!(
+            truncate_mac("A4-5E-60-C1-3C-9A", &mut buf),
+            Some("XX:XX:XX:XX:3C:9A")
+        );
+        for bad in [
+            "",
+            "a4:5e:60:c1:3c",
+            "a4:5e:60:c1:3c:9a:00",
+            "a4:5e:60:c1:3c:9g",
+            "a4:5e-60:c1:3c:9a",
+            "a4.5e.60.c1.3c.9a",
+            "a45e60c13c9a     ",
+            "é4:5e:60:c1:3c:9",
+        ] {
+            assert_eq!(truncate_mac(bad, &mut buf), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bluetooth_state() {
+        let profiles = [
+            SupportedProfile {
+                name: Profile::A2dpSource.name(),
+                version: "1.3",
+            },
+            SupportedProfile {
+                name: Profile::Avrcp.name(),
+                version: "1.6",
+            },
+        ];
+        let phone = PairedDevice {
+            unique_device_id: ID,
+            friendly_name: "Pixel 3",
+            supported_profiles: &profiles,
+        };
+        let speaker = PairedDevice {
+            unique_device_id: "8f0c1e5a-0d0e-4d64-a2a6-8a4b1e6fd2b1",
+            friendly_name: "JBL Charge 3",
+            supported_profiles: &[],
+        };
+        let paired = [phone, speaker];
+        let phone_json = json!({
+            "uniqueDeviceId": ID,
+            "friendlyName": "Pixel 3",
+            "supportedProfiles": [{"name": "A2DP-SOURCE", "version": "1.3"}, {"name": "AVRCP", "version": "1.6"}]
+        });
+        let speaker_json = json!({
+            "uniqueDeviceId": "8f0c1e5a-0d0e-4d64-a2a6-8a4b1e6fd2b1",
+            "friendlyName": "JBL Charge 3",
+            "supportedProfiles": []
+        });
+        for streaming in [
+            StreamingState::Active,
+            StreamingState::Paused,
+            StreamingState::Inactive,
+        ] {
+            let active = ActiveDevice {
+                device: phone,
+                streaming,
+            };
+            let entry = check_every_length(|out| {
+                let mut w = JsonWriter::new(out);
+                context_entry(&mut w, NAMESPACE, BLUETOOTH_STATE, |w| {
+                    write_bluetooth_state(w, "Kitchen Echo", paired.iter().copied(), Some(&active))
+                });
+                w.finish()
+            });
+            let mut active_json = phone_json.clone();
+            active_json["streaming"] = json!(streaming.as_str());
+            assert_eq!(
+                as_json(&entry),
+                json!({
+                    "header": {"namespace": "Bluetooth", "name": "BluetoothState"},
+                    "payload": {
+                        "alexaDevice": {"friendlyName": "Kitchen Echo"},
+                        "pairedDevices": [phone_json, speaker_json],
+                        "activeDevice": active_json
+                    }
+                })
+            );
+        }
+        // Nothing connected: no activeDevice. Nothing paired: an empty list (as the SDK's
+        // first context, {"alexaDevice":{"friendlyName":..},"pairedDevices":[]}).
+        let idle = check_every_length(|out| {
+            let mut w = JsonWriter::new(out);
+            write_bluetooth_state(&mut w, "Kitchen Echo", paired.iter().copied(), None);
+            w.finish()
+        });
+        assert_eq!(
+            as_json(&idle),
+            json!({"alexaDevice": {"friendlyName": "Kitchen Echo"}, "pairedDevices": [phone_json, speaker_json]})
+        );
+        let empty = check_every_length(|out| {
+            let mut w = JsonWriter::new(out);
+            write_bluetooth_state(&mut w, "sprite-moon", core::iter::empty(), None);
+            w.finish()
+        });
+        assert_eq!(
+            empty,
+            br#"{"alexaDevice":{"friendlyName":"sprite-moon"},"pairedDevices":[]}"#
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in [
+            Profile::A2dpSource,
+            Profile::A2dpSink,
+            Profile::A2dp,
+            Profile::Avrcp,
+        ] {
+            assert_eq!(Profile::from_name(p.name()), Some(p));
+        }
+        for other in ["", "a2dp-source", "HFP", "A2DP_SOURCE"] {
+            assert_eq!(Profile::from_name(other), None);
+        }
+        assert_eq!(Requester::Cloud.as_str(), "CLOUD");
+        assert_eq!(Requester::Device.as_str(), "DEVICE");
+    }
+}
