@@ -4,8 +4,12 @@
 //! events.
 //!
 //! Followed: "Bluetooth 1.0", <https://developer.amazon.com/docs/alexa-voice-service/bluetooth-1-0.html>,
-//! with the payload keys as the AVS Device SDK's Bluetooth capability agent (which declares
-//! interface version 1.0) reads and writes them. Messages, all in the `Bluetooth` namespace:
+//! with the payload keys as the AVS Device SDK's Bluetooth capability agent reads and writes
+//! them (`alexa/avs-device-sdk`, `CapabilityAgents/Bluetooth/src/Bluetooth.cpp`, which declares
+//! interface version 1.0). Where the two differ this module follows the documented shape: the
+//! SDK sends `MediaControlNextSucceeded` for a failed `Next`, here it is
+//! `MediaControlNextFailed`; the SDK ignores `durationInSeconds`, here it is read. Messages,
+//! all in the `Bluetooth` namespace:
 //!
 //! | Directive | Payload | Events |
 //! |---|---|---|
@@ -415,6 +419,9 @@ fn write_device(w: &mut JsonWriter<'_>, device: &Device<'_>) {
 /// Writes the `ScanDevicesUpdated` payload,
 /// `{"discoveredDevices":[{"uniqueDeviceId":..,"friendlyName":..,"truncatedMacAddress":..}],
 /// "hasMore":B}`.
+///
+/// The flag's key is `hasMore`, as the SDK writes it (in 1.0 and in 2.0's renamed
+/// `ScanDevicesReport`).
 ///
 /// `devices` are the unpaired devices found so far (the SDK leaves paired ones out: they are
 /// in the context); `has_more` is true while the scan goes on and false in the last report
