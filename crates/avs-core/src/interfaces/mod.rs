@@ -18,6 +18,7 @@ use crate::message::{validate_json_object, ExceptionKind};
 
 pub mod alexa_speaker;
 pub mod audio_player;
+pub mod bluetooth;
 pub mod discovery;
 pub mod notifications;
 pub mod settings;
