@@ -19,6 +19,7 @@ use crate::message::{validate_json_object, ExceptionKind};
 pub mod alexa_speaker;
 pub mod discovery;
 pub mod notifications;
+pub mod playback_controller;
 pub mod settings;
 pub mod speaker;
 pub mod system;
