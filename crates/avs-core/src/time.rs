@@ -3,6 +3,9 @@
 //! v3 properties carry a `timeOfSample` and alerts a `scheduledTime`; the host supplies wall-clock
 //! time as Unix milliseconds. [`write_iso8601_utc`] turns it into text (`2017-02-03T16:20:50.520Z`);
 //! [`parse_iso8601`] reads the times AVS sends (`2017-08-01T11:30:00+0000`, with any offset).
+//!
+//! [`write_iso8601_utc`]: crate::time::write_iso8601_utc
+//! [`parse_iso8601`]: crate::time::parse_iso8601
 
 use crate::{put_all, Overflow};
 

@@ -16,6 +16,7 @@ use core::fmt;
 use crate::json;
 use crate::message::{validate_json_object, ExceptionKind};
 
+pub mod alerts;
 pub mod alexa_speaker;
 pub mod discovery;
 pub mod notifications;
