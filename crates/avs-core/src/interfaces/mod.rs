@@ -16,11 +16,13 @@ use core::fmt;
 use crate::json;
 use crate::message::{validate_json_object, ExceptionKind};
 
+pub mod alerts;
 pub mod alexa_speaker;
 pub mod audio_player;
 pub mod bluetooth;
 pub mod discovery;
 pub mod notifications;
+pub mod playback_controller;
 pub mod settings;
 pub mod speaker;
 pub mod system;
