@@ -24,12 +24,7 @@ fn main() {
     let mut server = Server::start(&[]);
     let rt = server.cmd(json!({"cmd": "lwa_issue_refresh"}))["refresh_token"].as_str().unwrap().to_string();
     let (url, id, rt) = (CString::new(server.lwa_url()).unwrap(), CString::new("emu-client-id").unwrap(), CString::new(rt).unwrap());
-    let mut lwa = std::mem::MaybeUninit::<AvsLwaConfig>::uninit();
-    unsafe { avs_lwa_config_init(lwa.as_mut_ptr()) };
-    let mut lwa = unsafe { lwa.assume_init() };
-    lwa.url = url.as_ptr();
-    lwa.client_id = id.as_ptr();
-    lwa.refresh_token = rt.as_ptr();
+    let lwa = lwa_config(&url, &id, Some(&rt));
     // Rotation off: the bench hands the same refresh token back for each refresh.
     server.cmd(json!({"cmd": "lwa_config", "rotation": "off"}));
 

@@ -176,12 +176,7 @@ fn a_thousand_turns_hours_of_idle_and_goaways_make_no_steady_state_heap_calls_an
     // Signed in with Login with Amazon: hour-long access tokens, renewed 10 min before expiry.
     let refresh_token = server.cmd(json!({"cmd": "lwa_issue_refresh"}))["refresh_token"].as_str().unwrap().to_string();
     let (lwa_url, client_id, rt) = (std::ffi::CString::new(server.lwa_url()).unwrap(), std::ffi::CString::new("emu-client-id").unwrap(), std::ffi::CString::new(refresh_token).unwrap());
-    let mut lwa = std::mem::MaybeUninit::<avs::ffi::auth::AvsLwaConfig>::uninit();
-    unsafe { avs::ffi::auth::avs_lwa_config_init(lwa.as_mut_ptr()) };
-    let mut lwa = unsafe { lwa.assume_init() };
-    lwa.url = lwa_url.as_ptr();
-    lwa.client_id = client_id.as_ptr();
-    lwa.refresh_token = rt.as_ptr();
+    let lwa = lwa_config(&lwa_url, &client_id, Some(&rt));
     let mut c = CountingClient::new(&server, |cfg| {
         cfg.access_token = std::ptr::null();
         cfg.lwa = &lwa;

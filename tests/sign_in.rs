@@ -50,13 +50,8 @@ impl SignIn {
         let id = CString::new(lwa.client_id).unwrap();
         let secret = lwa.client_secret.map(|s| CString::new(s).unwrap());
         let rt = lwa.refresh_token.map(|s| CString::new(s).unwrap());
-        let mut cfg = std::mem::MaybeUninit::<AvsLwaConfig>::uninit();
-        assert_eq!(unsafe { avs_lwa_config_init(cfg.as_mut_ptr()) }, AvsStatus::Ok);
-        let mut cfg = unsafe { cfg.assume_init() };
-        cfg.url = url.as_ptr();
-        cfg.client_id = id.as_ptr();
+        let mut cfg = lwa_config(&url, &id, rt.as_deref());
         cfg.client_secret = secret.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-        cfg.refresh_token = rt.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         let c = TestClient::new(server, |c| {
             c.access_token = std::ptr::null();
             c.lwa = &cfg;
@@ -449,11 +444,7 @@ fn sign_in_calls_check_their_arguments() {
     let try_new = |edit: &dyn Fn(&mut AvsLwaConfig)| {
         let url = CString::new(server.lwa_url()).unwrap();
         let id = CString::new(CLIENT_ID).unwrap();
-        let mut lwa = std::mem::MaybeUninit::<AvsLwaConfig>::uninit();
-        unsafe { avs_lwa_config_init(lwa.as_mut_ptr()) };
-        let mut lwa = unsafe { lwa.assume_init() };
-        lwa.url = url.as_ptr();
-        lwa.client_id = id.as_ptr();
+        let mut lwa = lwa_config(&url, &id, None);
         edit(&mut lwa);
         TestClient::with_ca(&server.endpoint(), &certs().join("ca.pem"), |c| {
             c.access_token = std::ptr::null();
@@ -520,12 +511,7 @@ fn the_sign_in_session_is_in_the_memory_plan_and_works_from_host_memory() {
     let rt = issue_refresh_token(&mut server);
     let strings = strings_for(&server, "test-token");
     let (url, id, rt_c) = (CString::new(server.lwa_url()).unwrap(), CString::new(CLIENT_ID).unwrap(), CString::new(rt).unwrap());
-    let mut lwa = std::mem::MaybeUninit::<AvsLwaConfig>::uninit();
-    unsafe { avs_lwa_config_init(lwa.as_mut_ptr()) };
-    let mut lwa = unsafe { lwa.assume_init() };
-    lwa.url = url.as_ptr();
-    lwa.client_id = id.as_ptr();
-    lwa.refresh_token = rt_c.as_ptr();
+    let lwa = lwa_config(&url, &id, Some(&rt_c));
     let mut cfg = default_config(&strings);
     let (mut without, mut with) = (0usize, 0usize);
     assert_eq!(unsafe { avs_client_memory_required(&cfg, &mut without) }, AvsStatus::Ok);

@@ -677,3 +677,15 @@ pub fn with_storage(c: &TestClient, store: &mut Store) {
     assert_eq!(unsafe { avs::ffi::interfaces::device::avs_client_set_storage(c.ptr, &s, std::mem::size_of::<avs::ffi::interfaces::device::AvsStorage>()) }, AvsStatus::Ok);
 }
 
+
+/// An `avs_lwa_config` from `avs_lwa_config_init` pointing at `url`, `client_id` and (when
+/// given) `refresh_token`; the strings must outlive it.
+pub fn lwa_config(url: &std::ffi::CStr, client_id: &std::ffi::CStr, refresh_token: Option<&std::ffi::CStr>) -> avs::ffi::auth::AvsLwaConfig {
+    let mut lwa = std::mem::MaybeUninit::<avs::ffi::auth::AvsLwaConfig>::uninit();
+    assert_eq!(unsafe { avs::ffi::auth::avs_lwa_config_init(lwa.as_mut_ptr()) }, AvsStatus::Ok);
+    let mut lwa = unsafe { lwa.assume_init() };
+    lwa.url = url.as_ptr();
+    lwa.client_id = client_id.as_ptr();
+    lwa.refresh_token = refresh_token.map_or(std::ptr::null(), |t| t.as_ptr());
+    lwa
+}
