@@ -488,47 +488,50 @@ fn well_formed(json: &[u8]) -> Option<&[u8]> {
     (is_object && json::skip_ws(json, end) == json.len()).then_some(json)
 }
 
-/// Whether member `$name` alone, as `Option<$ty>`, deserializes from `$json` (the other members
-/// ignored): `None` when it does, else serde-json-core's error.
-macro_rules! member_error {
-    ($json:expr, $name:ident: str) => {{
-        #[derive(Deserialize)]
-        #[allow(dead_code)]
-        struct One<'a> {
-            #[serde(borrow)]
-            $name: Option<&'a str>,
-        }
-        serde_json_core::from_slice::<One<'_>>($json).err()
-    }};
-    ($json:expr, $name:ident: u32) => {{
-        #[derive(Deserialize)]
-        #[allow(dead_code)]
-        struct One {
-            $name: Option<u32>,
-        }
-        serde_json_core::from_slice::<One>($json).err()
-    }};
+/// The JSON kind a known member of an answer must have.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A string (or `null`).
+    Str,
+    /// A non-negative integer fitting `u32`, written without fraction or exponent (or `null`).
+    U32,
 }
 
-/// Why a [`well_formed`] answer did not deserialize, which serde-json-core's error does not say:
-/// the first of the members (in the order given) that fails alone has the wrong type
-/// ([`LwaError::WrongType`]: not a string, not a non-negative integer fitting `u32`, a number with
-/// a fraction or exponent). A member that fails alone because it is repeated (serde's
-/// `duplicate_field`, which serde-json-core reports as its only custom error here), or no
-/// member failing alone (a repeated member), is [`LwaError::Malformed`].
-macro_rules! mistyped {
-    ($json:expr; $($name:ident: $ty:tt),+ $(,)?) => {
-        'found: {
-            $(
-                match member_error!($json, $name: $ty) {
-                    None => {}
-                    Some(serde_json_core::de::Error::CustomError) => break 'found LwaError::Malformed,
-                    Some(_) => break 'found LwaError::WrongType(stringify!($name)),
-                }
-            )+
-            LwaError::Malformed
+/// Why a [`well_formed`] answer did not deserialize, which serde-json-core's error does not say,
+/// read from the members themselves (one pass, no further deserialization, so no code per
+/// member): the first of `known` whose value has the wrong kind is [`LwaError::WrongType`]; a
+/// repeated known member (serde's `duplicate_field`), or no culprit found, is
+/// [`LwaError::Malformed`].
+fn mistyped(json: &[u8], known: &[(&'static str, Kind)]) -> LwaError {
+    let Ok(members) = json::members(json) else { return LwaError::Malformed };
+    // Per known member, in the order given: seen, repeated, of the wrong kind.
+    let (mut seen, mut repeated, mut wrong) = (0u32, 0u32, 0u32);
+    for member in members {
+        let Ok((key, value)) = member else { return LwaError::Malformed };
+        let Ok(key) = core::str::from_utf8(key) else { continue };
+        let Some(i) = known.iter().position(|(name, _)| *name == key) else { continue };
+        if seen & (1 << i) != 0 {
+            repeated |= 1 << i;
         }
-    };
+        seen |= 1 << i;
+        let ok = value == b"null"
+            || match known[i].1 {
+                Kind::Str => json::string_contents(value).is_some(),
+                Kind::U32 => value.iter().all(u8::is_ascii_digit) && core::str::from_utf8(value).ok().and_then(|v| v.parse::<u32>().ok()).is_some(),
+            };
+        if !ok {
+            wrong |= 1 << i;
+        }
+    }
+    for (i, (name, _)) in known.iter().enumerate() {
+        if repeated & (1 << i) != 0 {
+            return LwaError::Malformed;
+        }
+        if wrong & (1 << i) != 0 {
+            return LwaError::WrongType(name);
+        }
+    }
+    LwaError::Malformed
 }
 
 /// A token answer as serde-json-core reads it; [`parse_token_response`] checks the values.
@@ -615,8 +618,10 @@ pub fn parse_token_response(json: &[u8]) -> Result<TokenResponse<'_>, LwaError> 
     let t: TokenJson<'_> = match serde_json_core::from_slice(json) {
         Ok((t, _)) => t,
         Err(_) => {
-            return Err(mistyped!(json;
-                access_token: str, refresh_token: str, token_type: str, expires_in: u32))
+            return Err(mistyped(
+                json,
+                &[("access_token", Kind::Str), ("refresh_token", Kind::Str), ("token_type", Kind::Str), ("expires_in", Kind::U32)],
+            ))
         }
     };
     let access_token = token(required(t.access_token, "access_token")?, "access_token")?;
@@ -648,9 +653,16 @@ pub fn parse_code_pair_response(json: &[u8]) -> Result<CodePair<'_>, LwaError> {
     let p: CodePairJson<'_> = match serde_json_core::from_slice(json) {
         Ok((p, _)) => p,
         Err(_) => {
-            return Err(mistyped!(json;
-                user_code: str, device_code: str, verification_uri: str,
-                expires_in: u32, interval: u32))
+            return Err(mistyped(
+                json,
+                &[
+                    ("user_code", Kind::Str),
+                    ("device_code", Kind::Str),
+                    ("verification_uri", Kind::Str),
+                    ("expires_in", Kind::U32),
+                    ("interval", Kind::U32),
+                ],
+            ))
         }
     };
     let user_code = token(required(p.user_code, "user_code")?, "user_code")?;
