@@ -1994,7 +1994,7 @@ def t_lwa_refresh(env):
     assert ctl.raw("lwa_issue_refresh", client_id="nobody")["ok"] is False
     ctl("reset")  # restores the defaults (rotation on, 3600 s); tokens and clients stay
     assert ctl("lwa_config")["config"] == {"access_expires_in": 3600, "code_expires_in": 600, "interval": 5,
-                                           "rotation": "on"}
+                                           "rotation": "on", "avs_rejects_issued": False}
     assert avs_status(env, t1["access_token"]) == 204 and not ctl("log")["lwa_requests"]
 
 
