@@ -1,7 +1,10 @@
 """Directives of the client's interfaces, built like the service builds them, pushed on the
 downchannel (control command push_interface_directive), and the demo sequence
 (--demo-interfaces, control command demo_interfaces) that pushes one of each after a client
-synchronized.
+synchronized. Alerts.SetAlert (a time in_seconds from now) and AudioPlayer.Play (a cid: stream
+with its attachment part, or a URL) have builders of their own (alert_spec/build_set_alert,
+play_spec/build_play), used by the control commands set_alert and audio_play and by the
+Recognize answer (recognize_config set_alert / play).
 
 AVS (v1) directives: {"directive": {"header": {namespace, name, messageId}, "payload": {...}}}
 (cloud-initiated, so no dialogRequestId). v3 directives (namespace "Alexa" or "Alexa.*"),
