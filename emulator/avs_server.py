@@ -76,6 +76,8 @@ class Server:
         # Alexa.Discovery.AddOrUpdateReport: the latest accepted one (control `capabilities`).
         self.capabilities: dict | None = None
         self.capability_reports = 0
+        # Alerts tokens of the SetAlerts pushed since reset (defaults of DeleteAlert/DeleteAlerts).
+        self.pushed_alert_tokens: list[str] = []
         # Demo (--demo-interfaces, control demo_interfaces): armed = runs after the next
         # SynchronizeState answered with 2xx, then disarms.
         self.demo_armed: bool = args.demo_interfaces
@@ -171,6 +173,7 @@ class Server:
         self.stream_triggers.clear()
         self.capabilities = None
         self.capability_reports = 0
+        self.pushed_alert_tokens.clear()
         self.demo_armed = self.args.demo_interfaces
         self.demo_delay_s = interfaces.DEMO_DELAY_S
         self.demo_interval_s = interfaces.DEMO_INTERVAL_S

@@ -440,6 +440,7 @@ class Conn(asyncio.Protocol):
         rec = {
             "conn": self.id, "stream": sid, "method": method, "path": path, "headers": headers,
             "t_headers": now(), "t_end": None, "event": None, "metadata": None,
+            "t_metadata": None, "t_metadata_unix": None,
             "audio_bytes": 0, "audio_sha256": None, "status": None,
             "t_response_headers": None, "t_closed": None, "error": None, "parts": [],
         }

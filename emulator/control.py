@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 
 import interfaces
 import lwa
+import shapes
 from events import StreamGone, directive_parts
 
 
@@ -224,7 +225,32 @@ def _recognize_config_view(server) -> dict:
     data = mp3 if mp3 is not None else server.speak_mp3
     c.update(speak_mp3_override=mp3 is not None, speak_mp3_bytes=len(data),
              speak_mp3_sha256=hashlib.sha256(data).hexdigest())
+    if c.get("play") is not None:
+        play = dict(c["play"])
+        att = play.pop("mp3")
+        play.update(mp3_bytes=len(att), mp3_sha256=hashlib.sha256(att).hexdigest())
+        c["play"] = play
     return c
+
+
+def _answer_spec(req: dict, key: str, parse: Callable[[dict], dict], allowed: set[str]) -> dict | None:
+    """recognize_config play / set_alert: null, or the options of audio_play / set_alert plus once."""
+    v = req[key]
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise CommandError(f"{key} must be null or an object")
+    extra = set(v) - allowed - {"once"}
+    if extra:
+        raise CommandError(f"unknown field(s) in {key}: {', '.join(sorted(extra))}")
+    if not isinstance(v.get("once", False), bool):
+        raise CommandError(f"{key}.once must be true or false")
+    try:
+        spec = parse(v)
+    except ValueError as e:
+        raise CommandError(f"{key}: {e}")
+    spec["once"] = v.get("once", False)
+    return spec
 
 
 async def cmd_recognize_config(server, req):
@@ -232,8 +258,13 @@ async def cmd_recognize_config(server, req):
     Only the given fields change; all persist until reset."""
     _check_keys(req, {"stop_capture_after_bytes", "speak_mp3_b64", "attachment_first", "chunk_size",
                       "expect_speech", "stale_directive", "fail_status", "hang",
-                      "drop_connection_after_bytes", "split_delimiters"})
+                      "drop_connection_after_bytes", "split_delimiters", "play", "set_alert"})
     new = dict(server.recognize)
+    if "play" in req:
+        new["play"] = _answer_spec(req, "play", lambda v: interfaces.play_spec(v, server.speak_mp3),
+                                   interfaces.PLAY_OPTIONS)
+    if "set_alert" in req:
+        new["set_alert"] = _answer_spec(req, "set_alert", interfaces.alert_spec, interfaces.ALERT_OPTIONS)
     if "stop_capture_after_bytes" in req:
         v = _int_or_none(req, "stop_capture_after_bytes")
         if v is None:
@@ -382,19 +413,25 @@ def fire_stream_triggers(server) -> None:
                 break
 
 
-def _event_matches(rec: dict, name: str | None) -> bool:
+def _event_matches(rec: dict, name: str | None, token: str | None = None) -> bool:
+    ev = rec.get("event")
+    if token is not None:
+        meta = rec.get("metadata")
+        ev_json = meta.get("event") if isinstance(meta, dict) else None
+        if ev is None or not isinstance(ev_json, dict) or token not in _payload_tokens(ev_json.get("payload")):
+            return False
     if name is None:
         return True
-    ev = rec.get("event")
     return ev is not None and name in ("*", ev["name"], f"{ev['namespace']}.{ev['name']}")
 
 
 async def cmd_wait_for(server, req):
-    _check_keys(req, {"what", "count", "timeout_ms", "path", "name", "done", "refused", "closed", "error"})
+    _check_keys(req, {"what", "count", "timeout_ms", "path", "name", "token", "done", "refused", "closed",
+                      "error"})
     what = req.get("what")
     count = int(req.get("count", 1))
     timeout = float(req.get("timeout_ms", 5000)) / 1000
-    path, name = req.get("path"), req.get("name")
+    path, name, token = req.get("path"), req.get("name"), _opt_str(req, "token")
     done, refused, closed = req.get("done"), req.get("refused"), req.get("closed")
     error = req.get("error")
 
@@ -402,7 +439,7 @@ async def cmd_wait_for(server, req):
         def matched() -> int:
             return sum(1 for r in server.requests
                        if (path is None or r["path"].split("?", 1)[0] == path)
-                       and _event_matches(r, name)
+                       and _event_matches(r, name, token)
                        and (done is None or (r["t_closed"] is not None) == bool(done)))
     elif what == "connections":
         def matched() -> int:
@@ -450,7 +487,8 @@ async def cmd_push_interface_directive(server, req):
     """Builds a directive of one of the client's interfaces (interfaces.py: fresh messageId,
     v3 header and endpoint as the service sends them, default example payload) and pushes it
     on the downchannel. Replies with the directive sent."""
-    _check_keys(req, {"interface", "name", "payload", "correlation_token", "endpoint_id", "conn"})
+    _check_keys(req, {"interface", "name", "payload", "correlation_token", "endpoint_id", "conn",
+                      "dialog_request_id"})
     interface, name = req.get("interface"), req.get("name")
     for key, v in (("interface", interface), ("name", name)):
         if not isinstance(v, str) or not v:
@@ -460,17 +498,120 @@ async def cmd_push_interface_directive(server, req):
     if payload is not None and not isinstance(payload, dict):
         raise CommandError("payload must be a JSON object (or absent for the default)")
     token, endpoint_id = _opt_str(req, "correlation_token"), _opt_str(req, "endpoint_id")
+    dialog = _opt_str(req, "dialog_request_id")
     if not interfaces.is_v3(interface) and (token is not None or endpoint_id is not None):
         raise CommandError(f"correlation_token and endpoint_id apply to v3 (Alexa, Alexa.*) directives, "
                            f"not {interface}")
+    if interfaces.is_v3(interface) and dialog is not None:
+        raise CommandError("dialog_request_id applies to AVS (v1) directives")
     conn, st = _downchannel(server, req)
     try:
         d = interfaces.build(interfaces.DirectiveContext(server, conn, st), interface, name, payload,
-                             token, endpoint_id)
+                             token, endpoint_id, dialog)
     except KeyError as e:
         raise CommandError(e.args[0])
     n = await interfaces.push(server, conn, st, d, "push_interface_directive")
     return {"directive": d, "conn": conn.id, "stream": st.sid, "bytes": n}
+
+
+def _chunk_size(req: dict) -> int:
+    v = req.get("chunk_size", 0) or 0
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise CommandError("chunk_size must be an integer >= 0")
+    return v
+
+
+async def cmd_set_alert(server, req):
+    """Alerts.SetAlert on the downchannel, its scheduledTime `in_seconds` from now (written with
+    `utc_offset`) or `scheduled_time` verbatim (interfaces.alert_spec / build_set_alert)."""
+    _check_keys(req, interfaces.ALERT_OPTIONS | {"conn", "dialog_request_id"})
+    try:
+        spec = interfaces.alert_spec(req)
+    except ValueError as e:
+        raise CommandError(str(e))
+    dialog = _opt_str(req, "dialog_request_id")
+    conn, st = _downchannel(server, req)
+    payload, unix_ms = interfaces.build_set_alert(spec, server)
+    d = interfaces.build(interfaces.DirectiveContext(server, conn, st), "Alerts", "SetAlert", payload,
+                         dialog_request_id=dialog)
+    t = time.monotonic()
+    n = await interfaces.push(server, conn, st, d, "set_alert")
+    return {"directive": d, "token": payload["token"], "scheduled_time": payload["scheduledTime"],
+            "scheduled_unix_ms": unix_ms,
+            "in_seconds": None if unix_ms is None else (unix_ms / 1000 - time.time()),
+            "t": t, "conn": conn.id, "stream": st.sid, "bytes": n}
+
+
+async def cmd_audio_play(server, req):
+    """AudioPlayer.Play on the downchannel: a cid: stream with its MP3 attachment in the same
+    push (after the directive, or before it with attachment_first), or a URL stream
+    (interfaces.play_spec / build_play)."""
+    _check_keys(req, interfaces.PLAY_OPTIONS | {"conn", "dialog_request_id", "chunk_size"})
+    try:
+        spec = interfaces.play_spec(req, server.speak_mp3)
+    except ValueError as e:
+        raise CommandError(str(e))
+    dialog = _opt_str(req, "dialog_request_id")
+    chunk = _chunk_size(req)
+    conn, st = _downchannel(server, req)
+    payload, part, content_id = interfaces.build_play(spec)
+    d = interfaces.build(interfaces.DirectiveContext(server, conn, st), "AudioPlayer", "Play", payload,
+                         dialog_request_id=dialog)
+    t = time.monotonic()
+    n = await interfaces.push(server, conn, st, d, "audio_play", part, bool(spec.get("attachment_first")), chunk)
+    data = part[1] if part is not None else None
+    return {"directive": d, "token": payload["audioItem"]["stream"]["token"], "content_id": content_id,
+            "attachment_bytes": None if data is None else len(data),
+            "attachment_sha256": None if data is None else hashlib.sha256(data).hexdigest(),
+            "attachment_first": bool(spec.get("attachment_first")) if part is not None else None,
+            "t": t, "conn": conn.id, "stream": st.sid, "bytes": n}
+
+
+def _payload_tokens(payload: Any) -> list[str]:
+    """The tokens an event payload names: `token`, each of `tokens` (DeleteAlerts*)."""
+    if not isinstance(payload, dict):
+        return []
+    out = [payload["token"]] if isinstance(payload.get("token"), str) else []
+    if isinstance(payload.get("tokens"), list):
+        out += [t for t in payload["tokens"] if isinstance(t, str)]
+    return out
+
+
+async def cmd_events(server, req):
+    """The events received since reset, in the order their metadata arrived, with what timing
+    checks need: [{namespace, name, payload, t, ...}]."""
+    _check_keys(req, {"namespace", "name", "token", "conn", "invalid"})
+    ns, name, token = _opt_str(req, "namespace"), _opt_str(req, "name"), _opt_str(req, "token")
+    inv = req.get("invalid", False)
+    if inv is not None and not isinstance(inv, bool):
+        raise CommandError("invalid must be true, false or null (both)")
+    conn = req.get("conn")
+    out = []
+    for r in server.requests:
+        ev = r["event"]
+        if ev is None or r["t_metadata"] is None:
+            continue
+        if ns is not None and ev["namespace"] != ns:
+            continue
+        if name is not None and name not in (ev["name"], f"{ev['namespace']}.{ev['name']}"):
+            continue
+        if conn is not None and r["conn"] != conn:
+            continue
+        if inv is not None and (r["invalid"] is not None) != inv:
+            continue
+        meta = r["metadata"]
+        payload = meta["event"].get("payload") if isinstance(meta.get("event"), dict) else None
+        if token is not None and token not in _payload_tokens(payload):
+            continue
+        offset = payload.get("offsetInMilliseconds") if isinstance(payload, dict) else None
+        out.append({"namespace": ev["namespace"], "name": ev["name"], "messageId": ev["messageId"],
+                    "dialogRequestId": ev["dialogRequestId"], "payload": payload,
+                    "offset_ms": offset if shapes.is_int(offset) else None,
+                    "context": meta.get("context"), "t": r["t_metadata"], "t_unix": r["t_metadata_unix"],
+                    "t_headers": r["t_headers"], "t_end": r["t_end"], "status": r["status"],
+                    "invalid": r["invalid"], "conn": r["conn"], "stream": r["stream"]})
+    out.sort(key=lambda e: e["t"])
+    return {"events": out, "t": time.monotonic(), "t_unix": time.time()}
 
 
 async def cmd_capabilities(server, req):
@@ -694,6 +835,9 @@ COMMANDS: dict[str, Callable[[Any, dict], Awaitable[dict]]] = {
     "hold_answers": cmd_hold_answers,
     "reset_stream": cmd_reset_stream,
     "push_interface_directive": cmd_push_interface_directive,
+    "set_alert": cmd_set_alert,
+    "audio_play": cmd_audio_play,
+    "events": cmd_events,
     "capabilities": cmd_capabilities,
     "demo_interfaces": cmd_demo_interfaces,
     "lwa_config": cmd_lwa_config,

@@ -351,6 +351,8 @@ class EventRequest:
             self.fail(400, f"metadata is not valid JSON: {e}")
             return
         self.rec["metadata"] = meta
+        # When the event was received: its metadata part complete (monotonic and wall clock).
+        self.rec["t_metadata"], self.rec["t_metadata_unix"] = time.monotonic(), time.time()
         header = shapes.envelope_header(meta)
         if header is not None:  # recorded even when the rest is invalid (wait_for can name it)
             d = header.get("dialogRequestId")
@@ -570,6 +572,8 @@ RECOGNIZE_DEFAULTS: dict[str, Any] = {
     "hang": False,
     "drop_connection_after_bytes": None,
     "split_delimiters": False,           # each part + `CRLF--B` in one write, the line's end with the next
+    "set_alert": None,                   # Alerts.SetAlert after the Speak (interfaces.alert_spec + once)
+    "play": None,                        # AudioPlayer.Play after the Speak (interfaces.play_spec + once)
 }
 
 
@@ -689,6 +693,23 @@ class RecognizeHandler(DefaultEventHandler):
             parts.append((stale, mp.json_part(json.dumps(stale).encode())))
         pair = [(speak, mp.json_part(json.dumps(speak).encode())), (None, mp.binary_part(cid, mp3))]
         parts += pair[::-1] if cfg["attachment_first"] else pair
+        # "Set a timer", "play music": the Speak, then the SetAlert or the Play (its attachment
+        # after it, or before it with the play's attachment_first), same dialogRequestId.
+        import interfaces  # (here: interfaces imports this module)
+        for key in ("set_alert", "play"):
+            spec = cfg[key]
+            if spec is None:
+                continue
+            if key == "set_alert":
+                d = directive("Alerts", "SetAlert", interfaces.build_set_alert(spec, server)[0], self.dialog)
+                parts.append((d, mp.json_part(json.dumps(d).encode())))
+            else:
+                payload, part, _ = interfaces.build_play(spec)
+                d = directive("AudioPlayer", "Play", payload, self.dialog)
+                pair = [(d, mp.json_part(json.dumps(d).encode()))] + ([(None, part)] if part is not None else [])
+                parts += pair[::-1] if spec.get("attachment_first") else pair
+            if spec.get("once") and server.recognize.get(key) is spec:
+                server.recognize[key] = None  # used up by this turn
         es = cfg["expect_speech"]
         if es is not None:
             payload = {k: v for k, v in es.items() if k != "once"}

@@ -166,12 +166,88 @@ def iso8601_utc(v: Any, path: str) -> None:
     raise Invalid(f"{path} must be an ISO-8601 UTC time such as 2017-02-03T16:20:50.52Z, got {_show(v)}")
 
 
+_ISO_ANY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):?(\d{2}))$")
+
+
+def parse_iso8601(v: str) -> datetime.datetime | None:
+    """An ISO-8601 date and time with Z or an offset (+0000, -05:30), as Alerts times are
+    written; None if v is not one (or not a real date)."""
+    m = _ISO_ANY.match(v)
+    if not m:
+        return None
+    try:
+        frac = m.group(7)
+        us = int((frac[1:] + "000000")[:6]) if frac else 0
+        if m.group(8) == "Z":
+            tz = datetime.timezone.utc
+        else:
+            oh, om = int(m.group(9)), int(m.group(10))
+            if oh > 23 or om > 59:
+                return None
+            sign = -1 if m.group(8)[0] == "-" else 1
+            tz = datetime.timezone(sign * datetime.timedelta(hours=oh, minutes=om))
+        return datetime.datetime(*(int(g) for g in m.groups()[:6]), us, tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def iso8601(v: Any, path: str) -> None:
+    """ISO-8601 date and time with Z or an offset, e.g. 2017-08-01T11:30:00.000Z or
+    2017-08-01T11:30:00+0000."""
+    string(True)(v, path)
+    if parse_iso8601(v) is None:
+        raise Invalid(f"{path} must be an ISO-8601 time with Z or an offset such as "
+                      f"2017-08-01T11:30:00.000Z or 2017-08-01T11:30:00+0000, got {_show(v)}")
+
+
 # --------------------------------------------------------------------------- AVS (v1) context
 
 
 AUDIO_PLAYER_ACTIVITIES = ("IDLE", "PLAYING", "PAUSED", "BUFFER_UNDERRUN", "FINISHED", "STOPPED")
+ALERT_TYPES = ("ALARM", "TIMER", "REMINDER")
+MAX_MS = 2**63 - 1  # offsets and durations: AVS sends and reads them as a Java long
+BLUETOOTH_STREAMING = ("ACTIVE", "PAUSED", "INACTIVE")
 
-_alert = obj({"token": string(True), "type": string(True), "scheduledTime": string(True)})
+
+def unique_tokens(key: str = "token") -> Checker:
+    """An array of objects whose `key` members are all different."""
+    def check(v: Any, path: str) -> None:
+        seen: dict[str, int] = {}
+        for i, x in enumerate(v):
+            if x[key] in seen:
+                raise Invalid(f"{path}[{i}] repeats {key} {x[key]!r} (already {path}[{seen[x[key]]}])")
+            seen[x[key]] = i
+    return check
+
+
+def both(*checkers: Checker) -> Checker:
+    def check(v: Any, path: str) -> None:
+        for c in checkers:
+            c(v, path)
+    return check
+
+
+_alert = obj({"token": string(True), "type": enum(*ALERT_TYPES), "scheduledTime": iso8601})
+_alert_list = both(array(_alert), unique_tokens())
+
+# AudioPlayer.PlaybackState, also PlaybackFailed's currentPlaybackState. The token is "" before
+# anything played (IDLE).
+_playback_state = obj({"token": string(), "offsetInMilliseconds": integer(0, MAX_MS),
+                       "playerActivity": enum(*AUDIO_PLAYER_ACTIVITIES)})
+
+_bt_profile = obj({"name": string(True), "version": string()})
+_bt_paired = {"uniqueDeviceId": string(True), "friendlyName": string(), "supportedProfiles": array(_bt_profile)}
+
+
+def _bluetooth_state(v: Any, path: str) -> None:
+    obj({"alexaDevice": obj({"friendlyName": string()}),
+         "pairedDevices": both(array(obj(_bt_paired)), unique_tokens("uniqueDeviceId"))},
+        {"activeDevice": obj({**_bt_paired, "streaming": enum(*BLUETOOTH_STREAMING)})})(v, path)
+    active = v.get("activeDevice")
+    if active is not None and active["uniqueDeviceId"] not in {d["uniqueDeviceId"] for d in v["pairedDevices"]}:
+        raise Invalid(f"{path}.activeDevice.uniqueDeviceId {active['uniqueDeviceId']!r} is not one of "
+                      f"{path}.pairedDevices")
+
 
 # "Namespace.Name" of a context entry -> its payload checker.
 CONTEXT_CHECKS: dict[str, Checker] = {
@@ -181,10 +257,9 @@ CONTEXT_CHECKS: dict[str, Checker] = {
         "playerActivity": enum("PLAYING", "FINISHED", "INTERRUPTED")}),
     "Speaker.VolumeState": obj({"volume": integer(0, 100), "muted": boolean}),
     "Notifications.IndicatorState": obj({"isEnabled": boolean, "isVisualIndicatorPersisted": boolean}),
-    # Types only for these two.
-    "AudioPlayer.PlaybackState": obj({"token": string(), "offsetInMilliseconds": integer(),
-                                      "playerActivity": string()}),
-    "Alerts.AlertsState": obj({"allAlerts": array(_alert), "activeAlerts": array(_alert)}),
+    "AudioPlayer.PlaybackState": _playback_state,
+    "Alerts.AlertsState": obj({"allAlerts": _alert_list, "activeAlerts": _alert_list}),
+    "Bluetooth.BluetoothState": _bluetooth_state,
 }
 
 _context_header = obj({"namespace": string(True), "name": string(True)})
@@ -343,11 +418,103 @@ class Shape:
 
     def __init__(self, payload: Checker, v3: bool = False, correlation: bool = False,
                  endpoint: Checker | None = None, context: str | None = None,
-                 header_optional: dict[str, Checker] | None = None):
+                 header_optional: dict[str, Checker] | None = None,
+                 context_entries: tuple[str, ...] = ()):
         self.payload, self.v3, self.correlation = payload, v3, correlation
         self.endpoint, self.context = endpoint, context  # context: None (absent), "optional", "required"
         self.header_optional = header_optional or {}
+        # v1: "Namespace.Name" entries the context must hold when it is present.
+        self.context_entries = context_entries
 
+
+# ---- Alerts 1.3 (crates/avs-core/src/interfaces/alerts.rs). No context in the spec's samples
+# (nor from the AVS Device SDK): optional, checked in full when present.
+ALERT_TOKEN_EVENTS = ("SetAlertSucceeded", "SetAlertFailed", "DeleteAlertSucceeded", "DeleteAlertFailed",
+                      "AlertStarted", "AlertStopped", "AlertEnteredForeground", "AlertEnteredBackground")
+ALERTS_EVENTS: dict[str, Shape] = {
+    **{f"Alerts.{n}": Shape(obj({"token": string(True)}), context="optional") for n in ALERT_TOKEN_EVENTS},
+    "Alerts.DeleteAlertsSucceeded": Shape(obj({"tokens": array(string(True))}), context="optional"),
+    "Alerts.DeleteAlertsFailed": Shape(obj({"tokens": array(string(True))}), context="optional"),
+    "Alerts.VolumeChanged": Shape(obj({"volume": integer(0, 100)}), context="optional"),
+}
+
+# ---- AudioPlayer 1.0 (audio_player.rs). The {token, offsetInMilliseconds} events carry the
+# context, with AudioPlayer.PlaybackState; PlaybackFailed (which has currentPlaybackState in its
+# payload instead), PlaybackQueueCleared and StreamMetadataExtracted need none.
+MEDIA_ERROR_TYPES = ("MEDIA_ERROR_UNKNOWN", "MEDIA_ERROR_INVALID_REQUEST", "MEDIA_ERROR_SERVICE_UNAVAILABLE",
+                     "MEDIA_ERROR_INTERNAL_SERVER_ERROR", "MEDIA_ERROR_INTERNAL_DEVICE_ERROR")
+PLAYBACK_EVENTS = ("PlaybackStarted", "PlaybackNearlyFinished", "PlaybackFinished", "PlaybackStopped",
+                   "PlaybackPaused", "PlaybackResumed", "PlaybackStutterStarted",
+                   "ProgressReportDelayElapsed", "ProgressReportIntervalElapsed")
+_token_offset = {"token": string(True), "offsetInMilliseconds": integer(0, MAX_MS)}
+_playback_context = {"context": "required", "context_entries": ("AudioPlayer.PlaybackState",)}
+
+
+def _metadata(v: Any, path: str) -> None:
+    any_object(v, path)
+    for k, x in v.items():
+        if not isinstance(x, (str, bool)):
+            raise Invalid(f"{path}.{k} must be a string or true/false (numbers as strings), got {_kind(x)}")
+
+
+AUDIO_PLAYER_EVENTS: dict[str, Shape] = {
+    **{f"AudioPlayer.{n}": Shape(obj(_token_offset), **_playback_context) for n in PLAYBACK_EVENTS},
+    "AudioPlayer.PlaybackStutterFinished": Shape(obj({**_token_offset, "stutterDurationInMilliseconds":
+                                                      integer(0, MAX_MS)}), **_playback_context),
+    "AudioPlayer.PlaybackFailed": Shape(obj({
+        "token": string(True), "currentPlaybackState": _playback_state,
+        "error": obj({"type": enum(*MEDIA_ERROR_TYPES), "message": string()})}), context="optional"),
+    "AudioPlayer.PlaybackQueueCleared": Shape(empty_object, context="optional"),
+    "AudioPlayer.StreamMetadataExtracted": Shape(obj({"token": string(True), "metadata": _metadata}),
+                                                 context="optional"),
+}
+
+# ---- PlaybackController 1.0 (playback_controller.rs): payload {}, the context required (AVS must
+# know what is playing).
+PLAYBACK_CONTROLLER_EVENTS: dict[str, Shape] = {
+    f"PlaybackController.{n}": Shape(empty_object, **_playback_context)
+    for n in ("PlayCommandIssued", "PauseCommandIssued", "NextCommandIssued", "PreviousCommandIssued")
+}
+
+# ---- Bluetooth 1.0 (bluetooth.rs). Every 1.0 event carries the context with
+# Bluetooth.BluetoothState (2.0 lists the events that no longer need it).
+_bt_device = obj({"uniqueDeviceId": string(True), "friendlyName": string()})
+_bt_requester = enum("CLOUD", "DEVICE")
+_TRUNCATED_MAC = re.compile(r"^XX:XX:XX:XX:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}$")
+
+
+def _truncated_mac(v: Any, path: str) -> None:
+    string(True)(v, path)
+    if not _TRUNCATED_MAC.match(v):
+        raise Invalid(f"{path} must be a MAC address with its first four octets masked, "
+                      f"XX:XX:XX:XX:AB:CD, got {_show(v)}")
+
+
+_bt_context = {"context": "required", "context_entries": ("Bluetooth.BluetoothState",)}
+_bt_device_requester = obj({"device": _bt_device, "requester": _bt_requester})
+BLUETOOTH_EVENTS: dict[str, Shape] = {
+    "Bluetooth.ScanDevicesUpdated": Shape(obj({
+        "discoveredDevices": both(array(obj({"uniqueDeviceId": string(True), "friendlyName": string()},
+                                            {"truncatedMacAddress": _truncated_mac})),
+                                  unique_tokens("uniqueDeviceId")),
+        "hasMore": boolean}), **_bt_context),
+    **{f"Bluetooth.{n}": Shape(empty_object, **_bt_context)
+       for n in ("ScanDevicesFailed", "EnterDiscoverableModeSucceeded", "EnterDiscoverableModeFailed",
+                 "PairDeviceFailed", "UnpairDeviceFailed")},
+    **{f"Bluetooth.{n}": Shape(obj({"device": _bt_device}), **_bt_context)
+       for n in ("PairDeviceSucceeded", "UnpairDeviceSucceeded")},
+    **{f"Bluetooth.{n}": Shape(_bt_device_requester, **_bt_context)
+       for n in ("ConnectByDeviceIdSucceeded", "ConnectByDeviceIdFailed", "DisconnectDeviceSucceeded",
+                 "DisconnectDeviceFailed")},
+    "Bluetooth.ConnectByProfileSucceeded": Shape(obj({"device": _bt_device, "requester": _bt_requester,
+                                                      "profileName": string(True)}), **_bt_context),
+    "Bluetooth.ConnectByProfileFailed": Shape(obj({"requester": _bt_requester, "profileName": string(True)}),
+                                              **_bt_context),
+    **{f"Bluetooth.MediaControl{c}{r}": Shape(empty_object, **_bt_context)
+       for c in ("Play", "Stop", "Next", "Previous") for r in ("Succeeded", "Failed")},
+    **{f"Bluetooth.{n}": Shape(obj({"device": obj({"uniqueDeviceId": string(True)})}), **_bt_context)
+       for n in ("StreamingStarted", "StreamingEnded")},
+}
 
 V1_HEADER = {"namespace": string(True), "name": string(True), "messageId": string(True)}
 V1_HEADER_OPTIONAL = {"dialogRequestId": string(True)}
@@ -366,6 +533,10 @@ EVENT_CHECKS: dict[str, Shape] = {
     "SpeechSynthesizer.SpeechStarted": Shape(obj({"token": string()}), context="optional"),
     "SpeechSynthesizer.SpeechFinished": Shape(obj({"token": string()}), context="optional"),
     "SpeechRecognizer.ExpectSpeechTimedOut": Shape(empty_object, context="optional"),
+    **ALERTS_EVENTS,
+    **AUDIO_PLAYER_EVENTS,
+    **PLAYBACK_CONTROLLER_EVENTS,
+    **BLUETOOTH_EVENTS,
     # v3 (../shared/seeds/004_alexa-speaker-interface.txt)
     "Alexa.Response": Shape(empty_object, v3=True, correlation=True, endpoint=_endpoint_id_only,
                             context="required"),
@@ -421,6 +592,11 @@ def _check(meta: Any) -> None:
         obj(V1_HEADER, V1_HEADER_OPTIONAL)(header, "event.header")
         if "context" in meta:
             check_v1_context(meta["context"])
+            if shape is not None:
+                have = {f"{e['header']['namespace']}.{e['header']['name']}" for e in meta["context"]}
+                for want in shape.context_entries:
+                    if want not in have:
+                        raise Invalid(f"context lacks the {want} entry (a {ns}.{name} reports it)")
         elif shape is not None and shape.context == "required":
             raise Invalid("metadata lacks 'context' (this event carries the device context)")
         if shape is not None:

@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -33,6 +34,7 @@ import h2.settings
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import multipart as mp  # noqa: E402
+import shapes  # noqa: E402
 
 SERVER = os.path.join(HERE, "avs_server.py")
 TOKEN = "test-token"
@@ -669,7 +671,8 @@ def t_flow_control(env):
 
 RECOGNIZE_DEFAULTS = dict(stop_capture_after_bytes=32000, speak_mp3_b64=None, attachment_first=False,
                           chunk_size=0, expect_speech=None, stale_directive=False, fail_status=None,
-                          hang=False, drop_connection_after_bytes=None, split_delimiters=False)
+                          hang=False, drop_connection_after_bytes=None, split_delimiters=False,
+                          set_alert=None, play=None)
 
 
 def t_recognize_near_field(env):
@@ -1517,6 +1520,508 @@ def t_interface_directives(env):
     c.close()
 
 
+# --------------------------------------------------------------------------- Alerts, AudioPlayer,
+# PlaybackController, Bluetooth (issue 11)
+
+BT_ID = "2d1b29d4-54f3-4bc8-8d1c-f16a0dbbfa2c"
+BT_PHONE = {"uniqueDeviceId": BT_ID, "friendlyName": "Pixel 3"}
+BT_PAIRED = {**BT_PHONE, "supportedProfiles": [{"name": "A2DP-SOURCE", "version": "1.3"},
+                                               {"name": "AVRCP", "version": "1.6"}]}
+BT_STATE = ctx_entry("Bluetooth", "BluetoothState", {"alexaDevice": {"friendlyName": "avs-speaker"},
+                                                     "pairedDevices": [BT_PAIRED],
+                                                     "activeDevice": {**BT_PAIRED, "streaming": "ACTIVE"}})
+PLAYING = ctx_entry("AudioPlayer", "PlaybackState", {"token": "tok-1", "offsetInMilliseconds": 42000,
+                                                     "playerActivity": "PLAYING"})
+# The context as the client sends it with these events (the avs-core writers' shapes).
+MEDIA_CONTEXT = [e for e in FULL_CONTEXT if e["header"]["namespace"] != "AudioPlayer"] + [PLAYING, BT_STATE]
+ALERTS_STATE = ctx_entry("Alerts", "AlertsState", {
+    "allAlerts": [{"token": "a-1", "type": "REMINDER", "scheduledTime": "2018-04-03T16:00:00.000Z"},
+                  {"token": "a-2", "type": "TIMER", "scheduledTime": "2017-08-01T11:30:00.123Z"}],
+    "activeAlerts": [{"token": "a-2", "type": "TIMER", "scheduledTime": "2017-08-01T11:30:00.123Z"}]})
+
+
+def media_valid_events() -> dict[str, dict]:
+    ev = {}
+    for n in ("SetAlertSucceeded", "SetAlertFailed", "DeleteAlertSucceeded", "DeleteAlertFailed", "AlertStarted",
+              "AlertStopped", "AlertEnteredForeground", "AlertEnteredBackground"):
+        ev[f"Alerts.{n}"] = v1_event("Alerts", n, {"token": "amzn1.as-ct.v1.x#1"})
+    ev["Alerts.AlertStarted with context"] = v1_event("Alerts", "AlertStarted", {"token": "a-2"},
+                                                      MEDIA_CONTEXT[:1] + [ALERTS_STATE])
+    ev["Alerts.DeleteAlertsSucceeded"] = v1_event("Alerts", "DeleteAlertsSucceeded", {"tokens": ["t-1", "t-2"]})
+    ev["Alerts.DeleteAlertsFailed, none"] = v1_event("Alerts", "DeleteAlertsFailed", {"tokens": []})
+    ev["Alerts.VolumeChanged"] = v1_event("Alerts", "VolumeChanged", {"volume": 100})
+    for n in ("PlaybackStarted", "PlaybackNearlyFinished", "PlaybackFinished", "PlaybackStopped", "PlaybackPaused",
+              "PlaybackResumed", "PlaybackStutterStarted", "ProgressReportDelayElapsed",
+              "ProgressReportIntervalElapsed"):
+        ev[f"AudioPlayer.{n}"] = v1_event("AudioPlayer", n, {"token": "tok-1", "offsetInMilliseconds": 42000},
+                                          MEDIA_CONTEXT)
+    ev["AudioPlayer.PlaybackStarted at 0, idle context"] = v1_event(
+        "AudioPlayer", "PlaybackStarted", {"token": "t", "offsetInMilliseconds": 0}, FULL_CONTEXT)
+    ev["AudioPlayer.PlaybackStutterFinished"] = v1_event("AudioPlayer", "PlaybackStutterFinished", {
+        "token": "tok-1", "offsetInMilliseconds": 61000, "stutterDurationInMilliseconds": 1500}, MEDIA_CONTEXT)
+    ev["AudioPlayer.PlaybackFailed"] = v1_event("AudioPlayer", "PlaybackFailed", {
+        "token": "tok-2", "currentPlaybackState": {"token": "tok-1", "offsetInMilliseconds": 170000,
+                                                   "playerActivity": "PLAYING"},
+        "error": {"type": "MEDIA_ERROR_INVALID_REQUEST", "message": "HTTP 404: not found"}})
+    ev["AudioPlayer.PlaybackFailed, idle, with context"] = v1_event("AudioPlayer", "PlaybackFailed", {
+        "token": "t", "currentPlaybackState": {"token": "", "offsetInMilliseconds": 0, "playerActivity": "IDLE"},
+        "error": {"type": "MEDIA_ERROR_INTERNAL_DEVICE_ERROR", "message": ""}}, FULL_CONTEXT)
+    ev["AudioPlayer.PlaybackQueueCleared"] = v1_event("AudioPlayer", "PlaybackQueueCleared", {})
+    ev["AudioPlayer.StreamMetadataExtracted"] = v1_event("AudioPlayer", "StreamMetadataExtracted", {
+        "token": "tok-1", "metadata": {"title": "Song", "has-crc": False, "bitrate": "128000"}})
+    for n in ("PlayCommandIssued", "PauseCommandIssued", "NextCommandIssued", "PreviousCommandIssued"):
+        ev[f"PlaybackController.{n}"] = v1_event("PlaybackController", n, {}, MEDIA_CONTEXT)
+    found = [{"uniqueDeviceId": BT_ID, "friendlyName": "Pixel 3", "truncatedMacAddress": "XX:XX:XX:XX:3C:9a"},
+             {"uniqueDeviceId": "8f0c1e5a", "friendlyName": "JBL Charge 3"}]
+    bt = {
+        "ScanDevicesUpdated": {"discoveredDevices": found, "hasMore": True},
+        "ScanDevicesFailed": {}, "EnterDiscoverableModeSucceeded": {}, "EnterDiscoverableModeFailed": {},
+        "PairDeviceSucceeded": {"device": BT_PHONE}, "PairDeviceFailed": {},
+        "UnpairDeviceSucceeded": {"device": BT_PHONE}, "UnpairDeviceFailed": {},
+        "ConnectByDeviceIdSucceeded": {"device": BT_PHONE, "requester": "DEVICE"},
+        "ConnectByDeviceIdFailed": {"device": BT_PHONE, "requester": "CLOUD"},
+        "ConnectByProfileSucceeded": {"device": BT_PHONE, "requester": "CLOUD", "profileName": "A2DP-SOURCE"},
+        "ConnectByProfileFailed": {"requester": "CLOUD", "profileName": "AVRCP"},
+        "DisconnectDeviceSucceeded": {"device": BT_PHONE, "requester": "DEVICE"},
+        "DisconnectDeviceFailed": {"device": BT_PHONE, "requester": "CLOUD"},
+        "StreamingStarted": {"device": {"uniqueDeviceId": BT_ID}},
+        "StreamingEnded": {"device": {"uniqueDeviceId": BT_ID}},
+        **{f"MediaControl{c}{r}": {} for c in ("Play", "Stop", "Next", "Previous") for r in ("Succeeded", "Failed")},
+    }
+    for n, p in bt.items():
+        ev[f"Bluetooth.{n}"] = v1_event("Bluetooth", n, p, MEDIA_CONTEXT)
+    no_active = ctx_entry("Bluetooth", "BluetoothState", {"alexaDevice": {"friendlyName": "x"}, "pairedDevices": []})
+    ev["Bluetooth.ScanDevicesUpdated, last, nothing paired"] = v1_event(
+        "Bluetooth", "ScanDevicesUpdated", {"discoveredDevices": [], "hasMore": False}, [no_active])
+    return ev
+
+
+def media_invalid_events() -> dict[str, tuple[dict, str]]:
+    ok = media_valid_events()
+    started = ok["AudioPlayer.PlaybackStarted"]
+    failed = ok["AudioPlayer.PlaybackFailed"]
+    scan = ok["Bluetooth.ScanDevicesUpdated"]
+    ctx_i = len(MEDIA_CONTEXT) - 1  # BT_STATE's index
+    return {
+        "Alerts token missing": (v1_event("Alerts", "AlertStarted", {}), "event.payload lacks 'token'"),
+        "Alerts token empty": (v1_event("Alerts", "SetAlertSucceeded", {"token": ""}), "event.payload.token must be a non-empty"),
+        "Alerts token number": (v1_event("Alerts", "AlertStopped", {"token": 7}), "event.payload.token must be a string"),
+        "Alerts extra member (1.5 payload)": (v1_event("Alerts", "AlertStopped", {"token": "t", "reason": "x"}),
+                                              "unexpected key(s) 'reason'"),
+        "DeleteAlerts tokens not an array": (v1_event("Alerts", "DeleteAlertsSucceeded", {"tokens": "t"}),
+                                             "event.payload.tokens must be an array"),
+        "Alerts volume out of range": (v1_event("Alerts", "VolumeChanged", {"volume": 101}), "in 0..100, got 101"),
+        "AlertsState type": (_with(ok["Alerts.AlertStarted with context"], "SNOOZE", "context", 1, "payload",
+                                   "allAlerts", 0, "type"), "ALARM|TIMER|REMINDER"),
+        "AlertsState time": (_with(ok["Alerts.AlertStarted with context"], "2017-08-01 11:30", "context", 1, "payload",
+                                   "activeAlerts", 0, "scheduledTime"), "context[1].payload.activeAlerts[0].scheduledTime"),
+        "AlertsState local time": (_with(ok["Alerts.AlertStarted with context"], "2017-08-01T11:30:00", "context", 1,
+                                         "payload", "allAlerts", 1, "scheduledTime"), "ISO-8601"),
+        "AlertsState token twice": (_with(ok["Alerts.AlertStarted with context"], [ALERTS_STATE["payload"]["allAlerts"][0]] * 2,
+                                          "context", 1, "payload", "allAlerts"), "repeats token 'a-1'"),
+        "AlertsState without activeAlerts": (_without(ok["Alerts.AlertStarted with context"], "context", 1, "payload",
+                                                      "activeAlerts"), "lacks 'activeAlerts'"),
+        "playback without context": (_without(started, "context"), "lacks 'context'"),
+        "playback context without PlaybackState": (_with(started, FULL_CONTEXT[:4], "context"),
+                                                   "context lacks the AudioPlayer.PlaybackState entry"),
+        "playback offset negative": (_with(started, -1, "event", "payload", "offsetInMilliseconds"),
+                                     "in 0..9223372036854775807, got -1"),
+        "playback offset float": (_with(started, 1.5, "event", "payload", "offsetInMilliseconds"), "must be an integer"),
+        "playback offset string": (_with(started, "100", "event", "payload", "offsetInMilliseconds"), "must be an integer"),
+        "playback offset over a long": (_with(started, 2**63, "event", "payload", "offsetInMilliseconds"),
+                                        "9223372036854775807"),
+        "playback token empty": (_with(started, "", "event", "payload", "token"), "non-empty"),
+        "playback without offset": (_without(ok["AudioPlayer.ProgressReportIntervalElapsed"], "event", "payload",
+                                             "offsetInMilliseconds"), "lacks 'offsetInMilliseconds'"),
+        "playback extra member (1.4 playbackAttributes)": (_with(started, {}, "event", "payload", "playbackAttributes"),
+                                                           "unexpected key(s) 'playbackAttributes'"),
+        "PlaybackState activity": (_with(started, "BUFFERING", "context", len(MEDIA_CONTEXT) - 2, "payload",
+                                         "playerActivity"), "IDLE|PLAYING|PAUSED|BUFFER_UNDERRUN|FINISHED|STOPPED"),
+        "PlaybackState offset negative": (_with(started, -5, "context", len(MEDIA_CONTEXT) - 2, "payload",
+                                                "offsetInMilliseconds"),
+                                          f"context[{len(MEDIA_CONTEXT) - 2}].payload.offsetInMilliseconds"),
+        "stutter without duration": (_without(ok["AudioPlayer.PlaybackStutterFinished"], "event", "payload",
+                                              "stutterDurationInMilliseconds"), "lacks 'stutterDurationInMilliseconds'"),
+        "PlaybackFailed error type": (_with(failed, "MEDIA_ERROR_HTTP_404", "event", "payload", "error", "type"),
+                                      "MEDIA_ERROR_UNKNOWN|MEDIA_ERROR_INVALID_REQUEST"),
+        "PlaybackFailed without message": (_without(failed, "event", "payload", "error", "message"), "lacks 'message'"),
+        "PlaybackFailed state activity": (_with(failed, "RUNNING", "event", "payload", "currentPlaybackState",
+                                                "playerActivity"), "event.payload.currentPlaybackState.playerActivity"),
+        "PlaybackFailed without currentPlaybackState": (_without(failed, "event", "payload", "currentPlaybackState"),
+                                                        "lacks 'currentPlaybackState'"),
+        "QueueCleared payload": (v1_event("AudioPlayer", "PlaybackQueueCleared", {"token": "t"}), "unexpected key(s) 'token'"),
+        "metadata number": (v1_event("AudioPlayer", "StreamMetadataExtracted", {"token": "t", "metadata": {"bitrate": 128}}),
+                            "event.payload.metadata.bitrate must be a string or true/false"),
+        "PlaybackController without context": (v1_event("PlaybackController", "PlayCommandIssued", {}), "lacks 'context'"),
+        "PlaybackController payload": (_with(ok["PlaybackController.NextCommandIssued"], {"button": "NEXT"}, "event",
+                                             "payload"), "unexpected key(s) 'button'"),
+        "PlaybackController without PlaybackState": (_with(ok["PlaybackController.PauseCommandIssued"], [BT_STATE],
+                                                           "context"), "AudioPlayer.PlaybackState"),
+        "Bluetooth without context": (_without(scan, "context"), "lacks 'context'"),
+        "Bluetooth without BluetoothState": (_with(scan, FULL_CONTEXT, "context"),
+                                             "context lacks the Bluetooth.BluetoothState entry"),
+        "Bluetooth hasMore missing (2.0 spelling elsewhere)": (_without(scan, "event", "payload", "hasMore"),
+                                                               "lacks 'hasMore'"),
+        "Bluetooth MAC not truncated": (_with(scan, "A4:5E:60:C1:3C:9A", "event", "payload", "discoveredDevices", 0,
+                                              "truncatedMacAddress"), "XX:XX:XX:XX:AB:CD"),
+        "Bluetooth device twice": (_with(scan, [BT_PHONE, BT_PHONE], "event", "payload", "discoveredDevices"),
+                                   "repeats uniqueDeviceId"),
+        "Bluetooth requester": (_with(ok["Bluetooth.ConnectByDeviceIdSucceeded"], "USER", "event", "payload", "requester"),
+                                "CLOUD|DEVICE"),
+        "Bluetooth device without id": (_without(ok["Bluetooth.PairDeviceSucceeded"], "event", "payload", "device",
+                                                 "uniqueDeviceId"), "event.payload.device lacks 'uniqueDeviceId'"),
+        "Bluetooth failure with a payload": (_with(ok["Bluetooth.PairDeviceFailed"], {"device": BT_PHONE}, "event",
+                                                   "payload"), "unexpected key(s) 'device'"),
+        "Bluetooth profile failure without profileName": (_without(ok["Bluetooth.ConnectByProfileFailed"], "event",
+                                                                   "payload", "profileName"), "lacks 'profileName'"),
+        "Bluetooth streaming device with name": (_with(ok["Bluetooth.StreamingStarted"], BT_PHONE, "event", "payload",
+                                                       "device"), "unexpected key(s) 'friendlyName'"),
+        "Bluetooth 2.0 event name payload": (_with(ok["Bluetooth.MediaControlNextFailed"], {"x": 1}, "event", "payload"),
+                                             "unexpected key(s) 'x'"),
+        "BluetoothState streaming": (_with(scan, "PLAYING", "context", ctx_i, "payload", "activeDevice", "streaming"),
+                                     "ACTIVE|PAUSED|INACTIVE"),
+        "BluetoothState active not paired": (_with(scan, [], "context", ctx_i, "payload", "pairedDevices"),
+                                             "activeDevice.uniqueDeviceId"),
+        "BluetoothState without alexaDevice": (_without(scan, "context", ctx_i, "payload", "alexaDevice"),
+                                               "lacks 'alexaDevice'"),
+        "BluetoothState profile without version": (_without(scan, "context", ctx_i, "payload", "pairedDevices", 0,
+                                                            "supportedProfiles", 0, "version"), "lacks 'version'"),
+    }
+
+
+def check_shapes(env, valid: dict, invalid: dict) -> None:
+    srv, ctl = env["srv"], env["srv"].ctl
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+    cid = ctl("connections")["connections"][-1]["id"]
+    for what, meta in valid.items():
+        sid = post_meta(c, meta)
+        r = c.response(sid)
+        assert r["status"] == 204, (what, r["status"], bytes(r["data"])[:400])
+        assert record(ctl, cid, sid)["invalid"] is None, what
+    for what, (meta, want) in invalid.items():
+        sid = post_meta(c, meta)
+        r = c.response(sid)
+        assert r["status"] == 400, (what, r["status"])
+        desc = json.loads(bytes(r["data"]))["payload"]["description"]
+        h = meta["event"]["header"]
+        assert desc.startswith(f"invalid event: {h['namespace']}.{h['name']}: ") and want in desc, (what, desc)
+        rec = record(ctl, cid, sid)
+        assert rec["invalid"] == desc and rec["status"] == 400, (what, rec["invalid"])
+    c.close()
+
+
+def t_media_event_shapes(env):
+    """Alerts, AudioPlayer, PlaybackController and Bluetooth events as the avs-core writers make
+    them are accepted; each kind of mistake is answered 400 and recorded in `invalid`."""
+    ctl = env["srv"].ctl
+    ctl("reset")
+    valid, invalid = media_valid_events(), media_invalid_events()
+    check_shapes(env, valid, invalid)
+    ctl("reset")
+    return f"{len(valid)} valid shapes, {len(invalid)} invalid ones"
+
+
+def dc_parts(c: Client, dc: int) -> list[tuple[dict, bytes]]:
+    """The downchannel's parts so far (headers, body), the empty ones skipped."""
+    return [(h, b) for h, b, done in response_parts(c.streams[dc]) if done and b]
+
+
+def wait_parts(c: Client, dc: int, n: int) -> list[tuple[dict, bytes]]:
+    c.until(lambda: len(dc_parts(c, dc)) >= n, what=f"{n} downchannel parts")
+    return dc_parts(c, dc)
+
+
+def unix_ms_of(iso: str) -> int:
+    return round(shapes.parse_iso8601(iso).timestamp() * 1000)
+
+
+def t_set_alert(env):
+    """set_alert: scheduledTime in_seconds from now (with an offset such as +0000) or verbatim,
+    every SetAlert member; the Alerts directive defaults; the Alerts events in order (events)."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    dc = open_downchannel(c)
+    t0 = time.time()
+    r = ctl("set_alert", token="alarm-1", type="ALARM", in_seconds=3)
+    d = r["directive"]["directive"]
+    assert d["header"]["namespace"] == "Alerts" and d["header"]["name"] == "SetAlert" and \
+        "dialogRequestId" not in d["header"], d
+    p = d["payload"]
+    assert list(p) == ["token", "type", "scheduledTime"] and p["token"] == "alarm-1" and p["type"] == "ALARM", p
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?\+0000", p["scheduledTime"]), p
+    due = unix_ms_of(p["scheduledTime"])
+    assert due == r["scheduled_unix_ms"] and abs(due / 1000 - (t0 + 3)) < 0.2, (due, t0)
+    assert 2.7 < r["in_seconds"] < 3.05, r
+    parts = wait_parts(c, dc, 1)
+    assert json.loads(parts[-1][1]) == r["directive"]
+    # Every member, another offset, whole seconds.
+    assets = [{"assetId": "a", "url": "https://x/a.mp3"}, {"assetId": "b", "url": "https://x/b.mp3"}]
+    r = ctl("set_alert", type="REMINDER", in_seconds=60, utc_offset="+01:00", whole_seconds=True, assets=assets,
+            asset_play_order=["a", "b", "a"], background_alert_asset="b", loop_count=2, loop_pause_ms=4000)
+    p = r["directive"]["directive"]["payload"]
+    assert list(p) == ["token", "type", "scheduledTime", "assets", "assetPlayOrder", "backgroundAlertAsset",
+                       "loopCount", "loopPauseInMilliSeconds"], p
+    assert p["assets"] == assets and p["assetPlayOrder"] == ["a", "b", "a"] and p["backgroundAlertAsset"] == "b"
+    assert p["loopCount"] == 2 and p["loopPauseInMilliSeconds"] == 4000 and p["token"].startswith("amzn1.as-ct.v1.")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+01:00", p["scheduledTime"]), p
+    assert unix_ms_of(p["scheduledTime"]) == r["scheduled_unix_ms"] and r["scheduled_unix_ms"] % 1000 == 0
+    hour = int(p["scheduledTime"][11:13])
+    assert hour == (time.gmtime(r["scheduled_unix_ms"] / 1000).tm_hour + 1) % 24, p
+    r = ctl("set_alert", token="past", in_seconds=-30, utc_offset="-0530")
+    assert r["scheduled_unix_ms"] / 1000 < time.time() - 29 and r["directive"]["directive"]["payload"][
+        "scheduledTime"].endswith("-0530")
+    r = ctl("set_alert", token="verbatim", scheduled_time="2017-08-01T11:30:00+0000", type="TIMER")
+    assert r["scheduled_unix_ms"] is None and r["directive"]["directive"]["payload"]["scheduledTime"] == \
+        "2017-08-01T11:30:00+0000"
+    r = ctl("set_alert", token="dlg", dialog_request_id="d-7")
+    assert r["directive"]["directive"]["header"]["dialogRequestId"] == "d-7"
+    assert 4.7 < r["in_seconds"] < 5.05, r  # default: 5 s
+    # The other Alerts directives: defaults name the alerts set since reset.
+    tokens = [x["payload"]["token"] for x in [y for y in ctl("log")["requests"] if y["stream"] == dc][0]
+              ["directives_sent"]]
+    assert tokens[0] == "alarm-1" and tokens[-1] == "dlg" and len(tokens) == 5, tokens
+    got = {}
+    for name in ("SetAlert", "DeleteAlert", "DeleteAlerts", "SetVolume", "AdjustVolume"):
+        got[name] = ctl("push_interface_directive", interface="Alerts", name=name)["directive"]["directive"]["payload"]
+    assert set(got["SetAlert"]) == {"token", "type", "scheduledTime"} and got["SetAlert"]["type"] == "TIMER"
+    assert abs(unix_ms_of(got["SetAlert"]["scheduledTime"]) / 1000 - time.time() - 5) < 0.3, got["SetAlert"]
+    assert got["DeleteAlert"] == {"token": got["SetAlert"]["token"]}, got
+    assert got["DeleteAlerts"] == {"tokens": tokens + [got["SetAlert"]["token"]]}, got
+    assert got["SetVolume"] == {"volume": 50} and got["AdjustVolume"] == {"volume": -10}, got
+    wait_parts(c, dc, 10)
+    for bad in (dict(in_seconds=1, scheduled_time="x"), dict(in_seconds="3"), dict(in_seconds=True),
+                dict(utc_offset="+2400"), dict(utc_offset="0000"), dict(whole_seconds=1), dict(type=1),
+                dict(bogus=1), dict(conn=10**6)):
+        assert ctl.raw("set_alert", **bad)["ok"] is False, bad
+    # The events of an alert, in order, with their receive times; wait_for by token.
+    names = ["SetAlertSucceeded", "AlertStarted", "AlertEnteredBackground", "AlertEnteredForeground", "AlertStopped"]
+    for n in names:
+        assert c.response(post_meta(c, v1_event("Alerts", n, {"token": "alarm-1"})))["status"] == 204
+        assert c.response(post_meta(c, v1_event("Alerts", "SetAlertSucceeded", {"token": f"other-{n}"})))[
+            "status"] == 204
+        time.sleep(0.02)
+    assert c.response(post_meta(c, v1_event("Alerts", "DeleteAlertsSucceeded", {"tokens": ["x", "alarm-1"]})))[
+        "status"] == 204
+    assert c.response(post_meta(c, v1_event("Alerts", "AlertStopped", {"token": ""})))["status"] == 400
+    w = ctl("wait_for", what="requests", name="Alerts.AlertStopped", token="alarm-1", timeout_ms=100)
+    assert w == {"ok": True, "matched": 1, "timed_out": False}, w
+    assert ctl("wait_for", what="requests", name="AlertStopped", token="nope", timeout_ms=50)["timed_out"]
+    evs = ctl("events", namespace="Alerts", token="alarm-1")["events"]
+    assert [e["name"] for e in evs] == names + ["DeleteAlertsSucceeded"], evs
+    assert all(b["t"] - a["t"] >= 0.015 for a, b in zip(evs, evs[1:len(names)])), [e["t"] for e in evs]
+    assert all(e["t_headers"] <= e["t"] <= e["t_end"] and e["status"] == 204 and e["invalid"] is None
+               and abs(e["t_unix"] - time.time()) < 10 and e["offset_ms"] is None and e["context"] is None
+               for e in evs), evs
+    assert evs[0]["payload"] == {"token": "alarm-1"}
+    assert len(ctl("events", name="Alerts.SetAlertSucceeded")["events"]) == 6
+    assert len(ctl("events", name="SetAlertSucceeded", token="other-AlertStarted")["events"]) == 1
+    bad = ctl("events", namespace="Alerts", invalid=True)["events"]
+    assert len(bad) == 1 and bad[0]["status"] == 400 and "non-empty" in bad[0]["invalid"], bad
+    assert len(ctl("events", namespace="Alerts", invalid=None)["events"]) == len(names) * 2 + 2
+    for bad in (dict(invalid="no"), dict(token=""), dict(bogus=1)):
+        assert ctl.raw("events", **bad)["ok"] is False, bad
+    c.close()
+    ctl("reset")
+    return f"alert due {due / 1000 - t0:.3f} s after the command"
+
+
+def t_audio_play(env):
+    """audio_play: a cid: stream with its MP3 part in the same push (after or before it, the right
+    Content-ID), a URL stream, every Play member; Stop and ClearQueue; the playback events of a
+    token with their offsets and receive times (events)."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    dc = open_downchannel(c)
+    r = ctl("audio_play", token="tok-1")
+    d = r["directive"]["directive"]
+    assert (d["header"]["namespace"], d["header"]["name"]) == ("AudioPlayer", "Play"), d
+    p = d["payload"]
+    s = p["audioItem"]["stream"]
+    assert p["playBehavior"] == "REPLACE_ALL" and p["audioItem"]["audioItemId"].startswith("amzn1.as-ai.v1."), p
+    assert list(s) == ["url", "streamFormat", "offsetInMilliseconds", "token"] and s["token"] == "tok-1", s
+    assert s["url"] == f"cid:{r['content_id']}" and s["streamFormat"] == "AUDIO_MPEG" and s["offsetInMilliseconds"] == 0
+    assert r["attachment_bytes"] == len(SPEAK_MP3) and r["attachment_sha256"] == hashlib.sha256(SPEAK_MP3).hexdigest()
+    parts = wait_parts(c, dc, 2)
+    assert json.loads(parts[0][1]) == r["directive"] and parts[0][0]["content-type"].startswith("application/json")
+    assert parts[1][0]["content-id"] == f"<{r['content_id']}>" and parts[1][1] == SPEAK_MP3, parts[1][0]
+    assert parts[1][0]["content-type"] == "application/octet-stream"
+    # Attachment first, another MP3, every member.
+    mp3 = b"ID3" + os.urandom(3000)
+    r = ctl("audio_play", attachment_first=True, mp3_b64=base64.b64encode(mp3).decode(), play_behavior="ENQUEUE",
+            token="tok-2", expected_previous_token="tok-1", offset_ms=12000, progress_report_delay_ms=20000,
+            progress_report_interval_ms=60000, expiry_time="2030-02-07T12:47:26+0000", audio_item_id="item-2",
+            chunk_size=500)
+    s = r["directive"]["directive"]["payload"]["audioItem"]["stream"]
+    assert list(s) == ["url", "streamFormat", "offsetInMilliseconds", "expiryTime", "progressReport", "token",
+                       "expectedPreviousToken"], s
+    assert s["progressReport"] == {"progressReportDelayInMilliseconds": 20000,
+                                   "progressReportIntervalInMilliseconds": 60000}
+    assert s["offsetInMilliseconds"] == 12000 and s["expectedPreviousToken"] == "tok-1" and r["attachment_first"]
+    assert r["directive"]["directive"]["payload"]["playBehavior"] == "ENQUEUE"
+    parts = wait_parts(c, dc, 4)
+    assert parts[2][0]["content-id"] == f"<{r['content_id']}>" and parts[2][1] == mp3
+    assert json.loads(parts[3][1]) == r["directive"]
+    # A file; an explicit cid: URL keeps its id; a URL stream has no attachment and no streamFormat.
+    # (The command returns once the bytes are handed to the transport: within the client's
+    # flow-control window, as this client reads only between commands.)
+    path = os.path.join(env["certs"], "play.mp3")
+    with open(path, "wb") as f:
+        f.write(SPEAK_MP3[:5000])
+    r = ctl("audio_play", url="cid:my-id@x", mp3_file=path, token="tok-3",
+            play_behavior="REPLACE_ENQUEUED", progress_report_interval_ms=1000)
+    assert r["content_id"] == "my-id@x" and r["attachment_bytes"] == 5000
+    assert r["directive"]["directive"]["payload"]["audioItem"]["stream"]["progressReport"] == {
+        "progressReportIntervalInMilliseconds": 1000}
+    parts = wait_parts(c, dc, 6)
+    assert parts[5][0]["content-id"] == "<my-id@x>"
+    url = "https://music.example.com/s/1.mp3?sig=abc&exp=1"
+    r = ctl("audio_play", url=url, token="tok-4")
+    s = r["directive"]["directive"]["payload"]["audioItem"]["stream"]
+    assert s == {"url": url, "offsetInMilliseconds": 0, "token": "tok-4"} and r["content_id"] is None, r
+    assert r["attachment_bytes"] is None
+    parts = wait_parts(c, dc, 7)
+    assert json.loads(parts[6][1]) == r["directive"]
+    c.pump(0.1)
+    assert len(dc_parts(c, dc)) == 7
+    # A cid: URL without its attachment, and one whose attachment has another Content-ID.
+    r = ctl("audio_play", url="cid:missing", attachment=False)
+    assert r["content_id"] is None
+    r = ctl("audio_play", url="cid:wanted", content_id="other")
+    parts = wait_parts(c, dc, 10)
+    assert parts[9][0]["content-id"] == "<other>" and "cid:wanted" in parts[8][1].decode()
+    # Defaults of push_interface_directive.
+    got = {n: ctl("push_interface_directive", interface="AudioPlayer", name=n)["directive"]["directive"]["payload"]
+           for n in ("Play", "Stop", "ClearQueue")}
+    assert got["Stop"] == {} and got["ClearQueue"] == {"clearBehavior": "CLEAR_ALL"}, got
+    assert got["Play"]["audioItem"]["stream"]["url"].startswith("https://") and \
+        "streamFormat" not in got["Play"]["audioItem"]["stream"], got
+    r = ctl("push_interface_directive", interface="AudioPlayer", name="ClearQueue",
+            payload={"clearBehavior": "CLEAR_ENQUEUED"})
+    assert r["directive"]["directive"]["payload"] == {"clearBehavior": "CLEAR_ENQUEUED"}
+    wait_parts(c, dc, 14)
+    for bad in (dict(url=5), dict(mp3_b64="!!"), dict(mp3_file="/nonexistent/x.mp3"),
+                dict(mp3_b64="", mp3_file="x"), dict(attachment="yes"), dict(content_id=""), dict(chunk_size=-1),
+                dict(token=3), dict(bogus=1)):
+        assert ctl.raw("audio_play", **bad)["ok"] is False, bad
+    # Playback events of tok-1: offsets and receive times, in order.
+    seq = [("PlaybackStarted", 0), ("ProgressReportDelayElapsed", 20000), ("PlaybackNearlyFinished", 25000),
+           ("PlaybackPaused", 30000), ("PlaybackResumed", 30000), ("ProgressReportIntervalElapsed", 60000),
+           ("PlaybackFinished", 61234)]
+    for n, off in seq:
+        meta = v1_event("AudioPlayer", n, {"token": "tok-1", "offsetInMilliseconds": off}, MEDIA_CONTEXT)
+        assert c.response(post_meta(c, meta))["status"] == 204
+        meta = v1_event("AudioPlayer", n, {"token": "tok-9", "offsetInMilliseconds": off}, MEDIA_CONTEXT)
+        assert c.response(post_meta(c, meta))["status"] == 204
+    assert c.response(post_meta(c, v1_event("PlaybackController", "NextCommandIssued", {}, MEDIA_CONTEXT)))[
+        "status"] == 204
+    evs = ctl("events", namespace="AudioPlayer", token="tok-1")["events"]
+    assert [(e["name"], e["offset_ms"]) for e in evs] == seq, evs
+    assert all(a["t"] < b["t"] for a, b in zip(evs, evs[1:])) and evs[0]["context"] == MEDIA_CONTEXT
+    assert len(ctl("events", namespace="PlaybackController")["events"]) == 1
+    assert len(ctl("events", name="AudioPlayer.PlaybackStarted")["events"]) == 2
+    c.close()
+    ctl("reset")
+
+
+def t_bluetooth_directives(env):
+    """Bluetooth 1.0 directives with their default payloads; the device named by default is the
+    first one of the newest ScanDevicesUpdated."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    c = Client(srv.port, env["ca"])
+    dc = open_downchannel(c)
+    dev = {"device": {"uniqueDeviceId": BT_ID}}
+    want = {"ScanDevices": {}, "EnterDiscoverableMode": {"durationInSeconds": 180}, "ExitDiscoverableMode": {},
+            "PairDevice": dev, "UnpairDevice": dev, "ConnectByDeviceId": dev,
+            "ConnectByProfile": {"profile": {"name": "A2DP-SOURCE", "version": "1.3"}}, "DisconnectDevice": dev,
+            "Play": {}, "Stop": {}, "Next": {}, "Previous": {}}
+    for name, payload in want.items():
+        d = ctl("push_interface_directive", interface="Bluetooth", name=name)["directive"]
+        h = d["directive"]["header"]
+        assert json.dumps(d) == json.dumps(expected_directive("Bluetooth", name, h["messageId"], payload)), d
+    parts = wait_parts(c, dc, len(want))
+    assert [json.loads(b)["directive"]["header"]["name"] for _, b in parts] == list(want)
+    scan = v1_event("Bluetooth", "ScanDevicesUpdated", {"discoveredDevices": [
+        {"uniqueDeviceId": "found-1", "friendlyName": "JBL"}], "hasMore": False}, MEDIA_CONTEXT)
+    assert c.response(post_meta(c, scan))["status"] == 204
+    assert c.response(post_meta(c, _with(scan, [], "context")))["status"] == 400  # ignored: invalid
+    d = ctl("push_interface_directive", interface="Bluetooth", name="PairDevice")["directive"]["directive"]
+    assert d["payload"] == {"device": {"uniqueDeviceId": "found-1"}}, d
+    c.close()
+    ctl("reset")
+    return f"{len(want)} directives"
+
+
+def t_recognize_play(env):
+    """recognize_config play / set_alert: the Recognize answer carries the Speak, then a SetAlert
+    or a Play (with its attachment, either order), same dialogRequestId; once: for one turn."""
+    srv, ctl = env["srv"], env["srv"].ctl
+    ctl("reset")
+    mp3 = b"ID3" + os.urandom(2000)
+    cfg = ctl("recognize_config", play={"token": "music-1", "mp3_b64": base64.b64encode(mp3).decode(),
+                                        "progress_report_interval_ms": 30000, "once": True},
+              set_alert={"token": "timer-1", "in_seconds": 10, "once": True})["config"]
+    assert cfg["play"]["mp3_bytes"] == len(mp3) and cfg["play"]["once"] is True and "mp3" not in cfg["play"], cfg
+    assert cfg["set_alert"] == {"token": "timer-1", "in_seconds": 10, "once": True}, cfg
+    json.dumps(ctl("recognize_config")["config"])
+    c = Client(srv.port, env["ca"])
+    open_downchannel(c)
+
+    def turn() -> tuple[str, dict]:
+        dialog = f"dlg-{uuid.uuid4()}"
+        sid, boundary = start_recognize(c, "CLOSE_TALK", dialog)
+        c.send(sid, UTTERANCE[:3200])
+        end_recognize(c, sid, boundary)
+        s = c.response(sid)
+        check_speak(s, dialog)
+        return dialog, s
+
+    t0 = time.time()
+    dialog, s = turn()
+    ds = response_directives(s)
+    assert [h["name"] for h, _ in ds] == ["Speak", "SetAlert", "Play"], ds
+    assert all(h["dialogRequestId"] == dialog for h, _ in ds)
+    alert = ds[1][1]["payload"]
+    assert alert["token"] == "timer-1" and alert["type"] == "TIMER"
+    assert abs(unix_ms_of(alert["scheduledTime"]) / 1000 - t0 - 10) < 0.5, alert
+    play = ds[2][1]["payload"]
+    stream = play["audioItem"]["stream"]
+    assert stream["token"] == "music-1" and stream["progressReport"] == {"progressReportIntervalInMilliseconds": 30000}
+    cid = stream["url"][4:]
+    assert attachments(s)[cid] == mp3
+    order = [h.get("content-id", json.loads(b)["directive"]["header"]["name"] if b.startswith(b"{") else "")
+             for h, b, _ in response_parts(s)]
+    assert order[-2:] == ["Play", f"<{cid}>"], order
+    # once: the next turn is a plain Speak; a URL Play with its attachment first is just the directive.
+    _, s = turn()
+    assert [h["name"] for h, _ in response_directives(s)] == ["Speak"]
+    ctl("recognize_config", play={"url": "https://radio.example.com/live.m3u", "play_behavior": "REPLACE_ALL"})
+    for _ in range(2):
+        _, s = turn()
+        ds = response_directives(s)
+        assert [h["name"] for h, _ in ds] == ["Speak", "Play"], ds
+        assert ds[1][1]["payload"]["audioItem"]["stream"]["url"] == "https://radio.example.com/live.m3u"
+        assert len(attachments(s)) == 1
+    ctl("recognize_config", play={"attachment_first": True}, expect_speech={"timeoutInMilliseconds": 8000})
+    _, s = turn()
+    names = [h.get("content-id", "") or json.loads(b)["directive"]["header"]["name"] for h, b, _ in response_parts(s)]
+    cid = response_directives(s)[1][1]["payload"]["audioItem"]["stream"]["url"][4:]
+    assert names[-3:] == [f"<{cid}>", "Play", "ExpectSpeech"], names
+    assert attachments(s)[cid] == SPEAK_MP3
+    for bad in (dict(play=[1]), dict(play={"bogus": 1}), dict(play={"once": 1}), dict(set_alert={"in_seconds": "x"}),
+                dict(set_alert={"utc_offset": "nope"})):
+        assert ctl.raw("recognize_config", **bad)["ok"] is False, bad
+    ctl("recognize_config", play=None, set_alert=None)
+    _, s = turn()
+    assert [h["name"] for h, _ in response_directives(s)] == ["Speak", "ExpectSpeech"]
+    c.close()
+    ctl("reset")
+    assert ctl("recognize_config")["config"]["play"] is None
+
+
 def collect_demo(c: Client, dc: int, n: int, timeout: float) -> list[dict]:
     c.until(lambda: len(downchannel_directives(c, dc)) >= n, timeout, what=f"{n} demo directives")
     return [json.loads(b)["directive"] for b in downchannel_directives(c, dc)]
@@ -1994,7 +2499,7 @@ def t_lwa_refresh(env):
     assert ctl.raw("lwa_issue_refresh", client_id="nobody")["ok"] is False
     ctl("reset")  # restores the defaults (rotation on, 3600 s); tokens and clients stay
     assert ctl("lwa_config")["config"] == {"access_expires_in": 3600, "code_expires_in": 600, "interval": 5,
-                                           "rotation": "on"}
+                                           "rotation": "on", "avs_rejects_issued": False}
     assert avs_status(env, t1["access_token"]) == 204 and not ctl("log")["lwa_requests"]
 
 
@@ -2160,6 +2665,7 @@ TESTS = [t_certs, t_basic, t_push_directive_bytewise, t_scripted_500, t_scripted
          t_recognize_near_field, t_recognize_close_talk, t_recognize_variants, t_recognize_framing,
          t_recognize_split_delimiters, t_recognize_errors, t_fault_injection,
          t_event_shapes, t_capabilities, t_interface_directives, t_demo_interfaces,
+         t_media_event_shapes, t_set_alert, t_audio_play, t_bluetooth_directives, t_recognize_play,
          t_close_downchannel,
          t_goaway, t_refuse_and_kill, t_bad_clients, t_control_errors, t_other_servers,
          t_goaway_reconnect_latency, t_nghttp,
